@@ -1,0 +1,47 @@
+# make run  — install what is missing, then start the whole station on simulated devices
+# make test — install what is missing, then run the test suite (bounded soak included)
+SHELL := /bin/bash
+PY := .venv/bin/python
+APT_PACKAGES := mosquitto mosquitto-clients libzbar0 xvfb xauth fonts-noto-cjk postgresql chromium chromium-driver systemd
+export KIVY_NO_ARGS := 1
+export KIVY_NO_CONSOLELOG := 1
+export KIVY_HOME := $(CURDIR)/var/kivy-home
+
+.PHONY: run test bench soak lint deps clean
+
+deps: .stamp-apt .stamp-venv
+
+.stamp-apt: Makefile
+	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing system packages:$$missing"; \
+	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
+	@touch $@
+
+.stamp-venv: requirements.txt
+	@[ -x $(PY) ] || python3 -m venv .venv
+	@echo "installing python packages (requirements.txt)"
+	@.venv/bin/pip install -q --disable-pip-version-check -r requirements.txt
+	@touch $@
+
+run: deps
+	@$(PY) -m kiosk.devrun
+
+test: deps
+	@$(PY) -m ruff check kiosk drivers server_bridge device_profiles bench tests
+	@$(PY) -m pytest -q -m "not slow" -p no:cacheprovider
+
+soak: deps
+	@$(PY) -m pytest -q -m slow -p no:cacheprovider tests/faults
+
+bench: deps
+	@for b in bench/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+
+lint: deps
+	@$(PY) -m ruff check kiosk drivers server_bridge device_profiles bench tests
+	@$(PY) -m mypy kiosk drivers server_bridge device_profiles
+
+clean:
+	rm -rf var .stamp-apt .stamp-venv

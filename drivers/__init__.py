@@ -1,0 +1,1 @@
+"""Device drivers: printer, scanner, locker. Drivers never import kiosk."""

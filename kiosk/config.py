@@ -1,0 +1,151 @@
+"""Station configuration (TOML): site, devices by profile + id + connection, links, lending policy.
+
+Relative paths are resolved against the config file's folder. Errors name the file and the key.
+"""
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from device_profiles.schema import ProfileError, validation_to_profile_error
+
+Id = Annotated[str, Field(pattern=r"^[A-Z0-9][A-Z0-9-]{0,31}$")]
+SiteId = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,31}$")]
+
+
+class ConfigError(ProfileError):
+    """A station config that cannot be used; names file and key like profile errors."""
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class BrokerConfig(Strict):
+    host: str = "127.0.0.1"
+    port: int = Field(default=1883, ge=1, le=65535)
+    username: str | None = None
+    password_file: Path | None = None
+    keepalive_s: int = Field(default=15, ge=5, le=600)
+
+
+class CentralConfig(Strict):
+    url: str = Field(pattern=r"^https?://")
+    token_file: Path | None = None
+    batch_max: int = Field(default=500, ge=1, le=5000)
+    batch_max_age_s: float = Field(default=1.0, gt=0, le=60)
+    heartbeat_s: float = Field(default=15.0, gt=0, le=3600)
+
+
+class LockerConfig(Strict):
+    id: Id
+    profile: Path
+    username: str | None = None
+    password_file: Path | None = None
+    simulated: bool = True
+
+
+class PrinterConnection(Strict):
+    type: Literal["network", "serial", "usb", "file"]
+    host: str | None = None
+    port: int | None = Field(default=None, ge=1, le=65535)
+    device: str | None = None
+    baudrate: int | None = None
+    vid: int | None = None
+    pid: int | None = None
+    timeout_s: float = Field(default=3.0, gt=0, le=60)
+
+
+class PrinterConfig(Strict):
+    profile: Path
+    connection: PrinterConnection
+
+
+class CameraConfig(Strict):
+    profile: Path
+    source: str = "sim"  # "sim", a device index ("0") or a path (/dev/video0, file.mp4)
+
+
+class ItemPolicy(Strict):
+    free_minutes: int = Field(ge=0, le=24 * 60)
+    fee_per_hour_cents: int = Field(ge=0, le=100_000)
+    daily_cap_cents: int = Field(ge=0, le=1_000_000)
+    deposit_cents: int = Field(default=0, ge=0)
+    loan_hours: int = Field(default=24, ge=1, le=24 * 30, description="due time after the start")
+    bought_after_days: int | None = Field(default=None, ge=1, le=365)
+    price_cents: int | None = Field(default=None, ge=0)
+
+    @model_validator(mode="after")
+    def _bought_needs_price(self) -> ItemPolicy:
+        if self.bought_after_days is not None and self.price_cents is None:
+            raise ValueError("bought_after_days needs price_cents")
+        return self
+
+
+class Policy(Strict):
+    members_deposit_free: bool = True
+    max_open_per_member_per_type: int = Field(default=1, ge=1, le=10)
+    min_dispense_battery: int = Field(default=60, ge=0, le=100)
+    retention_days: int = Field(default=90, ge=1, le=3650)
+    items: dict[Literal["umbrella", "power_bank", "storage", "stroller"], ItemPolicy]
+
+
+class StationConfig(Strict):
+    site: SiteId
+    station_id: Id
+    data_dir: Path
+    site_key_file: Path
+    broker: BrokerConfig
+    central: CentralConfig | None = None
+    lockers: list[LockerConfig] = Field(min_length=1)
+    printer: PrinterConfig | None = None
+    camera: CameraConfig | None = None
+    policy: Policy
+    source: Path = Path(".")
+
+    @model_validator(mode="after")
+    def _unique_lockers(self) -> StationConfig:
+        ids = [lk.id for lk in self.lockers]
+        if len(ids) != len(set(ids)):
+            raise ValueError(f"locker ids must be unique, got {ids}")
+        return self
+
+    @property
+    def db_path(self) -> Path:
+        return self.data_dir / "station.db"
+
+    def site_key(self) -> bytes:
+        return self.site_key_file.read_bytes().strip()
+
+
+_PATH_KEYS = {"data_dir", "site_key_file", "profile", "password_file", "token_file"}
+
+
+def _resolve_paths(node: object, base: Path) -> object:
+    if isinstance(node, dict):
+        return {k: (str((base / v).resolve()) if k in _PATH_KEYS and isinstance(v, str) else _resolve_paths(v, base))
+                for k, v in node.items()}
+    if isinstance(node, list):
+        return [_resolve_paths(v, base) for v in node]
+    return node
+
+
+def load_config(path: Path | str) -> StationConfig:
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(path, "(file)", f"cannot read: {exc.strerror}") from exc
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(path, "(file)", f"not valid TOML: {exc}") from exc
+    data = _resolve_paths(data, path.parent.resolve())
+    assert isinstance(data, dict)
+    data["source"] = str(path.resolve())
+    try:
+        return StationConfig.model_validate(data)
+    except ValidationError as exc:
+        err = validation_to_profile_error(path, exc)
+        raise ConfigError(path, err.key, err.problem) from exc

@@ -1,0 +1,207 @@
+"""The station's durable store: SQLite in WAL mode with synchronous=FULL, schema migrations, the outbox.
+
+Every state change and the outbox event describing it are written in one transaction, before any
+device moves. Other services add their tables through `MIGRATIONS` (append only, never edit).
+"""
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+MIGRATIONS: list[str] = [
+    # 1: lending core
+    """
+    CREATE TABLE items (
+        item_id TEXT PRIMARY KEY,
+        item_type TEXT NOT NULL,
+        status TEXT NOT NULL,            -- in_locker | lent | bought | unknown
+        locker_id TEXT, slot INTEGER, battery INTEGER,
+        updated_at REAL NOT NULL
+    );
+    CREATE TABLE intents (
+        intent_id TEXT PRIMARY KEY,
+        cmd_id TEXT NOT NULL UNIQUE,
+        kind TEXT NOT NULL,              -- borrow | open
+        member_id TEXT,
+        item_type TEXT NOT NULL,
+        locker_id TEXT NOT NULL,
+        slot INTEGER NOT NULL,
+        item_id TEXT,
+        state TEXT NOT NULL,             -- pending | opened | done | cancelled
+        reason TEXT,
+        created_at REAL NOT NULL,
+        updated_at REAL NOT NULL
+    );
+    CREATE UNIQUE INDEX intents_one_per_slot ON intents(locker_id, slot) WHERE state IN ('pending', 'opened');
+    CREATE TABLE lendings (
+        lending_id TEXT PRIMARY KEY,
+        intent_id TEXT UNIQUE,
+        member_id TEXT NOT NULL,
+        item_type TEXT NOT NULL,
+        item_id TEXT NOT NULL,
+        station_id TEXT NOT NULL,
+        locker_id TEXT NOT NULL, slot INTEGER NOT NULL,
+        started_at REAL NOT NULL,
+        due_at REAL NOT NULL,
+        status TEXT NOT NULL,            -- open | returned | bought
+        returned_at REAL, return_locker_id TEXT, return_slot INTEGER,
+        fee_cents INTEGER
+    );
+    CREATE UNIQUE INDEX lendings_one_open_per_item ON lendings(item_id) WHERE status = 'open';
+    CREATE INDEX lendings_member ON lendings(member_id, status);
+    CREATE TABLE outbox (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        event_id TEXT NOT NULL UNIQUE,
+        type TEXT NOT NULL,
+        ts TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        data TEXT NOT NULL,
+        sent_at REAL
+    );
+    CREATE INDEX outbox_unsent ON outbox(seq) WHERE sent_at IS NULL;
+    CREATE TABLE kv (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    """,
+    # 2: receipts that could not be printed wait here
+    """
+    CREATE TABLE print_jobs (
+        job_id INTEGER PRIMARY KEY AUTOINCREMENT,
+        kind TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        payload BLOB NOT NULL,
+        status TEXT NOT NULL,            -- queued | printed | dropped
+        attempts INTEGER NOT NULL DEFAULT 0,
+        printed_at REAL,
+        error TEXT
+    );
+    CREATE INDEX print_jobs_status ON print_jobs(status, job_id);
+    """,
+]
+
+
+@dataclass(frozen=True)
+class OutboxEvent:
+    seq: int
+    event_id: str
+    type: str
+    ts: str
+    data: dict[str, Any]
+    created_at: float
+
+    def envelope(self) -> dict[str, Any]:
+        return {"seq": self.seq, "id": self.event_id, "type": self.type, "ts": self.ts, "data": self.data}
+
+
+def rfc3339(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class Store:
+    """One SQLite file; thread-safe through one connection and a lock (writes are short)."""
+
+    def __init__(self, path: Path | str, clock: Any = time.time) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.clock = clock
+        self._lock = threading.RLock()
+        self._conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
+        self._conn.row_factory = sqlite3.Row
+        self._conn.execute("PRAGMA journal_mode=WAL")
+        self._conn.execute("PRAGMA synchronous=FULL")
+        self._conn.execute("PRAGMA foreign_keys=ON")
+        self._conn.execute("PRAGMA busy_timeout=30000")
+        self._migrate()
+
+    def _migrate(self) -> None:
+        with self._lock:
+            version = self._conn.execute("PRAGMA user_version").fetchone()[0]
+            for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+                self._conn.execute("BEGIN IMMEDIATE")
+                try:
+                    for statement in script.split(";"):
+                        if statement.strip():
+                            self._conn.execute(statement)
+                    self._conn.execute(f"PRAGMA user_version={number}")
+                    self._conn.execute("COMMIT")
+                except BaseException:
+                    self._conn.execute("ROLLBACK")
+                    raise
+                log.info("store.migrated path=%s version=%d", self.path, number)
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """BEGIN IMMEDIATE … COMMIT; everything inside is durable together or not at all."""
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._conn
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
+
+    def query(self, sql: str, params: tuple[Any, ...] | dict[str, Any] = ()) -> list[sqlite3.Row]:
+        with self._lock:
+            return list(self._conn.execute(sql, params).fetchall())
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    # outbox -----------------------------------------------------------------------------------
+    def append_event(self, conn: sqlite3.Connection, type_: str, data: dict[str, Any],
+                     at: float | None = None) -> int:
+        """Append to the outbox inside the caller's transaction; returns the event's seq."""
+        now = self.clock() if at is None else at
+        cur = conn.execute(
+            "INSERT INTO outbox (event_id, type, ts, created_at, data) VALUES (?, ?, ?, ?, ?)",
+            (str(uuid.uuid4()), type_, rfc3339(now), now, json.dumps(data, ensure_ascii=False,
+                                                                     separators=(",", ":"))),
+        )
+        return int(cur.lastrowid or 0)
+
+    def record_event(self, type_: str, data: dict[str, Any]) -> int:
+        """An event that is its own state change (a rating, a maintenance record)."""
+        with self.transaction() as conn:
+            return self.append_event(conn, type_, data)
+
+    def outbox_pending(self, limit: int = 500) -> list[OutboxEvent]:
+        rows = self.query(
+            "SELECT seq, event_id, type, ts, data, created_at FROM outbox WHERE sent_at IS NULL "
+            "ORDER BY seq LIMIT ?", (limit,))
+        return [OutboxEvent(r["seq"], r["event_id"], r["type"], r["ts"], json.loads(r["data"]),
+                            r["created_at"]) for r in rows]
+
+    def mark_sent(self, upto_seq: int) -> int:
+        """The centre stored everything up to `upto_seq`; returns how many rows that newly covers."""
+        with self.transaction() as conn:
+            cur = conn.execute("UPDATE outbox SET sent_at=? WHERE seq<=? AND sent_at IS NULL",
+                               (self.clock(), upto_seq))
+            return cur.rowcount
+
+    def outbox_depth(self) -> tuple[int, float | None]:
+        """(unsent events, age in seconds of the oldest unsent one)."""
+        row = self.query("SELECT COUNT(*) AS n, MIN(created_at) AS oldest FROM outbox WHERE sent_at IS NULL")[0]
+        oldest = None if row["oldest"] is None else max(0.0, self.clock() - row["oldest"])
+        return int(row["n"]), oldest
+
+    # small settings ---------------------------------------------------------------------------
+    def get_kv(self, key: str) -> str | None:
+        rows = self.query("SELECT value FROM kv WHERE key=?", (key,))
+        return rows[0]["value"] if rows else None
+
+    def set_kv(self, key: str, value: str) -> None:
+        with self.transaction() as conn:
+            conn.execute("INSERT INTO kv(key, value) VALUES(?, ?) ON CONFLICT(key) DO UPDATE SET value=excluded.value",
+                         (key, value))
