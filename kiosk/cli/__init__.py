@@ -1,0 +1,51 @@
+"""Command line for scripts and staff: JSON on stdout, non-zero exit with a clear message on failure.
+
+Each room registers its verbs from its own module listed in MODULES: `register(verbs, sim_verbs)`
+adds subparsers to the top-level verbs and to `sim`; each parser sets `func(args) -> int`.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import logging
+import sys
+from typing import Any
+
+MODULES = [
+    "kiosk.cli.core",
+]
+
+
+class CliError(Exception):
+    """Printed as {"ok": false, "error": …} with exit code 2."""
+
+
+def emit(obj: Any) -> None:
+    print(json.dumps(obj, ensure_ascii=False, default=str), flush=True)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m kiosk", description="Mall self-service station")
+    parser.add_argument("--config", help="station config (TOML)", default=None)
+    parser.add_argument("--log-level", default="WARNING")
+    verbs = parser.add_subparsers(dest="verb", required=True)
+    sim = verbs.add_parser("sim", help="act out what simulated devices and shoppers do")
+    sim_verbs = sim.add_subparsers(dest="sim_verb", required=True)
+    for name in MODULES:
+        importlib.import_module(name).register(verbs, sim_verbs)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=getattr(logging, str(args.log_level).upper(), logging.WARNING),
+                        stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    try:
+        return int(args.func(args) or 0)
+    except CliError as exc:
+        emit({"ok": False, "error": str(exc)})
+        return 2
+    except KeyboardInterrupt:
+        return 130
