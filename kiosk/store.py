@@ -41,6 +41,7 @@ MIGRATIONS: list[str] = [
         item_id TEXT,
         state TEXT NOT NULL,             -- pending | opened | done | cancelled
         reason TEXT,
+        owner TEXT NOT NULL,             -- the process that sent the command (pid:start-time)
         created_at REAL NOT NULL,
         updated_at REAL NOT NULL
     );
@@ -86,6 +87,67 @@ MIGRATIONS: list[str] = [
         error TEXT
     );
     CREATE INDEX print_jobs_status ON print_jobs(status, job_id);
+    """,
+    # 3: the rest of the desk: complaints, parking vouchers, lost & found, storage deposits
+    """
+    CREATE TABLE desk_complaints (
+        ticket_id TEXT PRIMARY KEY,
+        code TEXT NOT NULL,
+        category TEXT NOT NULL,
+        floor TEXT, shop_unit TEXT,
+        rating INTEGER NOT NULL,
+        phone_masked TEXT,
+        text TEXT NOT NULL,
+        lang TEXT NOT NULL,
+        created_at REAL NOT NULL
+    );
+    CREATE TABLE desk_parking_vouchers (
+        voucher_id TEXT PRIMARY KEY,
+        redemption_id TEXT NOT NULL UNIQUE,
+        member_id TEXT NOT NULL,
+        hours INTEGER NOT NULL,
+        points INTEGER NOT NULL,
+        event_seq INTEGER NOT NULL,
+        created_at REAL NOT NULL,
+        expires_at REAL NOT NULL,
+        used_at REAL
+    );
+    CREATE INDEX desk_parking_member ON desk_parking_vouchers(member_id, created_at);
+    CREATE TABLE desk_found_items (
+        item_id TEXT PRIMARY KEY,
+        category TEXT NOT NULL,
+        floor TEXT, place TEXT NOT NULL,
+        found_at REAL NOT NULL,
+        description TEXT NOT NULL,
+        photo_path TEXT, public_photo_path TEXT,
+        registered_by TEXT NOT NULL,
+        status TEXT NOT NULL,            -- held | claimed | handed_over
+        claimed_at REAL, handed_over_at REAL, handed_over_by TEXT,
+        created_at REAL NOT NULL
+    );
+    CREATE INDEX desk_found_status ON desk_found_items(status, found_at);
+    CREATE TABLE desk_lost_reports (
+        report_id TEXT PRIMARY KEY,
+        category TEXT NOT NULL,
+        floor TEXT, place TEXT NOT NULL,
+        lost_at REAL NOT NULL,
+        description TEXT NOT NULL,
+        phone_masked TEXT,
+        created_at REAL NOT NULL
+    );
+    CREATE TABLE desk_storage (
+        deposit_id TEXT PRIMARY KEY,
+        member_id TEXT,
+        item_type TEXT NOT NULL,
+        locker_id TEXT NOT NULL, slot INTEGER NOT NULL,
+        cmd_id TEXT NOT NULL,
+        status TEXT NOT NULL,            -- opening | stored | picked_up | cancelled
+        started_at REAL NOT NULL,
+        due_at REAL NOT NULL,
+        picked_up_at REAL, fee_cents INTEGER
+    );
+    CREATE UNIQUE INDEX desk_storage_one_per_slot ON desk_storage(locker_id, slot)
+        WHERE status IN ('opening', 'stored');
     """,
 ]
 
