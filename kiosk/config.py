@@ -118,7 +118,13 @@ class StationConfig(Strict):
         return self.data_dir / "station.db"
 
     def site_key(self) -> bytes:
-        return self.site_key_file.read_bytes().strip()
+        try:
+            key = self.site_key_file.read_bytes().strip()
+        except OSError as exc:
+            raise ConfigError(self.source, "site_key_file", f"cannot read {self.site_key_file}: {exc.strerror}") from exc
+        if len(key) < 16:
+            raise ConfigError(self.source, "site_key_file", "the site key must be at least 16 bytes")
+        return key
 
 
 _PATH_KEYS = {"data_dir", "site_key_file", "profile", "password_file", "token_file"}

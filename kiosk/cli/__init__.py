@@ -14,6 +14,7 @@ from typing import Any
 
 MODULES = [
     "kiosk.cli.core",
+    "kiosk.cli.station",
 ]
 
 
