@@ -1,0 +1,219 @@
+"""Complaints and suggestions at the kiosk: a ticket with a signed status code, sent to the centre.
+
+Free text is typed on the shopper's phone (the centre's web form, reached through the receipt's QR);
+the kiosk takes a category, place, rating and an optional phone number on its numeric keypad.
+"""
+from __future__ import annotations
+
+import logging
+import random
+import re
+import time
+import unicodedata
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Literal, Protocol
+
+import httpx
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from kiosk.privacy import PhoneInvalid, mask_phone, normalize_phone
+from kiosk.store import Store
+from kiosk.tokens import SignedCode, TokenBook, TokenRejected
+
+log = logging.getLogger(__name__)
+
+TICKET_PREFIX = "C1"
+MAX_TEXT = 500
+CATEGORIES = ("goods", "attitude", "facilities", "parking", "cleanliness", "other")
+Category = Literal["goods", "attitude", "facilities", "parking", "cleanliness", "other"]
+_MARKUP = re.compile(r"<\s*/?\s*[a-zA-Z!?]|&#?[a-zA-Z0-9]+;|javascript:", re.IGNORECASE)
+_TICKET_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I/L: read aloud over the phone
+
+
+class ComplaintRefused(Exception):
+    """Input the desk will not take; `code` maps to words on screen, the message is safe to show."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def clean_text(text: str, limit: int = MAX_TEXT) -> str:
+    """Shared by the kiosk and the centre's web form: bounded plain text, no markup, no control chars."""
+    text = unicodedata.normalize("NFC", text or "").strip()
+    if len(text) > limit:
+        raise ComplaintRefused("text_too_long", f"please keep it under {limit} characters (got {len(text)})")
+    if _MARKUP.search(text):
+        raise ComplaintRefused("text_has_markup", "please write plain text without < > tags or codes")
+    return "".join(ch for ch in text if ch in "\n\t" or unicodedata.category(ch)[0] != "C")
+
+
+class ComplaintForm(BaseModel):
+    """What the kiosk screen collects; validated here so the screen holds no rules."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    category: Category
+    floor: str | None = Field(default=None, pattern=r"^(B[1-9]|[1-9]F)$")
+    shop_unit: str | None = Field(default=None, pattern=r"^(B[1-9]|[1-9]F)-[0-9]{2,3}$")
+    rating: int = Field(ge=1, le=5)
+    phone: str | None = None
+    text: str = ""
+    lang: Literal["zh_CN", "en"] = "zh_CN"
+
+    @field_validator("phone")
+    @classmethod
+    def _phone(cls, v: str | None) -> str | None:
+        return None if v in (None, "") else normalize_phone(v)
+
+    @field_validator("text")
+    @classmethod
+    def _text(cls, v: str) -> str:
+        return clean_text(v)
+
+
+@dataclass(frozen=True)
+class Ticket:
+    ticket_id: str
+    code: str  # signed C1 code, also inside the status URL
+    status_url: str
+    category: str
+    floor: str | None
+    shop_unit: str | None
+    rating: int
+    phone_masked: str | None
+    created_at: float
+
+
+@dataclass(frozen=True)
+class TicketStatus:
+    ticket_id: str
+    status: str  # filed (not yet at the centre) | open | answered | closed
+    owner: str | None = None
+    replies: tuple[dict[str, Any], ...] = ()
+    source: Literal["centre", "station"] = "centre"
+    category: str | None = None
+    created_at: float | None = None
+    notes: tuple[str, ...] = field(default=())
+
+
+class TicketStatusApi(Protocol):
+    def ticket(self, ticket_id: str, code: str) -> dict[str, Any] | None:
+        """The centre's view of a ticket; None when the centre does not know it yet. Raises OSError offline."""
+
+
+class HttpTicketStatusApi:
+    """`GET {central}/api/v1/desk/complaints/{ticket_id}` with the station's bearer token."""
+
+    def __init__(self, base_url: str, token: str, timeout: float = 2.0,
+                 transport: httpx.BaseTransport | None = None) -> None:
+        self._client = httpx.Client(base_url=base_url.rstrip("/"), timeout=timeout, transport=transport,
+                                    headers={"Authorization": f"Bearer {token}"})
+
+    def ticket(self, ticket_id: str, code: str) -> dict[str, Any] | None:
+        try:
+            resp = self._client.get(f"/api/v1/desk/complaints/{ticket_id}", params={"code": code})
+        except httpx.HTTPError as exc:
+            raise OSError(f"centre unreachable: {type(exc).__name__}") from exc
+        if resp.status_code == 404:
+            return None
+        if resp.status_code != 200:
+            raise OSError(f"centre answered {resp.status_code}")
+        body = resp.json()
+        return body if isinstance(body, dict) else None
+
+    def close(self) -> None:
+        self._client.close()
+
+
+class ComplaintDesk:
+    """Files tickets (ticket + outbox event in one transaction) and answers status scans."""
+
+    def __init__(self, *, store: Store, tokens: TokenBook, station_id: str, public_url: str,
+                 status_api: TicketStatusApi | None = None, clock: Callable[[], float] = time.time,
+                 rng: random.Random | None = None) -> None:
+        self.store = store
+        self.tokens = tokens
+        self.station_id = station_id
+        self.public_url = public_url.rstrip("/")
+        self.status_api = status_api
+        self.clock = clock
+        self.rng = rng or random.Random()
+        tokens.register_kind(TICKET_PREFIX)
+
+    def status_url(self, code: str) -> str:
+        """What the receipt's QR holds: the shopper's phone opens the status page and the text form there."""
+        return f"{self.public_url}/desk/t/{code}"
+
+    def _new_ticket_id(self, now: float) -> str:
+        day = datetime.fromtimestamp(now, UTC).strftime("%y%m%d")
+        tail = "".join(self.rng.choice(_TICKET_ALPHABET) for _ in range(5))
+        return f"{self.station_id}-{day}-{tail}"
+
+    def file(self, **fields: Any) -> Ticket:
+        """Validate and file a complaint; raises ComplaintRefused naming the bad field, storing nothing."""
+        try:
+            form = ComplaintForm(**fields)  # text rules raise ComplaintRefused straight through
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            where = ".".join(str(p) for p in err["loc"]) or "form"
+            if isinstance(err.get("ctx", {}).get("error"), PhoneInvalid):
+                raise ComplaintRefused("phone_invalid", "please enter an 11-digit mobile number") from exc
+            raise ComplaintRefused(f"invalid_{where}", f"{where}: {err['msg']}") from exc
+        now = self.clock()
+        phone_masked = mask_phone(form.phone) if form.phone else None
+        for _ in range(5):
+            ticket_id = self._new_ticket_id(now)
+            code = self.tokens.sign(TICKET_PREFIX, ticket_id)
+            with self.store.transaction() as conn:
+                if conn.execute("SELECT 1 FROM desk_complaints WHERE ticket_id=?", (ticket_id,)).fetchone():
+                    continue
+                conn.execute(
+                    "INSERT INTO desk_complaints (ticket_id, code, category, floor, shop_unit, rating, "
+                    "phone_masked, text, lang, created_at) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                    (ticket_id, code, form.category, form.floor, form.shop_unit, form.rating, phone_masked,
+                     form.text, form.lang, now))
+                # The full number goes only to the centre (for a call back); the station keeps it masked.
+                self.store.append_event(conn, "complaint.filed", {
+                    "ticket_id": ticket_id, "code": code, "station_id": self.station_id,
+                    "category": form.category, "floor": form.floor, "shop_unit": form.shop_unit,
+                    "rating": form.rating, "phone": form.phone, "text": form.text, "lang": form.lang,
+                    "filed_at": now}, at=now)
+            log.info("complaint.filed ticket=%s category=%s floor=%s phone=%s", ticket_id, form.category,
+                     form.floor, phone_masked)
+            return Ticket(ticket_id, code, self.status_url(code), form.category, form.floor, form.shop_unit,
+                          form.rating, phone_masked, now)
+        raise ComplaintRefused("busy", "please try again")
+
+    def read_code(self, payload: str | bytes) -> SignedCode:
+        """A scanned ticket QR (the status URL or the bare code) → verified code; forged ones are refused."""
+        text = payload.decode("ascii", "replace") if isinstance(payload, bytes) else payload
+        text = text.strip()
+        if text.startswith(("http://", "https://")):
+            text = text.rstrip("/").rsplit("/", 1)[-1]
+        try:
+            return self.tokens.verify_signed(text, TICKET_PREFIX)
+        except TokenRejected as exc:
+            raise ComplaintRefused(exc.reason, "this is not a genuine complaint ticket") from exc
+
+    def status(self, payload: str | bytes) -> TicketStatus:
+        """What the shopper sees after scanning a ticket at any station; the centre answers when it can."""
+        code = self.read_code(payload)
+        ticket_id = code.fields[0]
+        if self.status_api is not None:
+            try:
+                remote = self.status_api.ticket(ticket_id, code.raw)
+            except OSError as exc:
+                log.warning("complaint.status_offline ticket=%s error=%s", ticket_id, exc)
+                remote = None
+            if remote is not None:
+                return TicketStatus(ticket_id, str(remote.get("status", "open")), remote.get("owner"),
+                                    tuple(remote.get("replies") or ()), "centre", remote.get("category"),
+                                    remote.get("created_at"))
+        rows = self.store.query("SELECT category, created_at FROM desk_complaints WHERE ticket_id=?", (ticket_id,))
+        if rows:
+            return TicketStatus(ticket_id, "filed", source="station", category=rows[0]["category"],
+                                created_at=rows[0]["created_at"], notes=("centre_unreachable",))
+        # Genuine code from another station while the centre is unreachable: say so rather than guess.
+        return TicketStatus(ticket_id, "unknown", source="station", notes=("centre_unreachable",))
