@@ -1,0 +1,171 @@
+"""`make run`: the whole station on one machine with simulated devices, until Ctrl-C.
+
+Starts a password+ACL Mosquitto, the central service on SQLite (demo stations and members), the
+virtual printer, one locker simulator per configured locker, and the station (Kivy UI on the display,
+or under Xvfb with screenshots when there is none; `--headless` for no UI at all).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from drivers.locker.broker import Mosquitto, free_port, wait_port
+from kiosk.config import StationConfig, load_config
+
+ROOT = Path(__file__).resolve().parents[1]
+PY = sys.executable
+
+
+class Stack:
+    """Child processes started in order and stopped in reverse."""
+
+    def __init__(self, logs: Path) -> None:
+        self.logs = logs
+        self.procs: list[tuple[str, subprocess.Popen[bytes]]] = []
+        logs.mkdir(parents=True, exist_ok=True)
+
+    def spawn(self, name: str, argv: list[str], env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+        log = open(self.logs / f"{name}.log", "ab")  # noqa: SIM115 - lives as long as the child
+        proc = subprocess.Popen(argv, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+                                env={**os.environ, **(env or {})})
+        self.procs.append((name, proc))
+        return proc
+
+    def check(self) -> str | None:
+        for name, proc in self.procs:
+            if proc.poll() is not None:
+                return name
+        return None
+
+    def stop(self) -> None:
+        for _, proc in reversed(self.procs):
+            if proc.poll() is None:
+                proc.terminate()
+        for _, proc in reversed(self.procs):
+            try:
+                proc.wait(5)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+def ensure_secrets(config: StationConfig) -> None:
+    key = config.site_key_file
+    if not key.exists():
+        key.parent.mkdir(parents=True, exist_ok=True)
+        key.write_text(secrets.token_hex(32))
+        key.chmod(0o600)
+
+
+def run_cli(*argv: str) -> str:
+    out = subprocess.run([PY, *argv], cwd=ROOT, check=True, capture_output=True, text=True)
+    return out.stdout.strip()
+
+
+def start_central(stack: Stack, config: StationConfig, var: Path) -> None:
+    if config.central is None:
+        return
+    db = f"sqlite:///{var / 'central' / 'central.db'}"
+    (var / "central").mkdir(parents=True, exist_ok=True)
+    run_cli("-m", "server_bridge.central", "seed-demo", "--db", db)
+    token_file = config.central.token_file
+    if token_file is not None and not token_file.exists():
+        token = run_cli("-m", "server_bridge.central", "add-station", "--db", db, "--station", config.station_id)
+        token_file.parent.mkdir(parents=True, exist_ok=True)
+        token_file.write_text(token)
+        token_file.chmod(0o600)
+    port = int(config.central.url.rsplit(":", 1)[1].split("/")[0])
+    stack.spawn("central", [PY, "-m", "server_bridge.central", "serve", "--db", db, "--host", "127.0.0.1",
+                            "--port", str(port)])
+    wait_port("127.0.0.1", port, timeout=30)
+
+
+def start_printer(stack: Stack, config: StationConfig, var: Path) -> Path | None:
+    if config.printer is None or config.printer.connection.type != "network":
+        return None
+    out = var / "receipts"
+    port = config.printer.connection.port or 9100
+    stack.spawn("printer", [PY, "-m", "drivers.printer.virtual", "--port", str(port), "--out", str(out)])
+    wait_port("127.0.0.1", port, timeout=20)
+    return out
+
+
+def start_lockers(stack: Stack, config: StationConfig, auto_take: float) -> None:
+    for lk in config.lockers:
+        argv = [PY, "-m", "drivers.locker.simulator", "--profile", str(lk.profile), "--site", config.site,
+                "--locker", lk.id, "--broker", f"{config.broker.host}:{config.broker.port}", "--fill", "all",
+                "--auto-take", str(auto_take)]
+        if lk.username and lk.password_file:
+            argv += ["--username", lk.username, "--password-file", str(lk.password_file)]
+        stack.spawn(f"locker-{lk.id}", argv)
+
+
+def station_argv(args: argparse.Namespace, var: Path) -> tuple[list[str], dict[str, str], str]:
+    """The station's command line, and how a person gets to see it."""
+    base = [PY, "-m", "kiosk", "--config", str(args.config), "--log-level", "INFO", "run"]
+    if args.headless:
+        return base + ["--headless"], {}, "headless (no UI)"
+    if os.environ.get("DISPLAY"):
+        return base + ["--windowed"], {}, f"a window on display {os.environ['DISPLAY']}"
+    shots = var / "screenshots"
+    shots.mkdir(parents=True, exist_ok=True)
+    display = f":{free_port() % 400 + 100}"
+    return (["xvfb-run", "-n", display[1:], "-s", "-screen 0 1080x1920x24", *base, "--windowed",
+             "--screenshot-dir", str(shots)], {}, f"Xvfb {display}; screenshots every 5 s in {shots}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m kiosk.devrun")
+    parser.add_argument("--config", type=Path, default=ROOT / "station.example.toml")
+    parser.add_argument("--headless", action="store_true")
+    parser.add_argument("--auto-take", type=float, default=3.0)
+    args = parser.parse_args(argv)
+    config = load_config(args.config)
+    var = ROOT / "var"
+    ensure_secrets(config)
+    run_cli("-m", "kiosk", "--config", str(args.config), "mqtt-auth", "--out", str(var / "mqtt"))
+    stack = Stack(var / "logs")
+    broker = Mosquitto(var / "mosquitto", port=config.broker.port, host=config.broker.host,
+                       password_file=var / "mqtt" / "passwd", acl_file=var / "mqtt" / "acl")
+    try:
+        broker.start()
+        start_central(stack, config, var)
+        receipts = start_printer(stack, config, var)
+        start_lockers(stack, config, args.auto_take)
+        cmd, env, seen_at = station_argv(args, var)
+        stack.spawn("station", cmd, env)
+        cfg = f"--config {args.config}"
+        print(f"""
+station {config.station_id} is running ({seen_at}); logs in {var / 'logs'}
+  broker     mqtt://{broker.address} (password + ACL, anonymous refused)
+  central    {config.central.url if config.central else '-'}  (ops dashboard)
+  receipts   {receipts or '-'}  (PNG + TXT per receipt)
+
+borrow from another terminal:
+  CODE=$(.venv/bin/python -m kiosk {cfg} sim member-code M10086 | python3 -c 'import json,sys; print(json.load(sys.stdin)["code"])')
+  .venv/bin/python -m kiosk {cfg} lend --type umbrella --member-code "$CODE"
+  .venv/bin/python -m kiosk {cfg} sim show-qr "$CODE"      # or show it to the simulated camera
+  .venv/bin/python -m kiosk {cfg} status
+  .venv/bin/python -m kiosk {cfg} lendings --open
+Ctrl-C stops everything.""", flush=True)
+        signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+        while True:
+            time.sleep(1)
+            dead = stack.check()
+            if dead:
+                print(f"{dead} stopped; see {var / 'logs' / (dead + '.log')}", file=sys.stderr)
+                return 1
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        stack.stop()
+        broker.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
