@@ -66,9 +66,8 @@ def build_station(args: argparse.Namespace, **kw: Any) -> Any:
 
 
 def cmd_member_code(args: argparse.Namespace) -> int:
-    from kiosk.tokens import TokenBook, TokenKeys
-
     from device_profiles import ProfileError
+    from kiosk.tokens import TokenBook, TokenKeys
 
     config = load(args)
     try:
@@ -134,8 +133,8 @@ def cmd_lend(args: argparse.Namespace) -> int:
 
 
 def cmd_lendings(args: argparse.Namespace) -> int:
-    from kiosk.store import Store
     from kiosk.services.lending import lending_from_row
+    from kiosk.store import Store
 
     config = load(args)
     store = Store(config.db_path)
