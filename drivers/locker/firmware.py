@@ -1,0 +1,295 @@
+"""What a locker's firmware decides, without the network: slots, doors, items, batteries, timers.
+
+`LockerFirmware` turns commands, shopper actions and the passing of time into the protocol v1 messages a
+real locker would publish; `drivers.locker.simulator` carries them over MQTT. Time is always passed in.
+"""
+from __future__ import annotations
+
+import heapq
+import itertools
+import logging
+import random
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
+
+from device_profiles.locker_schema import LockerProfile
+from drivers.locker.models import (
+    Ack,
+    Cmd,
+    Control,
+    CountControl,
+    DelayControl,
+    Event,
+    InsertControl,
+    Message,
+    ProtocolError,
+    SlotControl,
+    SlotState,
+    State,
+    TakeControl,
+    parse_cmd,
+)
+
+log = logging.getLogger(__name__)
+
+Leaf = Literal["ack", "event", "state"]
+Fill = int | Literal["all"] | None
+ANSWERS_KEPT = 4096  # cmd_ids remembered for idempotence; far more than a station sends within a ttl
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    leaf: Leaf
+    message: Message
+
+    @property
+    def retain(self) -> bool:
+        return self.leaf == "state"
+
+
+@dataclass
+class _Slot:
+    number: int
+    item: str | None = None
+    battery: int | None = None
+    door_open: bool = False
+    jammed: bool = False
+    fault: bool = False
+    disabled: bool = False
+    opened_by: str | None = None  # cmd_id of the unlock that opened the door
+    opening: int = 0  # counts door openings, so a stale take timer is recognised
+
+    def view(self, has_battery: bool) -> SlotState:
+        if self.disabled:
+            name = "disabled"
+        elif self.fault:
+            name = "fault"
+        elif self.door_open:
+            name = "open"
+        else:
+            name = "occupied" if self.item else "empty"
+        battery = self.battery if has_battery and self.item else None
+        charging = (battery < 100) if battery is not None else None
+        return SlotState(slot=self.number, state=name, item=self.item, battery=battery, charging=charging)
+
+
+def item_id(profile: LockerProfile, locker_id: str, slot: int) -> str:
+    """Ids given to items by --fill: `{item_prefix}-{locker_id}-{slot:02d}`, e.g. U-U1-07."""
+    return f"{profile.item_prefix}-{locker_id}-{slot:02d}"
+
+
+class LockerFirmware:
+    """One locker's decisions. Not thread-safe: the simulator calls it from one worker thread."""
+
+    def __init__(self, profile: LockerProfile, locker_id: str, *, fill: Fill = "all",
+                 auto_take: float | None = None, seed: int = 0, wall: Callable[[], float],
+                 charge_step_s: float = 30.0) -> None:
+        self.profile = profile
+        self.locker_id = locker_id
+        self.auto_take = auto_take
+        self.wall = wall
+        self.charge_step_s = charge_step_s
+        self.seq = 0
+        self.drop_acks = 0
+        self.delay_acks_s = 0.0
+        self.counters: dict[str, int] = {}
+        self._has_battery = profile.sensors.battery
+        self._rng = random.Random(seed)
+        self._answers: OrderedDict[str, Ack] = OrderedDict()
+        self._timers: list[tuple[float, int, str, int, int, Ack | None]] = []
+        self._tick = itertools.count()
+        self._charge_armed = False
+        self.slots = [_Slot(n) for n in range(1, profile.slots + 1)]
+        count = profile.slots if fill == "all" else min(int(fill or 0), profile.slots)
+        for s in self.slots[:count]:
+            s.item = item_id(profile, locker_id, s.number)
+            s.battery = self._rng.randint(30, 100) if self._has_battery else None
+
+    def _count(self, name: str) -> None:
+        self.counters[name] = self.counters.get(name, 0) + 1
+
+    def _next_seq(self) -> int:
+        self.seq += 1
+        return self.seq
+
+    def state(self) -> Outgoing:
+        """The retained state, numbered with the next seq (every publication has its own seq)."""
+        slots = [s.view(self._has_battery) for s in self.slots]
+        return Outgoing("state", State(seq=self._next_seq(), ts=self.wall(), slots=slots))
+
+    def slot_views(self) -> list[SlotState]:
+        return [s.view(self._has_battery) for s in self.slots]
+
+    def _event(self, type_: str, slot: _Slot, *, item: str | None = None, cmd_id: str | None = None,
+               battery: int | None = None) -> Outgoing:
+        ev = Event(seq=self._next_seq(), ts=self.wall(), type=type_, slot=slot.number,  # type: ignore[arg-type]
+                   item=item, cmd_id=cmd_id, battery=battery)
+        return Outgoing("event", ev)
+
+    def _at(self, when: float, kind: str, slot: int = 0, token: int = 0, ack: Ack | None = None) -> None:
+        heapq.heappush(self._timers, (when, next(self._tick), kind, slot, token, ack))
+
+    def next_due(self, now: float) -> float | None:
+        """Seconds until the next timer, arming battery charging when there is something to charge."""
+        if self._has_battery and not self._charge_armed:
+            self._charge_armed = True
+            self._at(now + self.charge_step_s, "charge")
+        return max(0.0, self._timers[0][0] - now) if self._timers else None
+
+    def due(self, now: float) -> list[Outgoing]:
+        out: list[Outgoing] = []
+        while self._timers and self._timers[0][0] <= now:
+            _, _, kind, number, token, ack = heapq.heappop(self._timers)
+            slot = self.slots[number - 1] if number else None
+            if kind == "ack" and ack is not None:
+                out.append(Outgoing("ack", ack))
+            elif kind == "take" and slot and slot.door_open and slot.opening == token:
+                out += self._take(slot)
+            elif kind == "take_timeout" and slot and slot.door_open and slot.opening == token:
+                if not slot.jammed:
+                    slot.door_open = False
+                    out += [self._event("door_closed", slot, cmd_id=slot.opened_by), self.state()]
+            elif kind == "charge":
+                self._charge_armed = False
+                out += self._charge()
+        return out
+
+    def _charge(self) -> list[Outgoing]:
+        changed = False
+        for s in self.slots:
+            if s.item and s.battery is not None and s.battery < 100 and not s.door_open:
+                s.battery += 1
+                changed = True
+        return [self.state()] if changed else []
+
+    def handle_cmd(self, payload: bytes, now: float) -> list[Outgoing]:
+        """Answer one command; a repeated cmd_id gets its first answer again and moves nothing."""
+        self._count("commands")
+        try:
+            cmd = parse_cmd(payload, slots=self.profile.slots)
+        except ProtocolError as exc:
+            log.warning("locker.bad_command locker=%s problem=%s bytes=%d", self.locker_id, exc, len(payload))
+            if exc.cmd_id is None:
+                self._count("malformed")
+                return []
+            self._count("bad_request")
+            return self._answer(Ack(cmd_id=exc.cmd_id, ok=False, result="bad_request"), now, [])
+        first = self._answers.get(cmd.cmd_id)
+        if first is not None:
+            self._count("duplicates")
+            return self._answer(first, now, [], remember=False)
+        if cmd.expires_at < self.wall():
+            self._count("expired")
+            return self._answer(Ack(cmd_id=cmd.cmd_id, ok=False, result="expired", slot=cmd.slot), now, [])
+        ack, effects = self._execute(cmd, now)
+        return self._answer(ack, now, effects)
+
+    def _answer(self, ack: Ack, now: float, effects: list[Outgoing], remember: bool = True) -> list[Outgoing]:
+        if remember:
+            self._answers[ack.cmd_id] = ack
+            while len(self._answers) > ANSWERS_KEPT:
+                self._answers.popitem(last=False)
+        if self.drop_acks > 0:
+            self.drop_acks -= 1
+            self._count("acks_dropped")
+            return effects
+        if self.delay_acks_s > 0:
+            self._at(now + self.delay_acks_s, "ack", ack=ack)
+            return effects
+        # the ack goes first: a station waiting on it should not wait behind the state publication
+        return [Outgoing("ack", ack), *effects]
+
+    def _execute(self, cmd: Cmd, now: float) -> tuple[Ack, list[Outgoing]]:
+        def ack(result: str) -> Ack:
+            ok = result in ("opened", "ok")
+            return Ack(cmd_id=cmd.cmd_id, ok=ok, result=result, slot=cmd.slot)  # type: ignore[arg-type]
+
+        if cmd.op == "query":
+            return ack("ok"), [self.state()]
+        slot = self.slots[cmd.slot - 1] if cmd.slot else None
+        if cmd.op == "selftest":
+            faulty = slot is not None and (slot.fault or slot.jammed)
+            return ack("fault" if faulty else "ok"), []
+        assert slot is not None  # enable/disable/unlock need a slot (validated by the model)
+        if cmd.op in ("enable", "disable"):
+            slot.disabled = cmd.op == "disable"
+            return ack("ok"), [self.state()]
+        if slot.disabled or slot.fault:
+            return ack("fault"), []
+        if slot.door_open:
+            return ack("busy"), []
+        if not slot.item:
+            return ack("empty"), []
+        if slot.jammed:
+            slot.fault = True
+            return ack("fault"), [self._event("fault", slot, cmd_id=cmd.cmd_id), self.state()]
+        slot.door_open = True
+        slot.opened_by = cmd.cmd_id
+        slot.opening += 1
+        self._at(now + self.profile.timeouts.take_s, "take_timeout", slot.number, slot.opening)
+        if self.auto_take is not None:
+            self._at(now + self.auto_take, "take", slot.number, slot.opening)
+        return ack("opened"), [self._event("door_opened", slot, cmd_id=cmd.cmd_id), self.state()]
+
+    def _take(self, slot: _Slot) -> list[Outgoing]:
+        item, slot.item, slot.battery = slot.item, None, None
+        slot.door_open = False
+        return [self._event("item_removed", slot, item=item, cmd_id=slot.opened_by),
+                self._event("door_closed", slot, cmd_id=slot.opened_by), self.state()]
+
+    def handle_control(self, ctl: Control, now: float) -> list[Outgoing]:
+        """Act out a shopper or a broken locker; refusals are counted and logged, never raised."""
+        if isinstance(ctl, TakeControl):
+            slot = self.slots[ctl.slot - 1] if ctl.slot <= len(self.slots) else None
+            if slot and slot.door_open and slot.item:
+                return self._take(slot)
+            return self._refuse(ctl.op, "door not open with an item in it")
+        if isinstance(ctl, InsertControl):
+            return self._insert(ctl)
+        if isinstance(ctl, SlotControl):
+            if ctl.slot > len(self.slots):
+                return self._refuse(ctl.op, "no such slot")
+            slot = self.slots[ctl.slot - 1]
+            if ctl.op == "jam_door":
+                slot.jammed = True
+                return []
+            if ctl.op == "fault":
+                slot.fault = True
+                return [self._event("fault", slot), self.state()]
+            slot.fault = slot.jammed = False
+            return [self.state()]
+        if isinstance(ctl, CountControl):
+            if ctl.op == "drop_acks":
+                self.drop_acks = ctl.n
+            else:
+                self.seq += ctl.n  # as if n messages were lost on the way
+            return []
+        if isinstance(ctl, DelayControl):
+            self.delay_acks_s = ctl.ms / 1000.0
+            return []
+        return self._refuse(ctl.op, "not a firmware control")
+
+    def _insert(self, ctl: InsertControl) -> list[Outgoing]:
+        if any(s.item == ctl.item for s in self.slots):
+            return self._refuse("insert", "item already in this locker")
+        if ctl.slot is not None:
+            candidates = [s for s in self.slots if s.number == ctl.slot]
+        else:
+            candidates = self.slots
+        free = [s for s in candidates if not s.item and not s.door_open and not s.fault and not s.disabled]
+        if not free:
+            return self._refuse("insert", "no empty slot")
+        slot = free[0]
+        slot.item = ctl.item
+        battery = None
+        if self._has_battery:
+            battery = ctl.battery if ctl.battery is not None else 50
+        slot.battery = battery
+        return [self._event("item_inserted", slot, item=ctl.item, battery=battery), self.state()]
+
+    def _refuse(self, op: str, why: str) -> list[Outgoing]:
+        self._count("control_refused")
+        log.info("sim.control_refused locker=%s op=%s why=%s", self.locker_id, op, why)
+        return []
