@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal, Protocol
 
 import httpx
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from kiosk.privacy import PhoneInvalid, mask_phone, normalize_phone
 from kiosk.store import Store
@@ -62,6 +62,16 @@ class ComplaintForm(BaseModel):
     text: str = ""
     lang: Literal["zh_CN", "en"] = "zh_CN"
 
+    @model_validator(mode="after")
+    def _floor_from_shop(self) -> ComplaintForm:
+        if self.shop_unit and self.floor and not self.shop_unit.startswith(self.floor + "-"):
+            raise ValueError(f"shop {self.shop_unit} is not on floor {self.floor}")
+        if self.shop_unit and not self.floor:
+            object.__setattr__(self, "floor", self.shop_unit.split("-")[0])
+        if not self.floor:
+            raise ValueError("choose the floor (or the shop)")
+        return self
+
     @field_validator("phone")
     @classmethod
     def _phone(cls, v: str | None) -> str | None:
@@ -79,7 +89,7 @@ class Ticket:
     code: str  # signed C1 code, also inside the status URL
     status_url: str
     category: str
-    floor: str | None
+    floor: str
     shop_unit: str | None
     rating: int
     phone_masked: str | None
@@ -174,15 +184,14 @@ class ComplaintDesk:
                     "phone_masked, text, lang, created_at) VALUES (?,?,?,?,?,?,?,?,?,?)",
                     (ticket_id, code, form.category, form.floor, form.shop_unit, form.rating, phone_masked,
                      form.text, form.lang, now))
-                # The full number goes only to the centre (for a call back); the station keeps it masked.
+                # Only the masked number leaves the keypad: replies reach the shopper on the status page.
                 self.store.append_event(conn, "complaint.filed", {
-                    "ticket_id": ticket_id, "code": code, "station_id": self.station_id,
-                    "category": form.category, "floor": form.floor, "shop_unit": form.shop_unit,
-                    "rating": form.rating, "phone": form.phone, "text": form.text, "lang": form.lang,
-                    "filed_at": now}, at=now)
+                    "complaint_id": ticket_id, "code": code, "category": form.category, "floor": form.floor,
+                    "shop": form.shop_unit, "rating": form.rating, "phone_masked": phone_masked,
+                    "text": form.text, "lang": form.lang, "filed_at": now}, at=now)
             log.info("complaint.filed ticket=%s category=%s floor=%s phone=%s", ticket_id, form.category,
                      form.floor, phone_masked)
-            return Ticket(ticket_id, code, self.status_url(code), form.category, form.floor, form.shop_unit,
+            return Ticket(ticket_id, code, self.status_url(code), form.category, str(form.floor), form.shop_unit,
                           form.rating, phone_masked, now)
         raise ComplaintRefused("busy", "please try again")
 

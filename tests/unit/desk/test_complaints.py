@@ -26,18 +26,19 @@ def test_filed_ticket_is_stored_with_event_and_masked_phone(desk: ComplaintDesk,
     assert row["phone_masked"] == "138****5678" and "12345678" not in str(dict(row))
     [event] = store.outbox_pending()
     assert event.type == "complaint.filed"
-    assert event.data["ticket_id"] == ticket.ticket_id and event.data["phone"] == "13812345678"
+    assert event.data["complaint_id"] == ticket.ticket_id and event.data["phone_masked"] == "138****5678"
+    assert "12345678" not in str(event.data)
 
 
 def test_status_scan_of_own_ticket_works_offline(desk: ComplaintDesk) -> None:
-    ticket = desk.file(category="parking", rating=3)
+    ticket = desk.file(category="parking", floor="B1", rating=3)
     status = desk.status(ticket.status_url)
     assert (status.ticket_id, status.status, status.source) == (ticket.ticket_id, "filed", "station")
     assert desk.status(ticket.code).ticket_id == ticket.ticket_id
 
 
 def test_forged_ticket_code_is_refused(desk: ComplaintDesk) -> None:
-    ticket = desk.file(category="parking", rating=3)
+    ticket = desk.file(category="parking", floor="B1", rating=3)
     forged = ticket.code[:-2] + ("AA" if not ticket.code.endswith("AA") else "BB")
     with pytest.raises(ComplaintRefused) as exc:
         desk.status(forged)
@@ -48,7 +49,7 @@ def test_forged_ticket_code_is_refused(desk: ComplaintDesk) -> None:
 def test_wrong_phone_is_refused_and_nothing_stored(desk: ComplaintDesk, store: Store, phone: str) -> None:
     before = changes(store)
     with pytest.raises(ComplaintRefused) as exc:
-        desk.file(category="goods", rating=1, phone=phone)
+        desk.file(category="goods", floor="1F", rating=1, phone=phone)
     assert exc.value.code == "phone_invalid"
     assert "11-digit" in str(exc.value)
     assert changes(store) == before
@@ -57,7 +58,7 @@ def test_wrong_phone_is_refused_and_nothing_stored(desk: ComplaintDesk, store: S
 def test_ten_thousand_characters_are_refused(desk: ComplaintDesk, store: Store) -> None:
     before = changes(store)
     with pytest.raises(ComplaintRefused) as exc:
-        desk.file(category="other", rating=1, text="差" * 10_000)
+        desk.file(category="other", floor="1F", rating=1, text="差" * 10_000)
     assert exc.value.code == "text_too_long" and "500" in str(exc.value)
     assert changes(store) == before
 
@@ -67,7 +68,7 @@ def test_ten_thousand_characters_are_refused(desk: ComplaintDesk, store: Store) 
 def test_markup_is_refused(desk: ComplaintDesk, store: Store, text: str) -> None:
     before = changes(store)
     with pytest.raises(ComplaintRefused) as exc:
-        desk.file(category="other", rating=1, text=text)
+        desk.file(category="other", floor="1F", rating=1, text=text)
     assert exc.value.code == "text_has_markup"
     assert changes(store) == before
 
@@ -76,12 +77,19 @@ def test_plain_comparison_signs_are_fine() -> None:
     assert clean_text("等了 >30 分钟, 3 < 5") == "等了 >30 分钟, 3 < 5"
 
 
-@pytest.mark.parametrize("fields,code", [({"category": "noise", "rating": 1}, "invalid_category"),
-                                         ({"category": "goods", "rating": 9}, "invalid_rating"),
-                                         ({"category": "goods", "rating": 3, "shop_unit": "x"}, "invalid_shop_unit")])
+@pytest.mark.parametrize("fields,code", [
+    ({"category": "noise", "floor": "1F", "rating": 1}, "invalid_category"),
+    ({"category": "goods", "floor": "1F", "rating": 9}, "invalid_rating"),
+    ({"category": "goods", "rating": 3, "shop_unit": "x"}, "invalid_shop_unit"),
+    ({"category": "goods", "rating": 3}, "invalid_form"),
+    ({"category": "goods", "rating": 3, "floor": "2F", "shop_unit": "1F-01"}, "invalid_form")])
 def test_bad_fields_name_the_field(desk: ComplaintDesk, store: Store, fields: dict, code: str) -> None:
     before = changes(store)
     with pytest.raises(ComplaintRefused) as exc:
         desk.file(**fields)
     assert exc.value.code == code
     assert changes(store) == before
+
+
+def test_floor_comes_from_the_shop(desk: ComplaintDesk) -> None:
+    assert desk.file(category="goods", shop_unit="3F-02", rating=4).floor == "3F"

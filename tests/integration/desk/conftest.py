@@ -1,0 +1,76 @@
+"""A real central service (FastAPI under uvicorn, SQLite file) on a free loopback port, with demo data."""
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+import uvicorn
+
+from kiosk.store import Store
+from kiosk.tokens import TokenBook, TokenKeys
+from server_bridge.central.app import create_app
+from server_bridge.central.db import Database
+from server_bridge.central.members import seed_demo
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class CentralUnderTest:
+    url: str
+    db_url: str
+    tokens: dict[str, str]
+    db: Database
+
+    def upload(self, store: Store, station_id: str = "K01") -> int:
+        """What the uploader does: send the outbox as one batch, mark sent on the centre's ack."""
+        events = [e.envelope() for e in store.outbox_pending()]
+        resp = httpx.post(f"{self.url}/api/v1/stations/{station_id}/events", json={"events": events},
+                          headers={"Authorization": f"Bearer {self.tokens[station_id]}"}, timeout=10)
+        resp.raise_for_status()
+        acked = int(resp.json()["acked_seq"])
+        store.mark_sent(acked)
+        return acked
+
+
+@pytest.fixture
+def central(tmp_path: Path) -> Iterator[CentralUnderTest]:
+    db_url = f"sqlite:///{tmp_path / 'central.db'}"
+    app = create_app(db_url, eval_every_s=3600, flush_s=0.2)
+    db: Database = app.state.central.db
+    with db.session() as session:
+        tokens = seed_demo(session, time.time())
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("central did not start")
+        time.sleep(0.05)
+    yield CentralUnderTest(f"http://127.0.0.1:{port}", db_url, tokens, db)
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    s = Store(tmp_path / "station.db")
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def tokens() -> TokenBook:
+    return TokenBook(TokenKeys(b"integration-site-key-0123456789"))
