@@ -50,7 +50,7 @@ class Paper:
     strips: list[Image.Image] = field(default_factory=list)
     text: list[str] = field(default_factory=list)
     qr: dict[str, int | bytes] = field(default_factory=dict)
-    graphics: bytes = b""
+    stored_graphic: bytes = b""
     barcode: dict[str, int] = field(default_factory=lambda: {"h": 162, "w": 3, "hri": 0})
     cut_requested: bool = False
 
@@ -151,9 +151,9 @@ class Paper:
     def graphics(self, fn: int, data: bytes) -> None:
         """GS ( L / GS 8 L: fn 112 stores a raster graphic, fn 50 prints it."""
         if fn == 112 and len(data) >= 8:
-            self.graphics = data
-        elif fn == 50 and self.graphics:
-            d = self.graphics  # tone bx by colour xL xH yL yH data
+            self.stored_graphic = data
+        elif fn == 50 and self.stored_graphic:
+            d = self.stored_graphic  # tone bx by colour xL xH yL yH data
             w, h = d[4] | d[5] << 8, d[6] | d[7] << 8
             img = _bits_to_image(d[8:], (w + 7) // 8, h).crop((0, 0, w, h))
             self.print_line(feed=False)
