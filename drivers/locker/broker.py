@@ -1,6 +1,7 @@
 """Runs a local Mosquitto broker on a loopback port (make run, tests, benches)."""
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import subprocess
@@ -47,6 +48,10 @@ class Mosquitto:
             "max_inflight_messages 100",
             "max_queued_messages 10000",
         ]
+        if os.geteuid() == 0:
+            # started as root, mosquitto drops to user `mosquitto`, which cannot read a password file in a
+            # private (0700) work or temp dir; this broker only ever listens on loopback for dev and tests
+            lines.append("user root")
         if self.password_file:
             lines += ["allow_anonymous false", f"password_file {self.password_file}"]
             if self.acl_file:
