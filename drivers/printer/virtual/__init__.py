@@ -25,6 +25,7 @@ log = logging.getLogger(__name__)
 SimStatus = Literal["ok", "paper_out", "cover_open", "near_end", "offline"]
 STATUSES: tuple[str, ...] = ("ok", "paper_out", "cover_open", "near_end", "offline")
 FIXED = 0x12  # bits 1 and 4 are always set in a DLE EOT answer
+FAULTS = ("paper_out", "cover_open", "offline")
 
 
 def status_byte(status: str, n: int) -> bytes:
@@ -127,11 +128,12 @@ class VirtualPrinter:
                     break
                 if not data:
                     break
+                faulted = self.status in FAULTS
                 for cmd in parser.feed(data):
                     if isinstance(cmd, Cmd) and cmd.name == "DLE EOT":
                         self._answer_status(sock, cmd.args[0])
                         continue
-                    dirty = self.process(cmd) or dirty
+                    dirty = self.process(cmd, faulted) or dirty
         finally:
             # A printer without a cutter: the receipt is torn off when the job's connection ends.
             if dirty:
@@ -148,9 +150,10 @@ class VirtualPrinter:
         except OSError:
             pass
 
-    def process(self, cmd: object) -> bool:
+    def process(self, cmd: object, faulted: bool = False) -> bool:
         """Apply one parsed command; returns True when it put something on the paper."""
         with self._lock:
+            self.paper.faulted = self.paper.faulted or faulted
             before = self.paper.blank
             if not apply(self.paper, cmd):  # type: ignore[arg-type]
                 raw = getattr(cmd, "args", b"")
@@ -168,19 +171,20 @@ class VirtualPrinter:
         """Print a byte stream without a socket (benchmarks, previews); DLE EOT is ignored."""
         parser = EscposParser()
         dirty = False
+        faulted = self.status in FAULTS
         for cmd in parser.feed(data):
             if not (isinstance(cmd, Cmd) and cmd.name == "DLE EOT"):
-                dirty = self.process(cmd) or dirty
+                dirty = self.process(cmd, faulted) or dirty
         with self._lock:
             if dirty and not self.paper.blank:
                 self._finish_page()
 
     def _finish_page(self) -> Path | None:
+        lost = self.paper.faulted
         image, text = self.paper.take()
-        status = self.status
-        if status in ("paper_out", "cover_open", "offline"):
+        if lost:
             self.pages_lost += 1
-            log.warning("virtual_printer.page_lost status=%s", status)
+            log.warning("virtual_printer.page_lost status=%s", self.status)
             return None
         stem = self.out_dir / f"{self._next:06d}"
         self._next += 1

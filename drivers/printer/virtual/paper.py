@@ -53,6 +53,7 @@ class Paper:
     stored_graphic: bytes = b""
     barcode: dict[str, int] = field(default_factory=lambda: {"h": 162, "w": 3, "hri": 0})
     cut_requested: bool = False
+    faulted: bool = False  # data arrived while the printer was in a fault: this page never comes out
 
     @property
     def blank(self) -> bool:
@@ -230,7 +231,7 @@ class Paper:
             page.paste(s, (0, y))
             y += s.height
         text = "\n".join(self.text) + "\n"
-        self.strips, self.text = [], []
+        self.strips, self.text, self.faulted = [], [], False
         return Image.eval(page, lambda v: 255 - v), text
 
     def reset(self) -> None:
