@@ -1,0 +1,1 @@
+"""Station ↔ centre: the station's uploader and the central ops service."""

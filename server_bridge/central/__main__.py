@@ -1,0 +1,106 @@
+"""`python -m server_bridge.central serve | add-station | seed-demo | migrate` (CENTRAL_DB_URL is the default --db)."""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+
+from server_bridge.central.db import Database, db_url_from_env
+from server_bridge.central.errors import CentralError
+
+log = logging.getLogger("server_bridge.central")
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from server_bridge.central.alerts import AlertSettings
+    from server_bridge.central.app import create_app
+
+    settings = AlertSettings(offline_after_s=args.offline_after, low_stock_min=args.low_stock)
+    app = create_app(args.db, settings, eval_every_s=args.eval_every)
+    print(f"central dashboard: http://{args.host}:{args.port}/", file=sys.stderr, flush=True)
+    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level.lower(), access_log=False)
+    return 0
+
+
+def _add_station(args: argparse.Namespace) -> int:
+    from server_bridge.central import schema_migrations
+    from server_bridge.central.fleet import add_station
+
+    schema_migrations.upgrade(args.db)
+    db = Database(args.db)
+    try:
+        with db.session() as s:
+            token = add_station(s, args.station, time.time(), name=args.name, rotate=args.rotate)
+    finally:
+        db.dispose()
+    print(token)
+    return 0
+
+
+def _seed_demo(args: argparse.Namespace) -> int:
+    from server_bridge.central import schema_migrations
+    from server_bridge.central.members import seed_demo
+
+    schema_migrations.upgrade(args.db)
+    db = Database(args.db)
+    try:
+        with db.session() as s:
+            tokens = seed_demo(s, time.time())
+    finally:
+        db.dispose()
+    print(json.dumps({"ok": True, "new_station_tokens": tokens}, ensure_ascii=False))
+    return 0
+
+
+def _migrate(args: argparse.Namespace) -> int:
+    from server_bridge.central import schema_migrations
+
+    schema_migrations.upgrade(args.db)
+    print(json.dumps({"ok": True}))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m server_bridge.central")
+    parser.add_argument("--log-level", default="WARNING")
+    verbs = parser.add_subparsers(dest="verb", required=True)
+
+    def verb(name: str, func: object, help_: str) -> argparse.ArgumentParser:
+        p = verbs.add_parser(name, help=help_)
+        p.add_argument("--db", default=None, help="SQLAlchemy URL (default: $CENTRAL_DB_URL or sqlite)")
+        p.set_defaults(func=func)
+        return p
+
+    serve = verb("serve", _serve, "run the API and dashboard")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8700)
+    serve.add_argument("--offline-after", type=float, default=60.0, help="seconds without heartbeat")
+    serve.add_argument("--low-stock", type=int, default=3)
+    serve.add_argument("--eval-every", type=float, default=5.0, help="alert evaluation period (s)")
+    add = verb("add-station", _add_station, "register a station; prints its new bearer token alone")
+    add.add_argument("--station", required=True)
+    add.add_argument("--name", default="")
+    add.add_argument("--rotate", action="store_true", help="issue a new token for an existing station")
+    verb("seed-demo", _seed_demo, "demo stations K01, K02 and demo members (idempotent)")
+    verb("migrate", _migrate, "apply schema migrations")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    args.db = db_url_from_env(args.db)
+    logging.basicConfig(level=getattr(logging, str(args.log_level).upper(), logging.WARNING), stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    try:
+        return int(args.func(args) or 0)
+    except CentralError as exc:
+        print(json.dumps({"ok": False, "code": exc.code, "error": exc.message}), file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

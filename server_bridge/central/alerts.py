@@ -1,0 +1,248 @@
+"""Alerts: rules find conditions, the engine raises each once, ops acknowledge and resolve, history stays.
+
+`register_alert_rule(kind, fn, severity, device=False)`: `fn(session, ctx) -> Iterable[Finding]`. A device
+rule is judged only for stations that are online (an offline station's last health is stale).
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from server_bridge.central.db import Database
+from server_bridge.central.errors import NotFound
+from server_bridge.central.fleet import is_online, station_rows, stock
+from server_bridge.central.models import Alert, Complaint, DeviceSample, Lending, Station
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class AlertSettings:
+    offline_after_s: float = 60.0
+    low_stock_min: int = 3
+    min_charged_battery: int = 80
+    complaint_response_s: float = 3600.0
+    complaint_close_s: float = 86400.0
+    sample_every_s: float = 60.0
+
+
+@dataclass(frozen=True)
+class Finding:
+    station_id: str
+    subject: str = ""
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class RuleContext:
+    now: float
+    settings: AlertSettings
+    stations: list[Station]
+    online: set[str]
+
+
+AlertRule = Callable[[Session, RuleContext], Iterable[Finding]]
+
+
+@dataclass(frozen=True)
+class RuleSpec:
+    fn: AlertRule
+    severity: str
+    device: bool
+
+
+ALERT_RULES: dict[str, RuleSpec] = {}
+
+
+def register_alert_rule(kind: str, fn: AlertRule, severity: str = "warning", device: bool = False) -> None:
+    ALERT_RULES[kind] = RuleSpec(fn, severity, device)
+
+
+def _station_offline(session: Session, ctx: RuleContext) -> Iterable[Finding]:
+    for st in ctx.stations:
+        if st.station_id not in ctx.online:
+            yield Finding(st.station_id, "", {"last_heartbeat_at": st.last_heartbeat_at})
+
+
+def _printer(flag: str) -> AlertRule:
+    def rule(session: Session, ctx: RuleContext) -> Iterable[Finding]:
+        for st in ctx.stations:
+            printer = (st.health or {}).get("printer")
+            if st.station_id in ctx.online and printer and printer.get(flag):
+                yield Finding(st.station_id, "printer")
+    return rule
+
+
+def _printer_offline(session: Session, ctx: RuleContext) -> Iterable[Finding]:
+    for st in ctx.stations:
+        printer = (st.health or {}).get("printer")
+        if st.station_id in ctx.online and printer is not None and not printer.get("online"):
+            yield Finding(st.station_id, "printer")
+
+
+def _locker_offline(session: Session, ctx: RuleContext) -> Iterable[Finding]:
+    for st in ctx.stations:
+        if st.station_id in ctx.online:
+            for lk in (st.health or {}).get("lockers", []):
+                if not lk.get("online"):
+                    yield Finding(st.station_id, lk["locker_id"], {"item_type": lk.get("item_type")})
+
+
+def _low_stock(session: Session, ctx: RuleContext) -> Iterable[Finding]:
+    for st in ctx.stations:
+        if st.station_id in ctx.online:
+            for lk in (st.health or {}).get("lockers", []):
+                if lk.get("item_type") in ("umbrella", "power_bank") and lk.get("online"):
+                    ready = stock(lk, ctx.settings.min_charged_battery)
+                    if ready < ctx.settings.low_stock_min:
+                        yield Finding(st.station_id, lk["locker_id"],
+                                      {"ready": ready, "min": ctx.settings.low_stock_min,
+                                       "item_type": lk.get("item_type")})
+
+
+def _overdue(session: Session, ctx: RuleContext) -> Iterable[Finding]:
+    rows = session.scalars(select(Lending).where(Lending.status == "open", Lending.due_at < ctx.now))
+    for lending in rows:
+        yield Finding(lending.station_id, lending.lending_id,
+                      {"item_id": lending.item_id, "item_type": lending.item_type, "due_at": lending.due_at})
+
+
+def _complaint_response(session: Session, ctx: RuleContext) -> Iterable[Finding]:
+    limit = ctx.now - ctx.settings.complaint_response_s
+    for c in session.scalars(select(Complaint).where(Complaint.first_response_at.is_(None),
+                                                     Complaint.closed_at.is_(None), Complaint.filed_at < limit)):
+        yield Finding(c.station_id, c.complaint_id, {"category": c.category, "floor": c.floor})
+
+
+def _complaint_close(session: Session, ctx: RuleContext) -> Iterable[Finding]:
+    limit = ctx.now - ctx.settings.complaint_close_s
+    for c in session.scalars(select(Complaint).where(Complaint.closed_at.is_(None), Complaint.filed_at < limit)):
+        yield Finding(c.station_id, c.complaint_id, {"category": c.category, "floor": c.floor})
+
+
+register_alert_rule("station_offline", _station_offline, "critical")
+register_alert_rule("printer_offline", _printer_offline, "critical", device=True)
+register_alert_rule("printer_paper_out", _printer("paper_out"), "critical", device=True)
+register_alert_rule("printer_paper_near_end", _printer("paper_near_end"), "warning", device=True)
+register_alert_rule("printer_cover_open", _printer("cover_open"), "warning", device=True)
+register_alert_rule("locker_offline", _locker_offline, "critical", device=True)
+register_alert_rule("low_stock", _low_stock, "warning", device=True)
+register_alert_rule("lending_overdue", _overdue, "warning")
+register_alert_rule("complaint_response_sla", _complaint_response, "warning")
+register_alert_rule("complaint_close_sla", _complaint_close, "critical")
+
+
+def _key(kind: str, station_id: str, subject: str) -> str:
+    return f"{kind}|{station_id}|{subject}"[:160]
+
+
+def evaluate(session: Session, now: float, settings: AlertSettings) -> list[Alert]:
+    """One pass over every rule; returns the alerts raised in this pass."""
+    stations = station_rows(session)
+    online = {s.station_id for s in stations if is_online(s, now, settings.offline_after_s)}
+    ctx = RuleContext(now, settings, stations, online)
+    raised: list[Alert] = []
+    for kind, spec in ALERT_RULES.items():
+        found = {_key(kind, f.station_id, f.subject): f for f in spec.fn(session, ctx)}
+        candidates = session.scalars(select(Alert).where(
+            Alert.kind == kind, or_(Alert.open_key.is_not(None), Alert.cleared_at.is_(None)))).all()
+        blocked: set[str] = set()
+        for alert in candidates:
+            key = _key(kind, alert.station_id, alert.subject)
+            if key in found:
+                # Still (or again) true: an unresolved alert stays the one alert; a resolved one is not
+                # raised again until its condition has cleared once.
+                alert.cleared_at = None
+                blocked.add(key)
+            elif alert.cleared_at is None and (not spec.device or alert.station_id in online):
+                alert.cleared_at = now
+        for key, f in found.items():
+            if key in blocked:
+                continue
+            alert = Alert(kind=kind, station_id=f.station_id, subject=f.subject, severity=spec.severity,
+                          params=f.params, open_key=key, status="open", raised_at=now)
+            session.add(alert)
+            raised.append(alert)
+            log.warning("alert.raised kind=%s station=%s subject=%s", kind, f.station_id, f.subject)
+    return raised
+
+
+def acknowledge(session: Session, alert_id: int, by: str, now: float) -> Alert:
+    alert = session.get(Alert, alert_id)
+    if alert is None:
+        raise NotFound("no such alert")
+    if alert.status == "open":
+        alert.status, alert.acknowledged_at, alert.acknowledged_by = "acknowledged", now, by
+        log.info("alert.acknowledged id=%d by=%s", alert_id, by)
+    return alert
+
+
+def resolve(session: Session, alert_id: int, by: str, now: float) -> Alert:
+    alert = session.get(Alert, alert_id)
+    if alert is None:
+        raise NotFound("no such alert")
+    if alert.status != "resolved":
+        if alert.acknowledged_at is None:
+            alert.acknowledged_at, alert.acknowledged_by = now, by
+        alert.status, alert.resolved_at, alert.resolved_by = "resolved", now, by
+        alert.open_key = None
+        log.info("alert.resolved id=%d by=%s", alert_id, by)
+    return alert
+
+
+def sample_devices(session: Session, now: float, settings: AlertSettings) -> None:
+    """A row per station for the uptime KPI."""
+    for st in station_rows(session):
+        up = is_online(st, now, settings.offline_after_s)
+        health = st.health or {}
+        printer = health.get("printer")
+        lockers = health.get("lockers", [])
+        session.add(DeviceSample(station_id=st.station_id, at=now, station_up=up,
+                                 printer_up=None if printer is None else bool(up and printer.get("online")
+                                                                              and not printer.get("paper_out")),
+                                 lockers_up=sum(1 for lk in lockers if up and lk.get("online")),
+                                 lockers_total=len(lockers)))
+
+
+class AlertEngine:
+    """Evaluates rules every `every_s` seconds in a background thread (one per centre instance)."""
+
+    def __init__(self, db: Database, settings: AlertSettings, every_s: float = 5.0,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.db, self.settings, self.every_s, self.clock = db, settings, every_s, clock
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._last_sample = -1e18
+
+    def run_once(self) -> list[Alert]:
+        now = self.clock()
+        with self.db.session() as session:
+            raised = evaluate(session, now, self.settings)
+            if now - self._last_sample >= self.settings.sample_every_s:
+                sample_devices(session, now, self.settings)
+                self._last_sample = now
+        return raised
+
+    def start(self) -> AlertEngine:
+        self._thread = threading.Thread(target=self._run, name="alert-engine", daemon=True)
+        self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.every_s):
+            try:
+                self.run_once()
+            except Exception:  # e.g. two instances raising the same alert at once: the next pass settles it
+                log.exception("alert.evaluate_failed")
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)

@@ -1,0 +1,141 @@
+"""The FastAPI app: station API, ops dashboard, extension routers; background heartbeat flush and alerts."""
+from __future__ import annotations
+
+import importlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
+
+from server_bridge.central import extensions
+from server_bridge.central.alerts import AlertEngine, AlertSettings
+from server_bridge.central.auth import StationTokens
+from server_bridge.central.db import Database
+from server_bridge.central.errors import CentralError
+from server_bridge.central.fleet import HeartbeatBuffer
+from server_bridge.central.schemas import MAX_BODY_BYTES
+
+log = logging.getLogger(__name__)
+STATIC = __file__.rsplit("/", 1)[0] + "/static"
+
+Receive = Callable[[], Awaitable[dict[str, Any]]]
+Send = Callable[[dict[str, Any]], Awaitable[None]]
+
+
+@dataclass
+class Central:
+    """Everything a request handler needs, hung on `app.state.central`."""
+    db: Database
+    tokens: StationTokens
+    heartbeats: HeartbeatBuffer
+    alerts: AlertEngine
+    settings: AlertSettings
+
+
+class BodyLimit:
+    """Reads request bodies up to a bound before the app sees them; larger ones get 413, nothing stored."""
+
+    def __init__(self, app: Any, max_bytes: int) -> None:
+        self.app, self.max_bytes = app, max_bytes
+
+    async def __call__(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
+            await _too_large(send)
+            return
+        chunks, size, more = [], 0, True
+        while more:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_bytes:
+                await _too_large(send)
+                return
+            chunks.append(chunk)
+            more = message.get("more_body", False)
+        body = b"".join(chunks)
+        sent = False
+
+        async def replay() -> dict[str, Any]:
+            nonlocal sent
+            if not sent:
+                sent = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+
+async def _too_large(send: Send) -> None:
+    payload = b'{"code":"body_too_large","message":"request body too large"}'
+    await send({"type": "http.response.start", "status": 413,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode()),
+                            (b"connection", b"close")]})
+    await send({"type": "http.response.body", "body": payload})
+
+
+def load_extensions() -> list[Any]:
+    routers = []
+    for spec in extensions.ROUTERS:
+        module, _, attr = spec.partition(":")
+        routers.append(getattr(importlib.import_module(module), attr))
+    return routers
+
+
+def create_app(db_url: str, settings: AlertSettings | None = None, eval_every_s: float = 5.0,
+               flush_s: float = 0.5, migrate: bool = True) -> FastAPI:
+    from server_bridge.central import api, dashboard, schema_migrations
+
+    settings = settings or AlertSettings()
+    if migrate:
+        schema_migrations.upgrade(db_url)
+    db = Database(db_url)
+    central = Central(db=db, tokens=StationTokens(db), heartbeats=HeartbeatBuffer(db, flush_s=flush_s),
+                      alerts=AlertEngine(db, settings, every_s=eval_every_s), settings=settings)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        central.heartbeats.start()
+        central.alerts.start()
+        log.info("central.started db=%s", db.dialect)
+        yield
+        central.alerts.stop()
+        central.heartbeats.stop()
+        db.dispose()
+
+    app = FastAPI(title="Mall stations — central ops", version="1.0", lifespan=lifespan)
+    app.state.central = central
+    app.include_router(api.router)
+    app.include_router(dashboard.router)
+    for router in load_extensions():
+        app.include_router(router)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
+    @app.exception_handler(CentralError)
+    async def _central_error(_req: Request, exc: CentralError) -> JSONResponse:
+        body = {"code": exc.code, "message": exc.message}
+        if exc.field:
+            body["field"] = exc.field
+        headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+        return JSONResponse(body, status_code=exc.status, headers=headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_req: Request, exc: RequestValidationError) -> JSONResponse:
+        first = exc.errors()[0] if exc.errors() else {"loc": [], "msg": "invalid request"}
+        where = ".".join(str(p) for p in first.get("loc", []))
+        return JSONResponse({"code": "invalid_request", "message": f"{where}: {first.get('msg')}",
+                             "field": where}, status_code=422)
+
+    app.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES)
+    return app

@@ -1,0 +1,42 @@
+"""The centre's errors: a user-safe message, a stable code and the HTTP status the API answers with."""
+from __future__ import annotations
+
+
+class CentralError(Exception):
+    code = "central_error"
+    status = 500
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+class Unauthorized(CentralError):
+    code = "unauthorized"
+    status = 401
+
+
+class Forbidden(CentralError):
+    code = "wrong_station"
+    status = 403
+
+
+class NotFound(CentralError):
+    code = "not_found"
+    status = 404
+
+
+class EventInvalid(CentralError):
+    code = "event_invalid"
+    status = 422
+
+
+class TooLarge(CentralError):
+    code = "body_too_large"
+    status = 413
+
+
+class StationExists(CentralError):
+    code = "station_exists"
+    status = 409

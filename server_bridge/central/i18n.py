@@ -1,0 +1,106 @@
+"""Dashboard words in zh-CN and English; `t(lang)` gives a lookup that falls back to the key itself."""
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+LANGS = ("zh", "en")
+
+WORDS: dict[str, tuple[str, str]] = {
+    "title": ("商场自助服务站 · 运营中心", "Mall stations · Ops centre"),
+    "fleet": ("站点总览", "Fleet"),
+    "alerts": ("告警", "Alerts"),
+    "kpis": ("运营指标", "KPIs"),
+    "complaints": ("投诉", "Complaints"),
+    "export": ("导出", "Export"),
+    "station": ("站点", "Station"),
+    "status": ("状态", "Status"),
+    "online": ("在线", "Online"),
+    "offline": ("离线", "Offline"),
+    "never_seen": ("从未上线", "Never seen"),
+    "last_heartbeat": ("最近心跳", "Last heartbeat"),
+    "seconds_ago": ("{n} 秒前", "{n} s ago"),
+    "printer": ("打印机", "Printer"),
+    "camera": ("摄像头", "Camera"),
+    "lockers": ("柜机", "Lockers"),
+    "stock": ("可借库存", "Ready to lend"),
+    "outbox": ("待上传", "Outbox"),
+    "open_alerts": ("未处理告警", "Open alerts"),
+    "version": ("版本", "Version"),
+    "uptime": ("运行时长", "Uptime"),
+    "ok": ("正常", "OK"),
+    "paper_out": ("缺纸", "Paper out"),
+    "paper_near_end": ("纸将尽", "Paper low"),
+    "cover_open": ("盖板打开", "Cover open"),
+    "none": ("无", "None"),
+    "fps": ("帧率", "fps"),
+    "decode_rate": ("识别率", "decode rate"),
+    "slot_grid": ("格口", "Slots"),
+    "faults": ("故障", "Faults"),
+    "kind": ("类型", "Kind"),
+    "subject": ("对象", "Subject"),
+    "raised_at": ("产生时间", "Raised"),
+    "severity": ("级别", "Severity"),
+    "critical": ("严重", "Critical"),
+    "warning": ("警告", "Warning"),
+    "acknowledge": ("确认", "Acknowledge"),
+    "resolve": ("解决", "Resolve"),
+    "acknowledged": ("已确认", "Acknowledged"),
+    "resolved": ("已解决", "Resolved"),
+    "open": ("未处理", "Open"),
+    "answered": ("已回复", "Answered"),
+    "closed": ("已关闭", "Closed"),
+    "cleared": ("条件已消失", "condition cleared"),
+    "history": ("历史", "History"),
+    "no_alerts": ("没有未处理的告警", "No open alerts"),
+    "by": ("处理人", "By"),
+    "refreshes": ("每 {n} 秒自动刷新", "refreshes every {n} s"),
+    "alert.station_offline": ("站点离线", "Station offline"),
+    "alert.printer_offline": ("打印机离线", "Printer offline"),
+    "alert.printer_paper_out": ("打印机缺纸", "Printer out of paper"),
+    "alert.printer_paper_near_end": ("打印纸将用完", "Printer paper near end"),
+    "alert.printer_cover_open": ("打印机盖板打开", "Printer cover open"),
+    "alert.locker_offline": ("柜机离线", "Locker offline"),
+    "alert.low_stock": ("库存不足", "Low stock"),
+    "alert.lending_overdue": ("借用逾期", "Lending overdue"),
+    "alert.complaint_response_sla": ("投诉 1 小时未响应", "Complaint not answered within 1 h"),
+    "alert.complaint_close_sla": ("投诉 24 小时未关闭", "Complaint not closed within 24 h"),
+    "kpi.lendings": ("每日借用量（按类型）", "Lendings per day by type"),
+    "kpi.satisfaction": ("满意度（目标 90）", "Satisfaction (goal 90)"),
+    "kpi.complaint_times": ("投诉首次响应与解决时长", "Complaint first response and resolution"),
+    "kpi.complaint_heatmap": ("投诉热力图：类别 × 楼层", "Complaints: category × floor"),
+    "kpi.uptime": ("设备在线率", "Device uptime"),
+    "umbrella": ("雨伞", "Umbrella"),
+    "power_bank": ("充电宝", "Power bank"),
+    "storage": ("寄存", "Storage"),
+    "stroller": ("童车", "Stroller"),
+    "goal": ("目标", "goal"),
+    "average": ("平均", "average"),
+    "first_response_h": ("首次响应（小时）", "First response (h)"),
+    "resolution_h": ("解决（小时）", "Resolution (h)"),
+    "within_sla": ("达标率", "within SLA"),
+    "category": ("类别", "Category"),
+    "floor": ("楼层", "Floor"),
+    "text": ("内容", "Text"),
+    "filed_at": ("提交时间", "Filed"),
+    "days": ("最近 {n} 天", "last {n} days"),
+    "no_data": ("暂无数据", "No data yet"),
+    "csv": ("CSV 导出", "CSV export"),
+    "lang_other": ("English", "中文"),
+    "empty": ("空", "empty"),
+    "occupied": ("有物", "occupied"),
+    "fault": ("故障", "fault"),
+    "disabled": ("停用", "disabled"),
+    "maintenance": ("维护记录", "Maintenance"),
+    "recent_events": ("最近事件", "Recent events"),
+}
+
+
+def t(lang: str) -> Callable[..., str]:
+    index = 0 if lang == "zh" else 1
+
+    def lookup(key: str, **params: Any) -> str:
+        word = WORDS.get(key)
+        text = word[index] if word else key
+        return text.format(**params) if params else text
+    return lookup

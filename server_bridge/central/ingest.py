@@ -1,0 +1,103 @@
+"""Idempotent event ingest: unique (station, seq), projections applied once and in seq order."""
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy import insert, select
+from sqlalchemy.orm import Session
+
+from server_bridge.central.errors import EventInvalid, NotFound
+from server_bridge.central.models import Event, Station
+from server_bridge.central.projections import PROJECTIONS
+from server_bridge.central.schemas import Batch, Envelope
+
+log = logging.getLogger(__name__)
+
+
+def validate_batch(batch: Batch) -> None:
+    """Known event types must carry well-formed data; the error names the event's seq and the field."""
+    seen: dict[int, str] = {}
+    for ev in batch.events:
+        if seen.setdefault(ev.seq, ev.id) != ev.id:
+            raise EventInvalid(f"seq {ev.seq} appears twice with different ids", field=f"events.seq={ev.seq}")
+        spec = PROJECTIONS.get(ev.type)
+        if spec is None or spec.data_model is None:
+            continue
+        try:
+            spec.data_model.model_validate(ev.data)
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            where = ".".join(str(p) for p in err["loc"])
+            raise EventInvalid(f"event seq {ev.seq} ({ev.type}): data.{where}: {err['msg']}",
+                               field=f"data.{where}") from exc
+
+
+def ingest_batch(session: Session, station_id: str, batch: Batch, now: float) -> int:
+    """Store what is new, project newly contiguous events, answer the highest contiguous seq stored."""
+    validate_batch(batch)
+    station = session.scalars(select(Station).where(Station.station_id == station_id)
+                              .with_for_update()).first()
+    if station is None:
+        raise NotFound("unknown station")
+    by_seq = {ev.seq: ev for ev in batch.events}
+    existing = dict(session.execute(select(Event.seq, Event.event_id).where(
+        Event.station_id == station_id, Event.seq.in_(list(by_seq)))).tuples().all())
+    for seq, event_id in existing.items():
+        if by_seq[seq].id != event_id:
+            log.warning("ingest.seq_conflict station=%s seq=%d kept=%s got=%s", station_id, seq, event_id,
+                        by_seq[seq].id)
+    fresh = [ev for seq, ev in sorted(by_seq.items()) if seq not in existing and seq > station.acked_seq]
+    if fresh:
+        session.execute(insert(Event), [
+            {"station_id": station_id, "seq": ev.seq, "event_id": ev.id, "type": ev.type, "ts": ev.ts,
+             "data": ev.data, "received_at": now} for ev in fresh])
+    old = station.acked_seq
+    new = _contiguous(session, station_id, old, {ev.seq for ev in fresh})
+    if new > old:
+        _project(session, station_id, old, new, {ev.seq: ev for ev in fresh})
+        station.acked_seq = new
+    log.debug("ingest.batch station=%s got=%d new=%d acked=%d", station_id, len(batch.events), len(fresh), new)
+    return new
+
+
+def _contiguous(session: Session, station_id: str, acked: int, fresh: set[int]) -> int:
+    # Fast path: the batch itself continues the run and nothing was parked beyond it before.
+    run = acked
+    while run + 1 in fresh:
+        run += 1
+    if run != acked and run - acked == len(fresh):
+        beyond = session.scalars(select(Event.seq).where(Event.station_id == station_id, Event.seq > run)
+                                 .order_by(Event.seq).limit(1)).first()
+        if beyond is None or beyond != run + 1:
+            return run
+    stored = session.scalars(select(Event.seq).where(Event.station_id == station_id, Event.seq > acked)
+                             .order_by(Event.seq)).all()
+    run = acked
+    for seq in stored:
+        if seq != run + 1:
+            break
+        run = seq
+    return run
+
+
+def _project(session: Session, station_id: str, old: int, new: int, fresh: dict[int, Envelope]) -> None:
+    missing = [seq for seq in range(old + 1, new + 1) if seq not in fresh]
+    parked: dict[int, Envelope] = {}
+    if missing:
+        rows = session.execute(select(Event.seq, Event.event_id, Event.type, Event.ts, Event.data).where(
+            Event.station_id == station_id, Event.seq > old, Event.seq <= new)).all()
+        parked = {r.seq: Envelope.model_construct(seq=r.seq, id=r.event_id, type=r.type, ts=r.ts, data=r.data)
+                  for r in rows if r.seq not in fresh}
+    for seq in range(old + 1, new + 1):
+        ev = fresh.get(seq) or parked[seq]
+        spec = PROJECTIONS.get(ev.type)
+        if spec is not None:
+            spec.fn(session, station_id, ev)
+
+
+def station_events(session: Session, station_id: str, limit: int = 100) -> list[dict[str, Any]]:
+    rows = session.scalars(select(Event).where(Event.station_id == station_id)
+                           .order_by(Event.seq.desc()).limit(limit)).all()
+    return [{"seq": e.seq, "id": e.event_id, "type": e.type, "ts": e.ts, "data": e.data} for e in rows]

@@ -1,0 +1,32 @@
+"""Alembic environment: the URL comes from the caller (server_bridge.central.schema_migrations)."""
+from __future__ import annotations
+
+from alembic import context
+from sqlalchemy import create_engine
+
+import server_bridge.central.extensions  # noqa: F401  (desk models register on Base when imported)
+import server_bridge.central.models  # noqa: F401
+from server_bridge.central.db import Base
+
+config = context.config
+target_metadata = Base.metadata
+
+
+def run_migrations_online() -> None:
+    connection = config.attributes.get("connection")
+    if connection is not None:
+        context.configure(connection=connection, target_metadata=target_metadata,
+                          render_as_batch=connection.dialect.name == "sqlite")
+        with context.begin_transaction():
+            context.run_migrations()
+        return
+    engine = create_engine(config.get_main_option("sqlalchemy.url"))
+    with engine.connect() as conn:
+        context.configure(connection=conn, target_metadata=target_metadata,
+                          render_as_batch=conn.dialect.name == "sqlite")
+        with context.begin_transaction():
+            context.run_migrations()
+    engine.dispose()
+
+
+run_migrations_online()

@@ -1,0 +1,176 @@
+"""Tables of the centre: stations and their raw events, and the projections built from those events."""
+from __future__ import annotations
+
+from sqlalchemy import JSON, BigInteger, Boolean, Float, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from server_bridge.central.db import Base
+
+# SQLite only auto-increments INTEGER PRIMARY KEY; PostgreSQL wants BIGINT for event volumes.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class Station(Base):
+    __tablename__ = "stations"
+    station_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), default="")
+    token_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[float] = mapped_column(Float)
+    acked_seq: Mapped[int] = mapped_column(BigInteger, default=0)
+    last_heartbeat_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    version: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    uptime_s: Mapped[float | None] = mapped_column(Float, nullable=True)
+    health: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+
+
+class Event(Base):
+    __tablename__ = "events"
+    __table_args__ = (UniqueConstraint("station_id", "seq", name="events_station_seq"),
+                      Index("events_type", "type"))
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    station_id: Mapped[str] = mapped_column(String(32))
+    seq: Mapped[int] = mapped_column(BigInteger)
+    event_id: Mapped[str] = mapped_column(String(64))
+    type: Mapped[str] = mapped_column(String(64))
+    ts: Mapped[str] = mapped_column(String(40))
+    data: Mapped[dict] = mapped_column(JSON)
+    received_at: Mapped[float] = mapped_column(Float)
+
+
+class Lending(Base):
+    __tablename__ = "lendings"
+    __table_args__ = (Index("lendings_item_status", "item_id", "status"),
+                      Index("lendings_status_due", "status", "due_at"))
+    lending_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    member_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    item_type: Mapped[str] = mapped_column(String(20))
+    item_id: Mapped[str] = mapped_column(String(64))
+    station_id: Mapped[str] = mapped_column(String(32))
+    locker_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    slot: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    started_at: Mapped[float] = mapped_column(Float)
+    due_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    status: Mapped[str] = mapped_column(String(12))  # open | returned | bought
+    returned_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    return_station_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    return_locker_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    return_slot: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    fee_cents: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    price_cents: Mapped[int | None] = mapped_column(Integer, nullable=True)
+
+
+class UnmatchedReturn(Base):
+    """A return that arrived before the start it closes (the other station's upload was late)."""
+    __tablename__ = "unmatched_returns"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    item_id: Mapped[str] = mapped_column(String(64), index=True)
+    station_id: Mapped[str] = mapped_column(String(32))
+    returned_at: Mapped[float] = mapped_column(Float)
+    data: Mapped[dict] = mapped_column(JSON)
+
+
+class Member(Base):
+    __tablename__ = "members"
+    member_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    phone: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    level: Mapped[str] = mapped_column(String(20))
+    points: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[float] = mapped_column(Float)
+
+
+class MemberVisit(Base):
+    __tablename__ = "member_visits"
+    __table_args__ = (Index("member_visits_member_at", "member_id", "at"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    member_id: Mapped[str] = mapped_column(String(64))
+    station_id: Mapped[str] = mapped_column(String(32))
+    at: Mapped[float] = mapped_column(Float)
+    kind: Mapped[str] = mapped_column(String(40))
+
+
+class PointsEntry(Base):
+    """Every points change, tied to the event that caused it (so a replay cannot apply it twice)."""
+    __tablename__ = "points_ledger"
+    __table_args__ = (UniqueConstraint("station_id", "seq", name="points_station_seq"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    member_id: Mapped[str] = mapped_column(String(64), index=True)
+    delta: Mapped[int] = mapped_column(Integer)
+    reason: Mapped[str] = mapped_column(String(40))
+    detail: Mapped[dict] = mapped_column(JSON, default=dict)
+    station_id: Mapped[str] = mapped_column(String(32))
+    seq: Mapped[int] = mapped_column(BigInteger)
+    at: Mapped[float] = mapped_column(Float)
+
+
+class Complaint(Base):
+    __tablename__ = "complaints"
+    complaint_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    station_id: Mapped[str] = mapped_column(String(32))
+    category: Mapped[str] = mapped_column(String(30))
+    floor: Mapped[str] = mapped_column(String(20))
+    shop: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    text: Mapped[str] = mapped_column(Text, default="")
+    rating: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    member_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    phone_masked: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    owner: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    filed_at: Mapped[float] = mapped_column(Float)
+    first_response_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    closed_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    status: Mapped[str] = mapped_column(String(12), default="open")  # open | answered | closed
+
+
+class Rating(Base):
+    __tablename__ = "ratings"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    station_id: Mapped[str] = mapped_column(String(32))
+    flow: Mapped[str] = mapped_column(String(40))
+    score: Mapped[int] = mapped_column(Integer)
+    lang: Mapped[str] = mapped_column(String(10))
+    at: Mapped[float] = mapped_column(Float, index=True)
+
+
+class MaintenanceRecord(Base):
+    __tablename__ = "maintenance"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    station_id: Mapped[str] = mapped_column(String(32))
+    staff_id: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(12))
+    device: Mapped[str] = mapped_column(String(64))
+    note: Mapped[str] = mapped_column(Text, default="")
+    at: Mapped[float] = mapped_column(Float)
+
+
+class DeviceSample(Base):
+    """One sample per station per evaluation: feeds the device-uptime KPI."""
+    __tablename__ = "device_samples"
+    __table_args__ = (Index("device_samples_at", "at"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    station_id: Mapped[str] = mapped_column(String(32))
+    at: Mapped[float] = mapped_column(Float)
+    station_up: Mapped[bool] = mapped_column(Boolean)
+    printer_up: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    lockers_up: Mapped[int] = mapped_column(Integer, default=0)
+    lockers_total: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Alert(Base):
+    """`open_key` is set while the alert is not resolved, so one condition has at most one live alert."""
+    __tablename__ = "alerts"
+    __table_args__ = (Index("alerts_status", "status", "raised_at"),
+                      Index("alerts_key_hist", "kind", "station_id", "subject"))
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    station_id: Mapped[str] = mapped_column(String(32))
+    subject: Mapped[str] = mapped_column(String(64), default="")
+    severity: Mapped[str] = mapped_column(String(10))  # critical | warning
+    params: Mapped[dict] = mapped_column(JSON, default=dict)
+    open_key: Mapped[str | None] = mapped_column(String(160), unique=True, nullable=True)
+    status: Mapped[str] = mapped_column(String(12))  # open | acknowledged | resolved
+    raised_at: Mapped[float] = mapped_column(Float)
+    cleared_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    acknowledged_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    acknowledged_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    resolved_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    resolved_by: Mapped[str | None] = mapped_column(String(64), nullable=True)

@@ -1,0 +1,108 @@
+"""Wire models of the centre's API (DESIGN §7): validated at the edge, errors name the field."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+StationId = Annotated[str, Field(pattern=r"^[A-Z0-9][A-Z0-9-]{0,31}$")]
+Short = Annotated[str, Field(min_length=1, max_length=64)]
+Epoch = Annotated[float, Field(ge=0, le=4102444800)]  # up to 2100-01-01
+MAX_BATCH_EVENTS = 5000
+MAX_BODY_BYTES = 4 * 1024 * 1024
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Envelope(Strict):
+    seq: int = Field(ge=1, le=2**62)
+    id: Annotated[str, Field(min_length=8, max_length=64, pattern=r"^[A-Za-z0-9-]+$")]
+    type: Annotated[str, Field(min_length=3, max_length=64, pattern=r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$")]
+    ts: Annotated[str, Field(max_length=40)]
+    data: dict[str, Any]
+
+    @field_validator("ts")
+    @classmethod
+    def _rfc3339(cls, value: str) -> str:
+        try:
+            parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError as exc:
+            raise ValueError("ts must be an RFC 3339 timestamp") from exc
+        if parsed.tzinfo is None:
+            raise ValueError("ts must carry a UTC offset")
+        return value
+
+
+class Batch(Strict):
+    events: list[Envelope] = Field(min_length=1, max_length=MAX_BATCH_EVENTS)
+
+
+class Ack(BaseModel):
+    acked_seq: int
+
+
+class PrinterHealth(Strict):
+    online: bool
+    paper_out: bool = False
+    paper_near_end: bool = False
+    cover_open: bool = False
+
+
+class CameraHealth(Strict):
+    connected: bool
+    fps: float = Field(default=0.0, ge=0, le=1000)
+    decode_rate: float = Field(default=0.0, ge=0, le=1000)
+
+
+class SlotHealth(Strict):
+    slot: int = Field(ge=1, le=1000)
+    state: Literal["occupied", "empty", "open", "fault", "disabled", "unknown"]
+    item: Annotated[str, Field(max_length=64)] | None = None
+    battery: int | None = Field(default=None, ge=0, le=100)
+    charging: bool | None = None
+
+
+class LockerHealth(Strict):
+    locker_id: StationId
+    item_type: Literal["umbrella", "power_bank", "storage", "stroller"]
+    online: bool
+    slots: list[SlotHealth] = Field(default_factory=list, max_length=1000)
+    faults: list[Annotated[str, Field(max_length=120)]] = Field(default_factory=list, max_length=100)
+
+
+class OutboxHealth(Strict):
+    depth: int = Field(ge=0)
+    oldest_age_s: float | None = Field(default=None, ge=0)
+
+
+class Heartbeat(Strict):
+    ts: Epoch
+    version: Annotated[str, Field(max_length=40)]
+    uptime_s: float = Field(ge=0)
+    printer: PrinterHealth | None = None
+    camera: CameraHealth | None = None
+    lockers: list[LockerHealth] = Field(default_factory=list, max_length=64)
+    outbox: OutboxHealth
+
+
+class Visit(BaseModel):
+    station_id: str
+    at: float
+    kind: str
+
+
+class MemberView(BaseModel):
+    member_id: str
+    level: str
+    points: int
+    name_masked: str
+    phone_masked: str | None
+    recent_visits: list[Visit]
+
+
+class ApiError(BaseModel):
+    code: str
+    message: str
