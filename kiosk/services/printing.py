@@ -1,0 +1,162 @@
+"""Print service: status before and after each job, a durable reprint queue (`print_jobs`), reprint last N.
+
+It never raises for printer trouble and never blocks a caller longer than `bound_s`: the printer is driven
+from one worker thread, and a job's row only becomes `printed` when that worker saw the job go through.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass
+
+from device_profiles.printer_schema import PrinterProfile
+from drivers.printer import OFFLINE, Printer, PrinterError, PrinterStatus
+from kiosk.services.receipts import Lang, Receipt, ReceiptLayout, layout_for, render
+from kiosk.store import Store
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], float]
+
+
+@dataclass(frozen=True)
+class PrintOutcome:
+    """`reason` when not printed: paper_out | cover_open | offline | stale; `warning` e.g. paper_near_end."""
+
+    printed: bool
+    job_id: int
+    reason: str | None = None
+    warning: str | None = None
+    status: PrinterStatus | None = None
+
+
+class PrintService:
+    """Prints receipts on one printer; jobs that cannot print wait in the store until it recovers."""
+
+    def __init__(self, printer: Printer, profile: PrinterProfile, store: Store, clock: Clock = time.time, *,
+                 bound_s: float = 8.0, lang: Lang = "zh", max_age_s: float | None = 1800.0) -> None:
+        self.printer = printer
+        self.profile = profile
+        self.store = store
+        self.clock = clock
+        self.bound_s = bound_s
+        self.lang: Lang = lang
+        # A receipt that could not print for longer than this belongs to a shopper who left with an
+        # e-receipt; printing it later would hand their return QR to whoever stands at the station.
+        self.max_age_s = max_age_s
+        self.last_receipt: Receipt | None = None
+        self.last_layout: ReceiptLayout | None = None
+        self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="printer")
+        self._stop = threading.Event()
+        self._loop: threading.Thread | None = None
+
+    # public ------------------------------------------------------------------------------------
+    def print_receipt(self, receipt: Receipt, lang: Lang | None = None) -> PrintOutcome:
+        layout = layout_for(receipt, lang or self.lang)
+        self.last_receipt, self.last_layout = receipt, layout
+        job_id = self._enqueue(layout.kind, render(layout, self.profile))
+        return self._run(job_id)
+
+    def retry_pending(self) -> int:
+        """Print what is queued, oldest first, stopping at the first job the printer refuses."""
+        printed = 0
+        for row in self.store.query("SELECT job_id, created_at FROM print_jobs WHERE status='queued' ORDER BY job_id"):
+            if self.max_age_s is not None and self.clock() - row["created_at"] > self.max_age_s:
+                self._finish(row["job_id"], "dropped", "stale")
+                log.info("print.dropped job=%d reason=stale", row["job_id"])
+                continue
+            outcome = self._run(row["job_id"])
+            if not outcome.printed:
+                break
+            printed += 1
+        return printed
+
+    def reprint_last(self, n: int) -> list[PrintOutcome]:
+        """Staff reprint: the last `n` printed receipts again, oldest first, each as a new job."""
+        rows = self.store.query("SELECT kind, payload FROM print_jobs WHERE status='printed' "
+                                "ORDER BY printed_at DESC, job_id DESC LIMIT ?", (max(0, n),))
+        return [self._run(self._enqueue(r["kind"], bytes(r["payload"]))) for r in reversed(rows)]
+
+    def status(self) -> PrinterStatus:
+        future = self._worker.submit(self.printer.status)
+        try:
+            return future.result(timeout=self.bound_s)
+        except FutureTimeout:
+            return OFFLINE
+
+    def pending(self) -> int:
+        return int(self.store.query("SELECT COUNT(*) AS n FROM print_jobs WHERE status='queued'")[0]["n"])
+
+    def start(self, interval_s: float = 5.0) -> None:
+        """Retry queued jobs in the background every `interval_s` (the station loop may call retry_pending instead)."""
+        self._stop.clear()
+        self._loop = threading.Thread(target=self._retry_loop, args=(interval_s,), name="print-retry", daemon=True)
+        self._loop.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._loop is not None:
+            self._loop.join(timeout=self.bound_s + 1)
+        self._worker.shutdown(wait=False, cancel_futures=True)
+
+    # internals ---------------------------------------------------------------------------------
+    def _retry_loop(self, interval_s: float) -> None:
+        while not self._stop.wait(interval_s):
+            if self.pending():
+                self.retry_pending()
+
+    def _enqueue(self, kind: str, payload: bytes) -> int:
+        with self.store.transaction() as conn:
+            cur = conn.execute("INSERT INTO print_jobs (kind, created_at, payload, status) VALUES (?, ?, ?, 'queued')",
+                               (kind, self.clock(), payload))
+            return int(cur.lastrowid or 0)
+
+    def _finish(self, job_id: int, status: str, error: str | None = None) -> None:
+        with self.store.transaction() as conn:
+            conn.execute("UPDATE print_jobs SET status=?, error=?, printed_at=? WHERE job_id=? AND status='queued'",
+                         (status, error, self.clock() if status == "printed" else None, job_id))
+
+    def _note_failure(self, job_id: int, reason: str) -> None:
+        with self.store.transaction() as conn:
+            conn.execute("UPDATE print_jobs SET attempts=attempts+1, error=? WHERE job_id=?", (reason, job_id))
+
+    def _run(self, job_id: int) -> PrintOutcome:
+        future: Future[PrintOutcome] = self._worker.submit(self._attempt, job_id)
+        try:
+            return future.result(timeout=self.bound_s)
+        except FutureTimeout:
+            # The worker finishes on its own (adapter timeouts) and records the truth in the row.
+            log.warning("print.timeout job=%d bound_s=%.1f", job_id, self.bound_s)
+            return PrintOutcome(False, job_id, "offline", status=OFFLINE)
+
+    def _attempt(self, job_id: int) -> PrintOutcome:
+        rows = self.store.query("SELECT kind, payload, status FROM print_jobs WHERE job_id=?", (job_id,))
+        if not rows or rows[0]["status"] != "queued":
+            state = rows[0]["status"] if rows else "missing"
+            return PrintOutcome(state == "printed", job_id, None if state == "printed" else state)
+        before = self.printer.status()
+        if not before.ready:
+            return self._failed(job_id, before.reason or "offline", before)
+        try:
+            self.printer.send(bytes(rows[0]["payload"]))
+        except PrinterError as exc:
+            return self._failed(job_id, exc.code if exc.code != "printer_error" else "offline", OFFLINE)
+        after = self.printer.status() if before.verified else before
+        if after.paper_out or after.cover_open:
+            # The roll ran out or the cover opened during the job: the paper is incomplete, print it again.
+            return self._failed(job_id, after.reason or "paper_out", after)
+        self._finish(job_id, "printed")
+        warning = "paper_near_end" if after.paper_near_end else None
+        if not after.online:
+            warning = "status_unknown"  # bytes were taken; a silent printer is not a reason to print twice
+        log.info("print.printed job=%d kind=%s warning=%s", job_id, rows[0]["kind"], warning)
+        return PrintOutcome(True, job_id, None, warning, after)
+
+    def _failed(self, job_id: int, reason: str, status: PrinterStatus) -> PrintOutcome:
+        self._note_failure(job_id, reason)
+        log.info("print.kept job=%d reason=%s", job_id, reason)
+        return PrintOutcome(False, job_id, reason, status=status)
