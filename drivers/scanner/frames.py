@@ -6,8 +6,10 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Protocol
 
+import cv2
 import numpy as np
 
 Clock = Callable[[], float]
@@ -96,3 +98,9 @@ class LatestFrame:
     def age(self) -> float | None:
         with self._lock:
             return None if not self._times else self._clock() - self._ts
+
+
+def save_frame(frame: np.ndarray, path: Path) -> None:
+    """Write one frame as an image. Frames stay in memory otherwise (privacy): staff diagnostics only."""
+    if not cv2.imwrite(str(path), frame):
+        raise ScannerError(f"could not write frame to {path}")

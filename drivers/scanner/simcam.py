@@ -35,17 +35,27 @@ def make_scene(payloads: Sequence[str | bytes], **knobs: Any) -> Scene:
         raise ValueError(f"unknown scene knob(s) {sorted(unknown)}; known: {sorted(SCENE_KNOBS)}")
     if "center" in knobs:
         knobs["center"] = tuple(knobs["center"])
+    if knobs.get("holder", "phone") not in ("phone", "receipt", "badge"):
+        raise ValueError(f"holder must be phone, receipt or badge, got {knobs['holder']!r}")
+    if not 0 < knobs.get("size", 0.35) <= 1.5:
+        raise ValueError(f"size must be in (0, 1.5], got {knobs['size']!r}")
     return Scene(**knobs).with_payloads(*payloads)
 
 
 def write_control(control_dir: Path, payloads: Sequence[bytes] = (), *, seconds: float | None = None,
-                  plugged: bool = True, wall_clock: Clock = time.time, **knobs: Any) -> Path:
-    """Tell a running SimulatedCamera what to show (nothing = clear) and whether it is plugged in."""
+                  plugged: bool | None = None, wall_clock: Clock = time.time, **knobs: Any) -> Path:
+    """Tell a running SimulatedCamera what to show (nothing = clear) and whether it is plugged in
+    (None keeps what the control file said)."""
     make_scene(payloads, **knobs)  # refuse bad knobs here, not in the station
     control_dir.mkdir(parents=True, exist_ok=True)
+    path = control_dir / CONTROL_FILE
+    if plugged is None:
+        try:
+            plugged = bool(json.loads(path.read_text(encoding="utf-8")).get("plugged", True))
+        except (OSError, ValueError):
+            plugged = True
     state = {"payloads_hex": [p.hex() for p in payloads], "scene": knobs, "plugged": plugged,
              "until": None if seconds is None else wall_clock() + seconds, "written": wall_clock()}
-    path = control_dir / CONTROL_FILE
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(state), encoding="utf-8")
     os.replace(tmp, path)

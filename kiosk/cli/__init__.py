@@ -15,6 +15,7 @@ from typing import Any
 MODULES = [
     "kiosk.cli.core",
     "kiosk.cli.station",
+    "kiosk.cli.scanner",
 ]
 
 
