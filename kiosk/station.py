@@ -15,7 +15,7 @@ from drivers.locker.link import LockerLink
 from kiosk import __version__
 from kiosk.config import StationConfig
 from kiosk.services.lending import Lending, LendingService, ReturnResult
-from kiosk.store import Store
+from kiosk.store import Store, StoreReplayGuard
 from kiosk.tokens import TokenBook, TokenKeys
 
 log = logging.getLogger(__name__)
@@ -76,7 +76,7 @@ class Station:
         from drivers.locker.client import MqttLockerLink
 
         store = Store(config.db_path, clock=clock)
-        tokens = TokenBook(TokenKeys(config.site_key()), clock=clock)
+        tokens = TokenBook(TokenKeys(config.site_key()), clock=clock, replay=StoreReplayGuard(store))
         profiles = {lk.id: load_profile_as(lk.profile, LockerProfile) for lk in config.lockers}
         link = MqttLockerLink(
             site=config.site, station_id=config.station_id, locker_ids=list(profiles),

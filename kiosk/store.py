@@ -149,6 +149,11 @@ MIGRATIONS: list[str] = [
     CREATE UNIQUE INDEX desk_storage_one_per_slot ON desk_storage(locker_id, slot)
         WHERE status IN ('opening', 'stored');
     """,
+    # 4: member codes already accepted at this station (replay refusal across processes and restarts)
+    """
+    CREATE TABLE used_codes (code TEXT PRIMARY KEY, used_at REAL NOT NULL);
+    CREATE INDEX used_codes_age ON used_codes(used_at);
+    """,
 ]
 
 
@@ -267,3 +272,17 @@ class Store:
         with self.transaction() as conn:
             conn.execute("INSERT INTO kv(key, value) VALUES(?, ?) ON CONFLICT(key) DO UPDATE SET value=excluded.value",
                          (key, value))
+
+
+class StoreReplayGuard:
+    """Remembers accepted one-time codes in the store, so a replay is refused by any process."""
+
+    def __init__(self, store: Store, keep_s: float = 120.0) -> None:
+        self.store = store
+        self.keep_s = keep_s
+
+    def first_use(self, code: str, now: float) -> bool:
+        with self.store.transaction() as conn:
+            conn.execute("DELETE FROM used_codes WHERE used_at < ?", (now - self.keep_s,))
+            cur = conn.execute("INSERT OR IGNORE INTO used_codes(code, used_at) VALUES (?, ?)", (code, now))
+            return cur.rowcount == 1

@@ -14,6 +14,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 MAX_PAYLOAD = 128
 MEMBER_STEP_S = 30
@@ -122,15 +123,40 @@ def redact(payload: str | bytes) -> str:
     return f"{prefix}…(len={len(text)})"
 
 
+class ReplayGuard(Protocol):
+    def first_use(self, code: str, now: float) -> bool:
+        """True the first time a code is seen (and remember it), False for a replay."""
+
+
+class MemoryReplayGuard:
+    """Per-process memory of accepted codes; the station uses the store-backed guard instead."""
+
+    def __init__(self, window: int = 4096) -> None:
+        self._seen: OrderedDict[str, float] = OrderedDict()
+        self._lock = threading.Lock()
+        self._window = window
+
+    def first_use(self, code: str, now: float) -> bool:
+        with self._lock:
+            for old, seen_at in list(self._seen.items()):
+                if now - seen_at <= 3 * MEMBER_STEP_S:
+                    break
+                del self._seen[old]
+            if code in self._seen:
+                return False
+            self._seen[code] = now
+            while len(self._seen) > self._window:
+                self._seen.popitem(last=False)
+            return True
+
+
 class TokenBook:
     """Signs and verifies every QR payload kind of the station."""
 
-    def __init__(self, keys: TokenKeys, clock: Clock = time.time, replay_window: int = 4096) -> None:
+    def __init__(self, keys: TokenKeys, clock: Clock = time.time, replay: ReplayGuard | None = None) -> None:
         self.keys = keys
         self.clock = clock
-        self._seen: OrderedDict[str, float] = OrderedDict()
-        self._seen_lock = threading.Lock()
-        self._replay_window = replay_window
+        self.replay = replay or MemoryReplayGuard()
         self._generic: set[str] = set()
 
     # member codes ------------------------------------------------------------------------------
@@ -157,17 +183,8 @@ class TokenBook:
         return MemberCode(member_id, int(step_s), text)
 
     def _consume(self, text: str) -> None:
-        now = self.clock()
-        with self._seen_lock:
-            for code, seen_at in list(self._seen.items()):
-                if now - seen_at <= 3 * MEMBER_STEP_S:
-                    break
-                del self._seen[code]
-            if text in self._seen:
-                raise TokenRejected("replayed", "this member code was already used, please refresh it")
-            self._seen[text] = now
-            while len(self._seen) > self._replay_window:
-                self._seen.popitem(last=False)
+        if not self.replay.first_use(text, self.clock()):
+            raise TokenRejected("replayed", "this member code was already used, please refresh it")
 
     # lending tokens ----------------------------------------------------------------------------
     def lending_token(self, lending_id: str, expires: int) -> str:
