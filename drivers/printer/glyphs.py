@@ -36,9 +36,9 @@ def glyph(ch: str, font_name: str = "a", bold: bool = False, underline: bool = F
     w = cw * char_width(ch) or 1
     img = Image.new("L", (w, ch_h), 0)
     draw = ImageDraw.Draw(img)
-    f = font(bold, ch_h)
-    # Noto's em box sits about 1/6 of the size lower than the cell top; lift it so glyphs fit the cell.
-    draw.text((0, -ch_h // 6), ch, fill=255, font=f)
+    size = round(ch_h * 0.875)
+    # Noto's ink starts ~0.3 em below the draw origin; lift it so CJK tops and Latin descenders both fit.
+    draw.text((0, -round(size * 0.29)), ch, fill=255, font=font(bold, size))
     if underline:
         draw.rectangle((0, ch_h - 2, w - 1, ch_h - 1), fill=255)
     if invert:
