@@ -1,0 +1,203 @@
+"""Station → centre: drains the outbox in seq order in bounded batches and sends heartbeats (DESIGN §7).
+
+Events are marked sent only up to the centre's `acked_seq`; anything unanswered is sent again and the
+centre ignores what it already has. Runs in its own thread and only touches the store briefly.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+
+from kiosk.store import Store
+
+log = logging.getLogger(__name__)
+
+BACKOFF_BASE_S = 0.5
+BACKOFF_MAX_S = 60.0
+POLL_S = 0.2
+
+
+class UploadRefused(Exception):
+    """The centre answered with a 4xx: retrying the same request soon will not help."""
+
+    def __init__(self, status: int, body: str) -> None:
+        super().__init__(f"centre refused the request: HTTP {status} {body[:200]}")
+        self.status = status
+
+
+class Uploader:
+    """Background uploader; `drain_once()` and `heartbeat_once()` are the single steps the thread repeats."""
+
+    def __init__(self, store: Store, station_id: str, central_url: str, token: str,
+                 health: Callable[[], dict[str, Any]], *, clock: Callable[[], float] = time.monotonic,
+                 rng: random.Random | None = None, batch_max: int = 500, batch_max_age_s: float = 1.0,
+                 heartbeat_s: float = 15.0, timeout_s: float = 5.0,
+                 transport: httpx.BaseTransport | None = None) -> None:
+        self.store = store
+        self.station_id = station_id
+        self.base = central_url.rstrip("/")
+        self.health = health
+        self.clock = clock
+        self.rng = rng or random.Random()
+        self.batch_max = batch_max
+        self.batch_max_age_s = batch_max_age_s
+        self.heartbeat_s = heartbeat_s
+        self._http = httpx.Client(timeout=timeout_s, transport=transport,
+                                  headers={"Authorization": f"Bearer {token}",
+                                           "Content-Type": "application/json"})
+        self._events_url = f"{self.base}/api/v1/stations/{station_id}/events"
+        self._heartbeat_url = f"{self.base}/api/v1/stations/{station_id}/heartbeat"
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+        self._started_at = clock()
+        self._failures = 0
+        self._backoff_s = 0.0
+        self._next_try = 0.0
+        self._next_heartbeat = 0.0
+        self._link: str = "unknown"
+        self._last_success: float | None = None
+        self._last_error: str | None = None
+        self._acked_seq = 0
+        self._sent_total = 0
+        self._batch_limit = batch_max
+
+    # single steps -----------------------------------------------------------------------------
+    def drain_once(self) -> int:
+        """Send one batch of whatever is pending now; returns how many events the centre newly confirmed."""
+        pending = self.store.outbox_pending(self._batch_limit)
+        if not pending:
+            return 0
+        body = json.dumps({"events": [ev.envelope() for ev in pending]}, ensure_ascii=False,
+                          separators=(",", ":")).encode("utf-8")
+        try:
+            answer = self._post(self._events_url, body)
+        except UploadRefused as exc:
+            if exc.status == 413 and self._batch_limit > 1:
+                self._batch_limit = max(1, self._batch_limit // 2)  # smaller batches will fit
+            self._failed(str(exc))
+            return 0
+        except (httpx.HTTPError, OSError, ValueError) as exc:
+            self._failed(f"{type(exc).__name__}: {exc}")
+            return 0
+        acked = int(answer.get("acked_seq", 0))
+        newly = self.store.mark_sent(acked) if acked > 0 else 0
+        self._succeeded()
+        with self._lock:
+            self._acked_seq = max(self._acked_seq, acked)
+            self._sent_total += newly
+            self._batch_limit = self.batch_max
+        log.debug("upload.batch station=%s sent=%d acked_seq=%d", self.station_id, len(pending), acked)
+        return newly
+
+    def heartbeat_once(self) -> bool:
+        """Send device health now; True when the centre took it."""
+        beat = dict(self.health() or {})
+        depth, oldest = self.store.outbox_depth()
+        beat.setdefault("version", "unknown")
+        beat.setdefault("uptime_s", round(self.clock() - self._started_at, 1))
+        beat.setdefault("lockers", [])
+        beat["ts"] = time.time()
+        beat["outbox"] = {"depth": depth, "oldest_age_s": None if oldest is None else round(oldest, 1)}
+        try:
+            self._post(self._heartbeat_url, json.dumps(beat, ensure_ascii=False).encode("utf-8"))
+        except (UploadRefused, httpx.HTTPError, OSError, ValueError) as exc:
+            self._failed(f"heartbeat: {exc}")
+            return False
+        self._succeeded()
+        return True
+
+    def _post(self, url: str, body: bytes) -> dict[str, Any]:
+        response = self._http.post(url, content=body)
+        if 400 <= response.status_code < 500:
+            raise UploadRefused(response.status_code, response.text)
+        response.raise_for_status()
+        return response.json() if response.content else {}
+
+    # link state -------------------------------------------------------------------------------
+    def next_delay(self, failures: int) -> float:
+        """Exponential backoff with jitter: half the step fixed, half random, so a fleet does not stampede."""
+        step = min(BACKOFF_MAX_S, BACKOFF_BASE_S * (2 ** min(failures - 1, 16)))
+        return step / 2 + self.rng.uniform(0, step / 2)
+
+    def _failed(self, error: str) -> None:
+        with self._lock:
+            self._failures += 1
+            self._backoff_s = self.next_delay(self._failures)
+            self._next_try = self.clock() + self._backoff_s
+            was = self._link
+            self._link, self._last_error = "down", error
+        if was != "down":
+            log.warning("upload.link_down station=%s error=%s", self.station_id, error)
+
+    def _succeeded(self) -> None:
+        with self._lock:
+            was = self._link
+            self._failures, self._backoff_s, self._next_try = 0, 0.0, 0.0
+            self._link, self._last_success = "up", time.time()
+        if was == "down":
+            log.info("upload.link_up station=%s", self.station_id)
+
+    def status(self) -> dict[str, Any]:
+        depth, oldest = self.store.outbox_depth()
+        with self._lock:
+            return {"link": self._link, "last_success_at": self._last_success, "last_error": self._last_error,
+                    "failures": self._failures, "backoff_s": round(self._backoff_s, 3),
+                    "next_attempt_in_s": round(max(0.0, self._next_try - self.clock()), 3),
+                    "acked_seq": self._acked_seq, "sent_total": self._sent_total,
+                    "outbox_depth": depth, "outbox_oldest_age_s": oldest}
+
+    # background thread ------------------------------------------------------------------------
+    def start(self) -> Uploader:
+        if self._thread is None or not self._thread.is_alive():
+            self._stop.clear()
+            self._thread = threading.Thread(target=self._run, name=f"uploader-{self.station_id}", daemon=True)
+            self._thread.start()
+        return self
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+        self._http.close()
+
+    def notify(self) -> None:
+        """New events were written; look now instead of at the next poll."""
+        self._wake.set()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                wait = self._step()
+            except Exception:  # the uploader must outlive any surprise; the outbox keeps the events
+                log.exception("upload.step_failed station=%s", self.station_id)
+                self._failed("internal error")
+                wait = self._backoff_s
+            self._wake.wait(wait)
+            self._wake.clear()
+
+    def _step(self) -> float:
+        now = self.clock()
+        if now < self._next_try:
+            return self._next_try - now
+        if now >= self._next_heartbeat:
+            self._next_heartbeat = now + self.heartbeat_s
+            if not self.heartbeat_once():
+                return self._backoff_s
+        pending = self.store.outbox_pending(self._batch_limit)
+        if not pending:
+            return min(POLL_S, max(0.0, self._next_heartbeat - now))
+        age = max(0.0, self.store.clock() - pending[0].created_at)
+        if len(pending) < self._batch_limit and age < self.batch_max_age_s:
+            return min(self.batch_max_age_s - age, POLL_S)  # let a fuller batch gather, but not for long
+        self.drain_once()
+        return self._backoff_s if self._link == "down" else 0.0
