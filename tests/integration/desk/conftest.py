@@ -74,3 +74,6 @@ def store(tmp_path: Path) -> Iterator[Store]:
 @pytest.fixture
 def tokens() -> TokenBook:
     return TokenBook(TokenKeys(b"integration-site-key-0123456789"))
+
+
+from tests.integration.desk.lockers import lockers  # noqa: E402,F401  (fixture shared by the desk tests)
