@@ -1,7 +1,9 @@
 """Composition root: the one place that reads config, opens the store and picks real or simulated adapters."""
 from __future__ import annotations
 
+import json
 import logging
+import os
 import shutil
 import threading
 import time
@@ -72,7 +74,7 @@ class Station:
 
     @classmethod
     def build(cls, config: StationConfig, *, clock: Any = time.time, camera_source: Any = None,
-              with_uploader: bool = True) -> Station:
+              with_uploader: bool = True, with_camera: bool = True) -> Station:
         from drivers.locker.client import MqttLockerLink
 
         store = Store(config.db_path, clock=clock)
@@ -88,7 +90,8 @@ class Station:
                                  station_id=config.station_id, tokens=tokens, receipts=receipts, clock=clock)
         station = cls(config=config, store=store, tokens=tokens, lockers=link, profiles=profiles,
                       lending=lending, printing=printing)
-        station.scanning = cls._build_scanning(config, tokens, camera_source)
+        if with_camera:
+            station.scanning = cls._build_scanning(config, tokens, camera_source)
         station.staff, station.survey = cls._build_desk_services(config, store, tokens, clock)
         if with_uploader and config.central is not None:
             station.uploader = cls._build_uploader(config, store, station.health)
@@ -162,8 +165,25 @@ class Station:
         return self
 
     def _housekeeping(self) -> None:
+        ticks = 0
         while not self._stop.wait(2.0):
             self.tick()
+            ticks += 1
+            if ticks % 5 == 1:
+                self.write_health_file()
+
+    @property
+    def health_file(self) -> Path:
+        return self.config.data_dir / "health.json"
+
+    def write_health_file(self) -> None:
+        """What `diag` in another process reads for the parts only this process can see (camera, uploads)."""
+        try:
+            tmp = self.health_file.with_suffix(".tmp")
+            tmp.write_text(json.dumps(self.health(), default=str))
+            os.replace(tmp, self.health_file)
+        except (OSError, TypeError, ValueError):
+            log.exception("station.health_file_failed")
 
     def tick(self) -> None:
         """One pass of periodic work: settle stale intents, bought power banks, queued receipts."""

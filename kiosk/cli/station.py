@@ -21,6 +21,10 @@ def register(verbs: argparse._SubParsersAction, sim_verbs: argparse._SubParsersA
     p = verbs.add_parser("status", help="lockers, slots, printer, outbox (JSON)")
     p.set_defaults(func=cmd_status)
 
+    p = verbs.add_parser("diag", help="one JSON health report; exit 1 when something needs a person")
+    p.add_argument("--watch", type=float, default=None, metavar="SECONDS", help="refresh every SECONDS")
+    p.set_defaults(func=cmd_diag)
+
     p = verbs.add_parser("lend", help="borrow an item for a member code (as the screen would)")
     p.add_argument("--type", required=True, choices=["umbrella", "power_bank", "stroller"])
     p.add_argument("--member-code", required=True)
@@ -167,3 +171,63 @@ def cmd_run(args: argparse.Namespace) -> int:
     finally:
         station.stop()
     return 0
+
+
+def probe_central(url: str, timeout_s: float = 3.0) -> dict[str, Any]:
+    import httpx
+
+    try:
+        answer = httpx.get(url.rstrip("/") + "/openapi.json", timeout=timeout_s)
+        return {"url": url, "reachable": answer.status_code == 200, "status": answer.status_code}
+    except httpx.HTTPError as exc:
+        return {"url": url, "reachable": False, "error": type(exc).__name__}
+
+
+def running_station_health(path: Path, fresh_s: float) -> dict[str, Any] | None:
+    import json
+    import time
+
+    try:
+        if time.time() - path.stat().st_mtime > fresh_s:
+            return None
+        data = json.loads(path.read_text())
+        return data if isinstance(data, dict) else None
+    except (OSError, ValueError):
+        return None
+
+
+def cmd_diag(args: argparse.Namespace) -> int:
+    import time
+
+    from drivers.locker.link import LockerError
+    from kiosk.services.diagnostics import HEALTH_FILE_FRESH_S, report
+
+    station = build_station(args, with_uploader=False, with_camera=False)
+    config = station.config
+    try:
+        try:
+            station.lockers.start()
+            reachable = True
+        except LockerError:
+            reachable = False
+        for locker_id in station.profiles if reachable else ():
+            station.lockers.wait_for_state(locker_id, timeout=2.0)
+        while True:
+            health = station.health()
+            health["broker"] = {"address": f"{config.broker.host}:{config.broker.port}", "reachable": reachable}
+            running = running_station_health(station.health_file, HEALTH_FILE_FRESH_S)
+            health["station_process"] = {"running": running is not None}
+            if running is not None:
+                health["camera"] = running.get("camera")
+                health["central"] = running.get("central")
+            elif config.camera is not None:
+                health["camera"] = {"connected": False, "fps": 0.0, "decode_rate": 0.0}
+            if config.central is not None:
+                health["central_probe"] = probe_central(config.central.url)
+            result = report(health)
+            emit(result)
+            if args.watch is None:
+                return 0 if result["ok"] else 1
+            time.sleep(max(0.5, args.watch))
+    finally:
+        station.stop()

@@ -1,0 +1,39 @@
+"""`python -m kiosk diag`: one JSON report, and a non-zero exit when a person is needed."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.fixtures.station import StationStack
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+def diag(stack: StationStack) -> tuple[int, dict]:
+    proc = subprocess.run([sys.executable, "-m", "kiosk", "--config", str(stack.config_path), "diag"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=60)
+    return proc.returncode, json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def test_diag_is_ok_when_all_is_well_and_names_the_offline_locker(station_stack: StationStack) -> None:
+    for lid in ("U1", "U2", "P1"):
+        station_stack.start_sim(lid)
+    rc, report = diag(station_stack)
+    assert rc == 0 and report["ok"] is True, report["problems"]
+    assert {lk["locker_id"]: len(lk["slots"]) for lk in report["lockers"]} == {"U1": 24, "U2": 24, "P1": 12}
+    assert report["broker"]["reachable"] is True and report["outbox"]["depth"] == 0
+
+    station_stack.sims["U2"].stop()
+    station_stack.control("P1", {"op": "fault", "slot": 3})
+    rc, report = diag(station_stack)
+    assert rc == 1
+    codes = {(p["code"], p["device"]) for p in report["problems"]}
+    assert ("locker_offline", "U2") in codes and ("slot_fault", "P1") in codes
+
+
+def test_diag_reports_an_unreachable_broker(station_stack: StationStack) -> None:
+    station_stack.broker.stop()
+    rc, report = diag(station_stack)
+    assert rc == 1 and ("broker_unreachable", "broker") in {(p["code"], p["device"]) for p in report["problems"]}
