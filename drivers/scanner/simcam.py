@@ -131,7 +131,7 @@ class SimulatedCamera:
     def read(self) -> tuple[np.ndarray | None, float]:
         self._poll_control()
         with self._lock:
-            if self._running and self._plugged and self._clock() - self._last_render >= 1.0 / self.fps:
+            if self._running and self._plugged and self._clock() - self._last_render >= 1.0 / self.fps - 1e-9:
                 self._last_render = self._clock()
                 frame = self._next_frame()
                 if frame is not None:

@@ -101,6 +101,7 @@ def _event_for(token: object, source: str) -> ScanEvent:
 class _Stats:
     decoded_at: deque[float] = field(default_factory=lambda: deque(maxlen=60))
     decode_ms: deque[float] = field(default_factory=lambda: deque(maxlen=60))
+    frames: int = 0
 
 
 class ScanService:
@@ -190,6 +191,7 @@ class ScanService:
         with self._lock:
             self._stats.decoded_at.append(now)
             self._stats.decode_ms.append(ms)
+            self._stats.frames += 1
         events = []
         for payload in payloads:
             if self._is_repeat(payload, now):
@@ -260,6 +262,12 @@ class ScanService:
         rate = len(recent) / 5.0 if recent else 0.0
         return replace(base, decode_rate=round(rate, 2),
                        decode_ms=round(statistics.median(ms), 2) if ms else None)
+
+    @property
+    def frames_decoded(self) -> int:
+        """How many frames the service has decoded since it was made."""
+        with self._lock:
+            return self._stats.frames
 
     def latest_frame(self) -> Any:
         """The newest camera frame (BGR numpy array) for the preview, or None."""
