@@ -1,0 +1,84 @@
+"""Uploader pieces without a network: backoff with jitter, heartbeat body, status while the centre is away."""
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import httpx
+
+from kiosk.store import Store
+from server_bridge.uploader import BACKOFF_MAX_S, Uploader
+
+
+def make(tmp_path: Path, handler: object, **kw: object) -> tuple[Store, Uploader]:
+    store = Store(tmp_path / "station.db")
+    up = Uploader(store, "K01", "http://127.0.0.1:9", "tok", lambda: {"version": "9.9"},
+                  rng=random.Random(7), transport=httpx.MockTransport(handler), **kw)  # type: ignore[arg-type]
+    return store, up
+
+
+def test_backoff_grows_with_jitter_and_stays_bounded(tmp_path: Path) -> None:
+    _, up = make(tmp_path, lambda r: httpx.Response(503))
+    delays = [up.next_delay(n) for n in range(1, 20)]
+    assert delays[0] <= 0.5 and delays[3] > delays[0]
+    assert max(delays) <= BACKOFF_MAX_S and min(delays[12:]) >= BACKOFF_MAX_S / 2
+    spread = {round(up.next_delay(6), 3) for _ in range(20)}
+    assert len(spread) > 10
+
+
+def test_events_stay_queued_while_the_centre_fails_and_status_says_so(tmp_path: Path) -> None:
+    store, up = make(tmp_path, lambda r: httpx.Response(503))
+    store.record_event("survey.rated", {"flow": "borrow", "score": 4, "lang": "zh_CN"})
+    assert up.drain_once() == 0
+    status = up.status()
+    assert status["link"] == "down" and status["failures"] == 1 and status["outbox_depth"] == 1
+
+
+def test_only_acknowledged_events_are_marked_sent(tmp_path: Path) -> None:
+    bodies: list[dict] = []
+
+    def centre(request: httpx.Request) -> httpx.Response:
+        bodies.append(json.loads(request.content))
+        assert request.headers["Authorization"] == "Bearer tok"
+        return httpx.Response(200, json={"acked_seq": 2})
+
+    store, up = make(tmp_path, centre)
+    for score in (1, 2, 3):
+        store.record_event("survey.rated", {"flow": "f", "score": score, "lang": "en"})
+    assert up.drain_once() == 2
+    assert [e["seq"] for e in bodies[0]["events"]] == [1, 2, 3]
+    assert set(bodies[0]["events"][0]) == {"seq", "id", "type", "ts", "data"}
+    assert store.outbox_depth()[0] == 1 and up.status()["acked_seq"] == 2
+
+
+def test_heartbeat_carries_outbox_depth_and_health(tmp_path: Path) -> None:
+    seen: list[dict] = []
+
+    def centre(request: httpx.Request) -> httpx.Response:
+        seen.append(json.loads(request.content))
+        return httpx.Response(204)
+
+    store, up = make(tmp_path, centre)
+    store.record_event("x.y", {})
+    assert up.heartbeat_once()
+    assert seen[0]["outbox"]["depth"] == 1 and seen[0]["version"] == "9.9" and "ts" in seen[0]
+
+
+def test_oversized_batch_is_split(tmp_path: Path) -> None:
+    sizes: list[int] = []
+
+    def centre(request: httpx.Request) -> httpx.Response:
+        events = json.loads(request.content)["events"]
+        sizes.append(len(events))
+        if len(events) > 2:
+            return httpx.Response(413)
+        return httpx.Response(200, json={"acked_seq": events[-1]["seq"]})
+
+    store, up = make(tmp_path, centre, batch_max=8)
+    with store.transaction() as conn:
+        for _ in range(8):
+            store.append_event(conn, "x.y", {})
+    while store.outbox_depth()[0]:
+        up.drain_once()
+    assert sizes[:3] == [8, 4, 2] and store.outbox_depth()[0] == 0
