@@ -1,0 +1,127 @@
+"""Entry points: `run_ui` (the `run` CLI verb) and `build_app` (tests and benches step frames themselves)."""
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+from kiosk.ui.settings import UiSettings
+
+log = logging.getLogger(__name__)
+
+FONT = Path("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc")
+FONT_BOLD = Path("/usr/share/fonts/opentype/noto/NotoSansCJK-Bold.ttc")
+
+
+def prepare_kivy(settings: UiSettings, *, windowed: bool = True, kivy_home: Path | None = None) -> None:
+    """Environment and window config; must run before anything imports kivy.core.window."""
+    os.environ.setdefault("KIVY_NO_ARGS", "1")
+    os.environ.setdefault("KIVY_NO_CONSOLELOG", "1")
+    os.environ.setdefault("KIVY_LOG_MODE", "PYTHON")
+    if kivy_home is not None:
+        os.environ.setdefault("KIVY_HOME", str(kivy_home))
+    from kivy.config import Config
+
+    Config.set("graphics", "width", str(settings.width))
+    Config.set("graphics", "height", str(settings.height))
+    Config.set("graphics", "fullscreen", "0" if windowed else "auto")
+    Config.set("graphics", "resizable", "1" if windowed else "0")
+    Config.set("input", "mouse", "mouse,disable_multitouch")
+    Config.set("kivy", "exit_on_escape", "0" if not windowed else "1")
+    Config.set("kivy", "keyboard_mode", "systemanddock")
+    register_font()
+
+
+def register_font() -> None:
+    """Noto Sans CJK as the default font, so no label shows missing-glyph boxes."""
+    from kivy.core.text import LabelBase
+
+    if not FONT.exists():
+        raise FileNotFoundError(f"{FONT} is missing: install fonts-noto-cjk (the Makefile does)")
+    bold = FONT_BOLD if FONT_BOLD.exists() else FONT
+    LabelBase.register("Roboto", str(FONT), fn_bold=str(bold))
+
+
+def build_app(station: Any, settings: UiSettings | None = None, **kwargs: Any) -> Any:
+    """Build the app and show its first frame without entering the blocking run loop (tests, benches)."""
+    from kivy.base import EventLoop
+    from kivy.core.window import Window
+
+    from kiosk.ui.shell import KioskApp
+
+    settings = settings or UiSettings()
+    if tuple(Window.size) != (settings.width, settings.height):
+        Window.size = (settings.width, settings.height)
+    app = KioskApp(station, settings, **kwargs)
+    app._run_prepare()
+    EventLoop.idle()
+    return app
+
+
+def close_app(app: Any) -> None:
+    """Undo `build_app` (the window stays for the next app in the same process)."""
+    from kivy.app import App
+
+    app.dispatch("on_stop")
+    window = app._app_window
+    if window is not None:
+        for child in list(window.children):
+            window.remove_widget(child)
+    App._running_app = None
+
+
+def save_screenshot(path: Path) -> Path:
+    """Window.screenshot numbers its files; move the result to exactly `path`."""
+    from kivy.core.window import Window
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    written = Window.screenshot(name=str(path.parent / f"{path.stem}-.png"))  # Kivy inserts a counter
+    if not written:
+        raise OSError(f"screenshot to {path} failed")
+    shutil.move(written, path)
+    return path
+
+
+def run_ui(station: Any, *, windowed: bool = False, screenshot_dir: Path | None = None,
+           screenshot_every_s: float = 5.0, settings: UiSettings | None = None) -> None:
+    """Open the UI (fullscreen unless windowed) and block until it closes.
+
+    Without a display an Xvfb is started, and screenshots go to `screenshot_dir` (printed) every few seconds."""
+    settings = settings or getattr(getattr(station, "config", None), "ui", None) or UiSettings()
+    xvfb = None
+    if not os.environ.get("DISPLAY"):
+        from kiosk.ui.xvfb import Xvfb
+
+        xvfb = Xvfb(settings.width, settings.height).start()
+        os.environ["DISPLAY"] = xvfb.display or ""
+        if screenshot_dir is None:
+            screenshot_dir = Path(getattr(station.config, "data_dir", Path("var"))) / "screenshots"
+        print(f"no display: the UI runs on Xvfb {xvfb.display}; screenshots every {screenshot_every_s:g} s "
+              f"in {screenshot_dir.resolve()}", flush=True)
+    prepare_kivy(settings, windowed=windowed)
+    from kivy.clock import Clock
+
+    from kiosk.ui.shell import KioskApp
+
+    app = KioskApp(station, settings)
+    if screenshot_dir is not None:
+        target = screenshot_dir
+
+        def shoot(_dt: float) -> None:
+            try:
+                save_screenshot(target / "latest.png")
+                save_screenshot(target / f"{app.current_screen().name}.png")
+            except OSError as exc:
+                log.warning("ui.screenshot_failed dir=%s error=%s", target, exc)
+
+        Clock.schedule_interval(shoot, screenshot_every_s)
+    started = time.monotonic()
+    try:
+        app.run()
+    finally:
+        log.info("ui.stopped ran_s=%.0f", time.monotonic() - started)
+        if xvfb is not None:
+            xvfb.stop()

@@ -1,0 +1,40 @@
+"""Screen registry and home tiles as data: other rooms append their screens and tiles here.
+
+SCREENS maps a screen name to "module:Class"; each screen is one .py + one .kv (same stem) in this folder.
+HOME_TILES lists the home grid in order; `label` is a msgid of the catalogs in kiosk/ui/locale.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class HomeTile:
+    id: str
+    icon: str           # one glyph the CJK font has (the glyph test checks it)
+    label: str          # msgid
+    screen: str
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+SCREENS: dict[str, str] = {
+    "attract": "kiosk.ui.screens.attract:AttractScreen",
+    "home": "kiosk.ui.screens.home:HomeScreen",
+    "borrow": "kiosk.ui.screens.borrow:BorrowScreen",
+    "wait": "kiosk.ui.screens.wait:WaitScreen",
+    "receipt": "kiosk.ui.screens.receipt:ReceiptScreen",
+    "return": "kiosk.ui.screens.returning:ReturnScreen",
+    "returned": "kiosk.ui.screens.returning:ReturnedScreen",
+    "rating": "kiosk.ui.screens.rating:RatingScreen",
+    "message": "kiosk.ui.screens.message:MessageScreen",
+    "staff_pin": "kiosk.ui.screens.staff:StaffPinScreen",
+    "diagnostics": "kiosk.ui.screens.diagnostics:DiagnosticsScreen",
+    "maintenance": "kiosk.ui.screens.maintenance:MaintenanceScreen",
+}
+
+HOME_TILES: list[HomeTile] = [
+    HomeTile("umbrella", "☂", "Borrow an umbrella", "borrow", {"item_type": "umbrella"}),
+    HomeTile("power_bank", "◉", "Borrow a power bank", "borrow", {"item_type": "power_bank"}),
+    HomeTile("return", "←", "Return an item", "return"),
+]

@@ -1,0 +1,107 @@
+"""Borrow an umbrella or a power bank: availability and fee rule, then the member code starts the locker."""
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from kivy.properties import NumericProperty, StringProperty
+
+from kiosk.ui.screens.base import FlowScreen
+
+log = logging.getLogger(__name__)
+
+TITLES = {"umbrella": "Borrow an umbrella", "power_bank": "Borrow a power bank"}
+
+
+class BorrowScreen(FlowScreen):
+    item_type = StringProperty("umbrella")
+    status = StringProperty("loading")     # loading | ready | none | offline | missing | error
+    count = NumericProperty(-1)
+    battery = NumericProperty(-1)           # best battery of what comes out next (power banks)
+    fee_rule = StringProperty("")
+
+    @property
+    def flow(self) -> str:  # type: ignore[override]
+        return f"borrow_{self.item_type}"
+
+    def enter(self, item_type: str = "umbrella", **_: Any) -> None:
+        super().enter()
+        self.item_type = item_type if item_type in TITLES else "umbrella"
+        self.refresh()
+
+    def on_enter(self, *_: Any) -> None:
+        self.ids.camera.start()
+
+    def on_leave(self, *_: Any) -> None:
+        self.ids.camera.stop()
+
+    def refresh(self) -> None:
+        lending = self.app.service("lending")
+        self.count, self.battery, self.fee_rule = -1, -1, ""
+        if lending is None:
+            self.status = "missing"
+            return
+        self.status = "loading"
+        item_type, lang = self.item_type, self.app.lang
+        self.app.run_worker(lambda: (lending.availability(item_type), lending.fee_rule_text(item_type, lang)),
+                            self._show_availability, self._availability_failed, name="ui-availability")
+
+    def _show_availability(self, result: Any) -> None:
+        avail, fee_rule = result
+        self.fee_rule = fee_rule
+        self.count = avail.count
+        self.battery = -1 if avail.best_battery is None else avail.best_battery
+        if not avail.lockers_online:
+            self.status = "offline"
+        elif avail.count <= 0:
+            self.status = "none"
+        else:
+            self.status = "ready"
+
+    def _availability_failed(self, exc: BaseException) -> None:
+        log.warning("ui.availability_failed item_type=%s error=%s", self.item_type, type(exc).__name__)
+        self.status = "error"
+
+    def status_text(self, status: str, count: float, battery: float, lang: str) -> str:
+        t = self.app.t
+        if status == "missing":
+            return "⚠ " + t("This service is not available here", lang)
+        if status == "offline":
+            return "⚠ " + t("The locker is offline", lang)
+        if status == "none":
+            return "⚠ " + t("None left here right now", lang)
+        if status == "error":
+            return "⚠ " + t("Something went wrong", lang)
+        if status == "loading":
+            return t("Checking the locker…", lang)
+        text = t("{count} available", lang).format(count=int(count))
+        if self.item_type == "power_bank" and battery >= 0:
+            text += " · " + t("yours will have {battery}% battery", lang).format(battery=int(battery))
+        return "✓ " + text
+
+    def on_scan(self, event: Any) -> bool:
+        kind = type(event).__name__
+        if kind in ("LendingScanned", "ItemScanned"):
+            self.notify(self.app.t("To return an item, choose Return on the home screen."))
+            return True
+        if kind != "MemberScanned":
+            return False
+        lending = self.app.service("lending")
+        if lending is None or self.status in ("missing", "offline", "none"):
+            self.notify(self.app.t(self.status_text(self.status, 0, -1, self.app.lang)[2:]))
+            return True
+        item_type, member = self.item_type, event.code
+        wait = self.app.go("wait", item_type=item_type)
+        self.app.run_worker(lambda: lending.borrow(member, item_type, progress=wait.progress_from_worker),
+                            lambda result: self.app.go("receipt", result=result, item_type=item_type),
+                            self._borrow_failed, name="ui-borrow")
+        return True
+
+    def _borrow_failed(self, exc: BaseException) -> None:
+        code = getattr(exc, "code", "error")
+        log.info("ui.borrow_refused item_type=%s code=%s", self.item_type, code)
+        self.app.go("message", code=code if isinstance(code, str) else "error")
+
+    def wipe(self) -> None:
+        super().wipe()
+        self.ids.camera.stop()

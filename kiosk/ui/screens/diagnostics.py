@@ -1,0 +1,154 @@
+"""Staff diagnostics: printer, camera, each locker's slots (open / self-test), links, outbox, disk."""
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+from kivy.clock import Clock
+from kivy.factory import Factory
+from kivy.properties import NumericProperty, StringProperty
+
+from kiosk.ui.screens.base import FlowScreen
+
+log = logging.getLogger(__name__)
+
+STATE_MARK = {"occupied": "■", "empty": "□", "open": "▲", "fault": "⚠", "disabled": "×"}
+
+
+def _short(value: Any) -> str:
+    if isinstance(value, dict):
+        return ", ".join(f"{k}={_short(v)}" for k, v in value.items() if not isinstance(v, list | dict))
+    if isinstance(value, float):
+        return f"{value:.1f}"
+    return str(value)
+
+
+class DiagnosticsScreen(FlowScreen):
+    printer_text = StringProperty("")
+    camera_text = StringProperty("")
+    links_text = StringProperty("")
+    receipt_image = StringProperty("")
+    selected_locker = StringProperty("")
+    selected_slot = NumericProperty(0)
+
+    def enter(self, **_: Any) -> None:
+        super().enter()
+        if self.app.session.get("staff") is None:
+            self.app.go("home")
+            return
+        self.refresh()
+
+    def on_enter(self, *_: Any) -> None:
+        self.ids.camera.start()
+        Clock.schedule_interval(self._auto_refresh, 2.0)
+
+    def on_leave(self, *_: Any) -> None:
+        self.ids.camera.stop()
+        Clock.unschedule(self._auto_refresh)
+
+    def _auto_refresh(self, _dt: float) -> None:
+        self.refresh()
+
+    def refresh(self) -> None:
+        station = self.app.station
+        self.app.run_worker(lambda: self.collect(station), self.show, self._failed, name="ui-diag")
+
+    @staticmethod
+    def collect(station: Any) -> dict[str, Any]:
+        """Runs on a worker: everything the screen shows, from the station and its services."""
+        health: dict[str, Any] = {}
+        if hasattr(station, "health"):
+            health = dict(station.health())
+        scanning = getattr(station, "scanning", None)
+        if scanning is not None and "camera" not in health:
+            health["camera"] = scanning.status()
+        lockers = getattr(station, "lockers", None)
+        views = []
+        for lk in getattr(getattr(station, "config", None), "lockers", []):
+            view = lockers.view(lk.id) if lockers is not None else None
+            views.append((lk.id, view))
+        health["_views"] = views
+        store = getattr(station, "store", None)
+        if store is not None and "outbox" not in health:
+            depth, oldest = store.outbox_depth()
+            health["outbox"] = {"depth": depth, "oldest_s": oldest}
+        printing = getattr(station, "printing", None)
+        last = getattr(printing, "last_receipt_image", None)
+        health["_receipt"] = str(last() if callable(last) else last or "")
+        return health
+
+    def show(self, health: dict[str, Any]) -> None:
+        t = self.app.t
+        printer = health.get("printer")
+        self.printer_text = t("Printer: {status}").format(status=_short(printer) if printer else t("none"))
+        camera = health.get("camera")
+        self.camera_text = t("Camera: {status}").format(status=_short(camera) if camera else t("none"))
+        lines = []
+        for key, value in health.items():
+            if key.startswith("_") or key in ("printer", "camera", "lockers"):
+                continue
+            lines.append(f"{key}: {_short(value)}")
+        self.links_text = "\n".join(lines)
+        receipt = health.get("_receipt") or ""
+        self.receipt_image = receipt if receipt and Path(receipt).exists() else ""
+        self._show_slots(health.get("_views", []))
+
+    def _show_slots(self, views: list[tuple[str, Any]]) -> None:
+        grid = self.ids.slots
+        grid.clear_widgets()
+        t = self.app.t
+        for locker_id, view in views:
+            online = bool(view and view.online)
+            head = Factory.KLabel(text=f"{locker_id} · " + (t("online") if online else "⚠ " + t("offline")))
+            grid.add_widget(head)
+            row = Factory.GridLayout(cols=6, spacing=4, size_hint_y=None)
+            row.bind(minimum_height=row.setter("height"))
+            for slot in (view.slots if view else ()):
+                battery = "" if slot.battery is None else f" {slot.battery}%"
+                mark = STATE_MARK.get(slot.state, "?")
+                chosen = locker_id == self.selected_locker and slot.slot == self.selected_slot
+                button = Factory.KButton(text=f"{'▶' if chosen else ''}{slot.slot} {mark}\n{slot.item or '—'}{battery}",
+                                         font_size=self.app.fs * 0.7)
+                button.bind(on_release=lambda _b, lid=locker_id, n=slot.slot: self.select(lid, n))
+                row.add_widget(button)
+            grid.add_widget(row)
+
+    def select(self, locker_id: str, slot: int) -> None:
+        self.selected_locker, self.selected_slot = locker_id, slot
+        self.notify(self.app.t("Selected {locker} slot {slot}").format(locker=locker_id, slot=slot), ok=True)
+
+    def slot_command(self, op: str) -> None:
+        staff, session = self.app.service("staff"), self.app.session.get("staff")
+        lockers = self.app.service("lockers")
+        if not self.selected_locker or staff is None or session is None or lockers is None:
+            self.notify(self.app.t("Choose a slot first"))
+            return
+        locker_id, slot = self.selected_locker, int(self.selected_slot)
+        self.app.run_worker(lambda: staff.slot_command(session, lockers, locker_id, op, slot),
+                            lambda result: self.notify(f"{locker_id}/{slot} {op}: {result}", ok=True),
+                            self._failed, name="ui-slot")
+
+    def test_page(self) -> None:
+        printing = self.app.service("printing")
+        job = getattr(printing, "print_test_page", None) or getattr(printing, "test_page", None)
+        if job is None:
+            self.notify(self.app.t("No printer at this station"))
+            return
+        self.app.run_worker(job, lambda out: self.notify(self.app.t("Test page: {result}").format(
+            result=json.dumps(getattr(out, "printed", out), default=str)), ok=True), self._failed, name="ui-test")
+
+    def _failed(self, exc: BaseException) -> None:
+        log.warning("ui.diagnostics_failed error=%s", type(exc).__name__)
+        self.notify(self.app.t("Something went wrong") + f" ({getattr(exc, 'code', type(exc).__name__)})")
+
+    def sign_out(self) -> None:
+        self.app.end_session("staff_sign_out")
+
+    def back(self) -> None:
+        self.sign_out()
+
+    def wipe(self) -> None:
+        super().wipe()
+        self.selected_locker, self.selected_slot = "", 0

@@ -1,0 +1,40 @@
+"""A plain-language message (refusals, faults) with an icon and words, never colour alone."""
+from __future__ import annotations
+
+from typing import Any
+
+from kivy.properties import StringProperty
+
+from kiosk.ui.screens.base import FlowScreen
+
+# code → (headline msgid, advice msgid); codes come from the services' exceptions
+MESSAGES: dict[str, tuple[str, str]] = {
+    "locker_offline": ("The locker is offline", "Please use another station or ask the service desk."),
+    "none_available": ("None left here right now", "Please try another station or come back later."),
+    "limit_reached": ("You already have one borrowed", "Please return it first, then borrow again."),
+    "overdue": ("You have an overdue item", "Please return it or pay at the service desk first."),
+    "no_answer": ("The locker did not answer", "Nothing was charged. Please try again."),
+    "not_taken": ("The door closed before the item was taken", "Nothing was charged. Please try again."),
+    "busy": ("The locker is busy", "Please try again in a moment."),
+    "service_missing": ("This service is not available here", "Please ask the service desk."),
+    "camera_gone": ("The camera is not working", "Please ask the service desk."),
+    "token_rejected": ("Sorry, that is not a code we know.", "Please refresh your member code and try again."),
+    "error": ("Something went wrong", "Nothing was charged. Please ask the service desk."),
+}
+
+
+class MessageScreen(FlowScreen):
+    code = StringProperty("error")
+    headline = StringProperty("")
+    advice = StringProperty("")
+    detail = StringProperty("")
+
+    def enter(self, code: str = "error", detail: str = "", **_: Any) -> None:
+        super().enter()
+        self.code = code if code in MESSAGES else "error"
+        self.headline, self.advice = MESSAGES[self.code]
+        self.detail = detail
+
+    def wipe(self) -> None:
+        super().wipe()
+        self.detail = ""
