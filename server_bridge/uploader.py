@@ -38,7 +38,7 @@ class Uploader:
     def __init__(self, store: Store, station_id: str, central_url: str, token: str,
                  health: Callable[[], dict[str, Any]], *, clock: Callable[[], float] = time.monotonic,
                  rng: random.Random | None = None, batch_max: int = 500, batch_max_age_s: float = 1.0,
-                 heartbeat_s: float = 15.0, timeout_s: float = 5.0,
+                 heartbeat_s: float = 15.0, timeout_s: float = 5.0, backoff_max_s: float = BACKOFF_MAX_S,
                  transport: httpx.BaseTransport | None = None) -> None:
         self.store = store
         self.station_id = station_id
@@ -49,6 +49,7 @@ class Uploader:
         self.batch_max = batch_max
         self.batch_max_age_s = batch_max_age_s
         self.heartbeat_s = heartbeat_s
+        self.backoff_max_s = backoff_max_s
         self._http = httpx.Client(timeout=timeout_s, transport=transport,
                                   headers={"Authorization": f"Bearer {token}",
                                            "Content-Type": "application/json"})
@@ -125,7 +126,7 @@ class Uploader:
     # link state -------------------------------------------------------------------------------
     def next_delay(self, failures: int) -> float:
         """Exponential backoff with jitter: half the step fixed, half random, so a fleet does not stampede."""
-        step = min(BACKOFF_MAX_S, BACKOFF_BASE_S * (2 ** min(failures - 1, 16)))
+        step = min(self.backoff_max_s, BACKOFF_BASE_S * (2 ** min(failures - 1, 16)))
         return step / 2 + self.rng.uniform(0, step / 2)
 
     def _failed(self, error: str) -> None:
@@ -201,3 +202,37 @@ class Uploader:
             return min(self.batch_max_age_s - age, POLL_S)  # let a fuller batch gather, but not for long
         self.drain_once()
         return self._backoff_s if self._link == "down" else 0.0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m server_bridge.uploader --store DB --station ID --url URL --token-file F`: drain a station's
+    outbox without the rest of the station (staff tools, fault tests)."""
+    import argparse
+    from pathlib import Path
+
+    parser = argparse.ArgumentParser(prog="python -m server_bridge.uploader")
+    parser.add_argument("--store", required=True)
+    parser.add_argument("--station", required=True)
+    parser.add_argument("--url", required=True)
+    parser.add_argument("--token-file", required=True)
+    parser.add_argument("--batch-max", type=int, default=500)
+    parser.add_argument("--until-empty", action="store_true", help="exit 0 once everything is acknowledged")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    store = Store(args.store)
+    uploader = Uploader(store, args.station, args.url, Path(args.token_file).read_text().strip(), dict,
+                        batch_max=args.batch_max, batch_max_age_s=0.05, backoff_max_s=2.0).start()
+    try:
+        while True:
+            time.sleep(0.1)
+            if args.until_empty and store.outbox_depth()[0] == 0:
+                print(json.dumps(uploader.status()), flush=True)
+                return 0
+    except KeyboardInterrupt:
+        return 130
+    finally:
+        uploader.stop()
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -149,6 +149,7 @@ def export_csv(request: Request, name: Annotated[str, Path(max_length=40)],
     with request.app.state.central.db.session() as s:
         if name.startswith("kpi-") and name[4:] in KPIS:
             rows = KPIS[name[4:]](s, KpiWindow(time.time(), days), t("en")).rows
+            columns = list(rows[0]) if rows else []
         elif name in EXPORTS:
             model = EXPORTS[name]
             columns = [c.key for c in model.__table__.columns]
@@ -156,8 +157,8 @@ def export_csv(request: Request, name: Annotated[str, Path(max_length=40)],
         else:
             raise HTTPException(404, "unknown export")
     buf = io.StringIO()
-    if rows:
-        writer = csv.DictWriter(buf, fieldnames=list(rows[0]))
+    if columns:
+        writer = csv.DictWriter(buf, fieldnames=columns)
         writer.writeheader()
         for row in rows:
             # A cell starting with = + - @ would run as a formula in a spreadsheet; quote it inert.
