@@ -6,4 +6,6 @@ alert rules (`alerts.register_alert_rule`) and KPI panels (`kpis.register_kpi`).
 """
 from __future__ import annotations
 
-ROUTERS: list[str] = []
+ROUTERS: list[str] = [
+    "server_bridge.central.desk:router",  # issue 7: complaint tickets, lost & found, storage
+]

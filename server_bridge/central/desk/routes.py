@@ -4,6 +4,7 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Form, Path, Query, Request
@@ -43,8 +44,18 @@ def _lang(request: Request, lang: str | None) -> str:
     return "en" if request.headers.get("accept-language", "").lower().startswith("en") else "zh"
 
 
+def _when(epoch: float | None) -> str:
+    return "" if epoch is None else datetime.fromtimestamp(epoch).strftime("%Y-%m-%d %H:%M")
+
+
+def _span(seconds: float) -> str:
+    m = int(abs(seconds) // 60)
+    return f"{m // 60}h {m % 60:02d}m"
+
+
 def _page(request: Request, name: str, lang: str, status: int = 200, **ctx: Any) -> HTMLResponse:
-    return TEMPLATES.TemplateResponse(request, name, {"w": words(lang), "lang": lang, **ctx}, status_code=status)
+    return TEMPLATES.TemplateResponse(request, name, {"w": words(lang), "lang": lang, "when": _when, "span": _span,
+                                                      **ctx}, status_code=status)
 
 
 def _db(request: Request) -> Any:

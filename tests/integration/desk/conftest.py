@@ -7,6 +7,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -31,6 +32,7 @@ class CentralUnderTest:
     db_url: str
     tokens: dict[str, str]
     db: Database
+    app: Any
 
     def upload(self, store: Store, station_id: str = "K01") -> int:
         """What the uploader does: send the outbox as one batch, mark sent on the centre's ack."""
@@ -59,7 +61,7 @@ def central(tmp_path: Path) -> Iterator[CentralUnderTest]:
         if time.monotonic() > deadline or not thread.is_alive():
             raise RuntimeError("central did not start")
         time.sleep(0.05)
-    yield CentralUnderTest(f"http://127.0.0.1:{port}", db_url, tokens, db)
+    yield CentralUnderTest(f"http://127.0.0.1:{port}", db_url, tokens, db, app)
     server.should_exit = True
     thread.join(timeout=10)
 
