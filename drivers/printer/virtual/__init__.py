@@ -6,6 +6,7 @@ are accepted but nothing is answered or printed. While in a fault, received page
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import re
@@ -26,6 +27,7 @@ SimStatus = Literal["ok", "paper_out", "cover_open", "near_end", "offline"]
 STATUSES: tuple[str, ...] = ("ok", "paper_out", "cover_open", "near_end", "offline")
 FIXED = 0x12  # bits 1 and 4 are always set in a DLE EOT answer
 FAULTS = ("paper_out", "cover_open", "offline")
+IDLE_TIMEOUT_S = 30.0  # a client that connects and goes quiet must not keep the printer from others
 
 
 def status_byte(status: str, n: int) -> bytes:
@@ -56,9 +58,10 @@ class VirtualPrinter:
         self.unknown_commands: list[bytes] = []
         self.pages_lost = 0
         self._requested_port = port
-        self._lock = threading.Lock()
-        self._server: socketserver.ThreadingTCPServer | None = None
+        self._lock = threading.RLock()
+        self._server: socketserver.TCPServer | None = None
         self._thread: threading.Thread | None = None
+        self._active: socket.socket | None = None
         numbers = [int(m.group(1)) for p in self.out_dir.glob("*.png") if (m := re.match(r"^(\d{6})$", p.stem))]
         self._next = max(numbers, default=0) + 1
 
@@ -96,15 +99,20 @@ class VirtualPrinter:
             def handle(self) -> None:
                 printer._serve(self.request)
 
-        socketserver.ThreadingTCPServer.allow_reuse_address = True
-        self._server = socketserver.ThreadingTCPServer((self.host, self._requested_port), Handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, name="virtual-printer", daemon=True)
+        # Like port 9100 on a real printer: one connection at a time, in the order they arrive.
+        socketserver.TCPServer.allow_reuse_address = True
+        self._server = socketserver.TCPServer((self.host, self._requested_port), Handler)
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), name="virtual-printer",
+                                        daemon=True)
         self._thread.start()
         log.info("virtual_printer.started port=%d out=%s width=%d", self.port, self.out_dir, self.width)
         return self
 
     def stop(self) -> None:
+        active = self._active
+        if active is not None:  # a client holding the line (hung printer tests) must not delay shutdown
+            with contextlib.suppress(OSError):
+                active.shutdown(socket.SHUT_RDWR)
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
@@ -118,7 +126,8 @@ class VirtualPrinter:
 
     def _serve(self, sock: socket.socket) -> None:
         parser = EscposParser()
-        sock.settimeout(120)
+        self._active = sock
+        sock.settimeout(IDLE_TIMEOUT_S)
         dirty = False
         try:
             while True:
@@ -135,6 +144,7 @@ class VirtualPrinter:
                         continue
                     dirty = self.process(cmd, faulted) or dirty
         finally:
+            self._active = None
             # A printer without a cutter: the receipt is torn off when the job's connection ends.
             if dirty:
                 with self._lock:
