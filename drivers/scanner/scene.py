@@ -169,24 +169,39 @@ def _noise_bank(width: int, height: int) -> np.ndarray:
     return rng.standard_normal((height + 64, width + 64)).astype(np.float32)
 
 
+Printed = tuple[np.ndarray, tuple[float, float], float]  # grey image, code centre, code side (pixels)
+
+
 def render(scene: Scene, width: int, height: int, frame_no: int = 0) -> np.ndarray:
     """One BGR frame of the scene; frame_no varies only the sensor noise."""
     rng = np.random.default_rng(scene.seed)
-    frame = background(width, height, scene.seed % 4).copy()
-    offset = 0.0
+    objects: list[Printed] = []
     for payload in scene.payloads:
         if scene.holder == "receipt":
-            obj, anchor, qr_side = _receipt(payload)
+            objects.append(_receipt(payload))
         elif scene.holder == "badge":
-            obj, anchor, qr_side = _badge(payload)
+            objects.append(_badge(payload))
         else:
-            obj, anchor, qr_side = _phone(payload, scene, rng)
+            objects.append(_phone(payload, scene, rng))
+    return _compose(scene, objects, width, height, frame_no, rng)
+
+
+def photograph(paper: Printed, scene: Scene, width: int, height: int, frame_no: int = 0) -> np.ndarray:
+    """A frame of an existing grey image (e.g. a virtual-printer receipt) held up like scene says."""
+    return _compose(scene, [paper], width, height, frame_no, np.random.default_rng(scene.seed))
+
+
+def _compose(scene: Scene, objects: list[Printed], width: int, height: int, frame_no: int,
+             rng: np.random.Generator) -> np.ndarray:
+    frame = background(width, height, scene.seed % 4).copy()
+    offset = 0.0
+    for obj, anchor, qr_side in objects:
         scale = scene.size * height / qr_side
         target = (scene.center[0] * width + offset, scene.center[1] * height)
         _paste(frame, obj, _homography(obj.shape[1], obj.shape[0], anchor, scale, target, scene))
         offset += obj.shape[1] * scale * 1.1
     img = frame.astype(np.float32)
-    if scene.glare > 0 and scene.payloads:
+    if scene.glare > 0 and objects:
         gx = scene.center[0] * width + rng.uniform(-0.25, 0.25) * scene.size * height
         gy = scene.center[1] * height + rng.uniform(-0.25, 0.25) * scene.size * height
         r = 0.22 * scene.size * height
