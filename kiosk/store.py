@@ -154,6 +154,10 @@ MIGRATIONS: list[str] = [
     CREATE TABLE used_codes (code TEXT PRIMARY KEY, used_at REAL NOT NULL);
     CREATE INDEX used_codes_age ON used_codes(used_at);
     """,
+    # 5: a print job is claimed (status 'printing') by one process at a time; an old claim is a crashed one
+    """
+    ALTER TABLE print_jobs ADD COLUMN claimed_at REAL;
+    """,
 ]
 
 
