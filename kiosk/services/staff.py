@@ -1,6 +1,7 @@
 """Staff sign-in (badge QR + PIN on a keypad) and the maintenance log that goes out through the outbox.
 
-PINs live hashed (PBKDF2-SHA256) in a JSON staff file; 5 wrong PINs lock the badge for 5 minutes.
+PINs live hashed (PBKDF2-SHA256) in a staff file (TOML `[[staff]]` tables, or JSON); 5 wrong PINs lock
+the badge for 5 minutes.
 """
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import logging
 import os
 import threading
 import time
+import tomllib
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -81,12 +83,24 @@ def pin_matches(pin: str, stored: str) -> bool:
 
 
 def write_staff_file(path: Path, staff: dict[str, tuple[str, str]], iterations: int = PBKDF2_ITERATIONS) -> None:
-    """Write {staff_id: (name, pin)} with hashed PINs (used by `make run` and tests)."""
+    """Write {staff_id: (name, pin)} with hashed PINs, TOML or JSON by the file's suffix."""
     entries = [{"staff_id": sid, "name": name, "pin_hash": hash_pin(pin, iterations=iterations)}
                for sid, (name, pin) in staff.items()]
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({"staff": entries}, ensure_ascii=False, indent=1), encoding="utf-8")
+    if path.suffix == ".toml":
+        text = "".join("[[staff]]\n" + "".join(f"{k} = {json.dumps(v, ensure_ascii=False)}\n" for k, v in e.items())
+                       + "\n" for e in entries)
+    else:
+        text = json.dumps({"staff": entries}, ensure_ascii=False, indent=1)
+    path.write_text(text, encoding="utf-8")
     path.chmod(0o600)
+
+
+def read_staff_file(path: Path) -> StaffFile:
+    text = path.read_text(encoding="utf-8")
+    if path.suffix == ".toml":
+        return StaffFile.model_validate(tomllib.loads(text))
+    return StaffFile.model_validate_json(text)
 
 
 class StaffService:
@@ -106,8 +120,8 @@ class StaffService:
         if self.staff_file is None or not self.staff_file.exists():
             raise StaffError("no_staff_file", "staff sign-in is not set up on this station")
         try:
-            parsed = StaffFile.model_validate_json(self.staff_file.read_text(encoding="utf-8"))
-        except (OSError, ValidationError) as exc:
+            parsed = read_staff_file(self.staff_file)
+        except (OSError, ValidationError, tomllib.TOMLDecodeError) as exc:
             log.error("staff.file_invalid file=%s error=%s", self.staff_file, str(exc).splitlines()[0])
             raise StaffError("no_staff_file", "staff sign-in is not set up on this station") from exc
         return {e.staff_id: e for e in parsed.staff}

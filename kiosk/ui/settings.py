@@ -1,6 +1,7 @@
 """UI settings (the `[ui]` table of the station config when present): timeouts, DPI, starting theme."""
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -18,4 +19,5 @@ class UiSettings(BaseModel):
     low_reach: bool = False
     width: int = Field(default=1080, ge=320)
     height: int = Field(default=1920, ge=320)
+    receipts_dir: Path | None = Field(default=None, description="virtual printer output, for diagnostics")
     attract_slide_s: float = Field(default=6.0, gt=0, le=120)

@@ -92,6 +92,10 @@ class KioskApp(App):
     def t(self, msgid: str, lang: str | None = None) -> str:
         return self.catalogs.t(msgid, lang or self.lang)
 
+    def service_lang(self, lang: str | None = None) -> str:
+        """The services' language code ("zh" / "en") for the UI's current one."""
+        return "zh" if (lang or self.lang).startswith("zh") else "en"
+
     def toggle_lang(self) -> None:
         self.lang = "en" if self.lang == "zh_CN" else "zh_CN"
         log.info("ui.lang lang=%s", self.lang)
@@ -219,9 +223,9 @@ class KioskApp(App):
             self.go("staff_pin", badge=event.badge)
             return
         if kind == "ScanRefused":
-            screen.notify(self.t("Sorry, that is not a code we know."))
+            screen.notify("Sorry, that is not a code we know.")
         elif kind != "StaffScanned":
-            screen.notify(self.t("Please choose what you need first."))
+            screen.notify("Please choose what you need first.")
 
     def _return_from_worker(self, result: Any) -> None:
         Clock.schedule_once(lambda _dt: self.on_returned(result))

@@ -81,6 +81,13 @@ class UiDriver:
             self.step()
             time.sleep(0.01)
 
+    def settle(self, seconds: float = 0.3) -> None:
+        """Step frames for a little real time, so the app's periodic checks (idle: every 0.25 s) run."""
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            self.step()
+            time.sleep(0.01)
+
     def wait_screen(self, name: str, timeout: float = 10.0) -> Any:
         self.wait_until(lambda: self.app.current_screen().name == name, timeout, f"screen {name}")
         self.step(2)

@@ -1,7 +1,17 @@
-"""The app shell: attract → home, language switch, idle timeout wipe, accessibility modes."""
+"""The app shell: attract → home, language switch on every screen, idle timeout wipe, staff PIN lockout."""
 from __future__ import annotations
 
-from pathlib import Path
+import re
+
+import pytest
+
+from kiosk.services.staff import LOCK_S
+from kiosk.ui.screens import SCREENS
+from tests.fixtures.ui import STAFF_PIN
+from tests.ui.demo import open_screen, staff_scan
+
+CJK = re.compile(r"[\u3400-\u9fff\uff00-\uffef]")
+LETTERS = re.compile(r"[A-Za-z]{2,}")
 
 
 def test_touch_anywhere_on_attract_opens_home(make_ui, bare_station) -> None:
@@ -13,9 +23,90 @@ def test_touch_anywhere_on_attract_opens_home(make_ui, bare_station) -> None:
     assert any("借雨伞" in t for t in texts) and any("借充电宝" in t for t in texts)
 
 
-def test_smoke_screenshot(make_ui, bare_station, screenshot_dir: Path) -> None:
+@pytest.mark.parametrize("name", sorted(SCREENS))
+def test_language_switch_changes_every_visible_label(make_ui, bare_station, name: str) -> None:
     ui = make_ui(bare_station)
-    ui.screenshot(screenshot_dir / "smoke-attract.png")
+    screen = open_screen(ui, bare_station, name)
+    before = {id(w): w.text for w in ui.widgets(screen) if hasattr(w, "text") and w.text and w.opacity > 0}
+    assert any(CJK.search(t) for t in before.values()), f"{name} shows no Chinese by default"
+    ui.tap_text("English")
+    after = {id(w): w.text for w in ui.widgets(screen) if hasattr(w, "text") and w.text and w.opacity > 0}
+    for key, zh in before.items():
+        if CJK.search(zh):
+            en = after.get(key, "")
+            assert not CJK.search(en) and en != zh, f"{name}: {zh!r} became {en!r}"
+    assert any(LETTERS.search(t) for t in after.values())
+    ui.tap_text("中文")
+    assert {id(w): w.text for w in ui.widgets(screen) if hasattr(w, "text") and w.text} .items() >= {
+        k: v for k, v in before.items() if CJK.search(v)}.items()
+
+
+def test_idle_timeout_warns_then_wipes_the_session(make_ui, bare_station, clock) -> None:
+    ui = make_ui(bare_station, idle_s=60, countdown_s=10)
+    app = ui.app
     ui.tap_at(540, 900)
-    ui.screenshot(screenshot_dir / "smoke-home.png")
-    assert (screenshot_dir / "smoke-home.png").stat().st_size > 1000
+    app.on_scan(staff_scan(bare_station))
+    ui.step(2)
+    assert app.current_screen().name == "staff_pin"
+    ui.tap_text("English")
+    assert any("S-001" in t for t in ui.visible_texts())
+    clock.advance(59)
+    ui.settle()
+    assert not app.still_there
+    clock.advance(2)
+    ui.wait_until(lambda: app.still_there, 2, "the still-there dialog")
+    assert app.idle_left == 9
+    assert any("Are you still there?" in t for t in ui.visible_texts(app.root))
+    clock.advance(9)
+    ui.wait_screen("attract", 2)
+    assert not app.still_there and app.session == {}
+    assert app.lang == "zh_CN"
+    assert not app.manager.has_screen("staff_pin")
+    assert not any("S-001" in t for t in ui.visible_texts(app.root))
+
+
+def test_a_touch_during_the_countdown_keeps_the_session(make_ui, bare_station, clock) -> None:
+    ui = make_ui(bare_station, idle_s=60, countdown_s=10)
+    ui.tap_at(540, 900)
+    ui.app.go("borrow", item_type="umbrella")
+    clock.advance(65)
+    ui.wait_until(lambda: ui.app.still_there, 2, "the still-there dialog")
+    ui.tap(next(b for b in ui.widgets(ui.app.root) if getattr(b, "text", "") == "继续使用"))
+    clock.advance(20)
+    ui.settle()
+    assert ui.app.current_screen().name == "borrow" and not ui.app.still_there
+
+
+def type_pin(ui, pin: str) -> None:
+    for digit in pin:
+        ui.tap_text(digit)
+    ui.tap_text("确定")
+
+
+def test_staff_pin_lockout_after_five_wrong(make_ui, bare_station, clock) -> None:
+    ui = make_ui(bare_station)
+    app = ui.app
+    ui.tap_at(540, 900)
+    app.on_scan(staff_scan(bare_station))
+    ui.wait_screen("staff_pin")
+    screen = app.current_screen()
+    for attempt in range(1, 6):
+        type_pin(ui, "1111")
+        ui.wait_until(lambda: not screen.checking and screen.ids.frame.notice, what=f"attempt {attempt}")
+        if attempt < 5:
+            assert "密码错误" in screen.ids.frame.notice
+            screen.ids.frame.notice = ""
+    assert "锁定 5 分钟" in screen.ids.frame.notice
+    assert screen.ids.keypad.disabled
+    # the right PIN on a fresh scan is still refused during the lockout
+    app.on_scan(staff_scan(bare_station))
+    ui.step(2)
+    assert not screen.ready and "锁定" in screen.ids.frame.notice
+    attempts = [e for e in bare_station.store.outbox_pending() if e.type == "staff.pin_attempt"]
+    assert len(attempts) == 5 and not any(a.data["ok"] for a in attempts)
+    clock.advance(LOCK_S + 1)
+    app.on_scan(staff_scan(bare_station))
+    ui.step(2)
+    type_pin(ui, STAFF_PIN)
+    ui.wait_screen("diagnostics")
+    assert app.session["staff"].staff_id == "S-001"

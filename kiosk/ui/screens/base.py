@@ -34,8 +34,18 @@ class FlowScreen(Screen):
     def go_home(self) -> None:
         self.app.go("home")
 
-    def notify(self, text: str, ok: bool = False) -> None:
-        """Show a line under the body: a problem (!) or, with ok=True, a confirmation (✓)."""
+    def notify(self, msgid: str, ok: bool = False, **fmt: Any) -> None:
+        """Show a line under the body: a problem (!) or, with ok=True, a confirmation (✓).
+
+        Kept as msgid + values so a language switch re-translates it."""
+        self._notice = (msgid, ok, fmt)
+        self._show_notice()
+
+    def _show_notice(self, *_: Any) -> None:
         frame = self.ids.get("frame")
+        msgid, ok, fmt = getattr(self, "_notice", ("", False, {}))
         if frame is not None:
-            frame.notice, frame.notice_ok = text, ok
+            frame.notice, frame.notice_ok = (self.app.t(msgid).format(**fmt) if msgid else ""), ok
+
+    def on_kv_post(self, *_: Any) -> None:
+        self.app.bind(lang=self._show_notice)

@@ -10,6 +10,8 @@ from kiosk.ui.screens.base import FlowScreen
 
 log = logging.getLogger(__name__)
 
+STATUS_MSGIDS = {"missing": "This service is not available here", "offline": "The locker is offline",
+                 "none": "None left here right now", "error": "Something went wrong"}
 TITLES = {"umbrella": "Borrow an umbrella", "power_bank": "Borrow a power bank"}
 
 
@@ -42,7 +44,7 @@ class BorrowScreen(FlowScreen):
             self.status = "missing"
             return
         self.status = "loading"
-        item_type, lang = self.item_type, self.app.lang
+        item_type, lang = self.item_type, self.app.service_lang()
         self.app.run_worker(lambda: (lending.availability(item_type), lending.fee_rule_text(item_type, lang)),
                             self._show_availability, self._availability_failed, name="ui-availability")
 
@@ -64,14 +66,8 @@ class BorrowScreen(FlowScreen):
 
     def status_text(self, status: str, count: float, battery: float, lang: str) -> str:
         t = self.app.t
-        if status == "missing":
-            return "⚠ " + t("This service is not available here", lang)
-        if status == "offline":
-            return "⚠ " + t("The locker is offline", lang)
-        if status == "none":
-            return "⚠ " + t("None left here right now", lang)
-        if status == "error":
-            return "⚠ " + t("Something went wrong", lang)
+        if status in STATUS_MSGIDS:
+            return "⚠ " + t(STATUS_MSGIDS[status], lang)
         if status == "loading":
             return t("Checking the locker…", lang)
         text = t("{count} available", lang).format(count=int(count))
@@ -82,13 +78,13 @@ class BorrowScreen(FlowScreen):
     def on_scan(self, event: Any) -> bool:
         kind = type(event).__name__
         if kind in ("LendingScanned", "ItemScanned"):
-            self.notify(self.app.t("To return an item, choose Return on the home screen."))
+            self.notify("To return an item, choose Return on the home screen.")
             return True
         if kind != "MemberScanned":
             return False
         lending = self.app.service("lending")
         if lending is None or self.status in ("missing", "offline", "none"):
-            self.notify(self.app.t(self.status_text(self.status, 0, -1, self.app.lang)[2:]))
+            self.notify(STATUS_MSGIDS.get(self.status, "This service is not available here"))
             return True
         item_type, member = self.item_type, event.code
         wait = self.app.go("wait", item_type=item_type)

@@ -1,8 +1,8 @@
 """Staff diagnostics: printer, camera, each locker's slots (open / self-test), links, outbox, disk."""
 from __future__ import annotations
 
-import json
 import logging
+import time
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +33,16 @@ class DiagnosticsScreen(FlowScreen):
     selected_locker = StringProperty("")
     selected_slot = NumericProperty(0)
 
+    _health: dict[str, Any] | None = None
+
+    def on_kv_post(self, *args: Any) -> None:
+        super().on_kv_post(*args)
+        self.app.bind(lang=self._relabel)
+
+    def _relabel(self, *_: Any) -> None:
+        if self._health is not None:
+            self.show(self._health)
+
     def enter(self, **_: Any) -> None:
         super().enter()
         if self.app.session.get("staff") is None:
@@ -53,10 +63,11 @@ class DiagnosticsScreen(FlowScreen):
 
     def refresh(self) -> None:
         station = self.app.station
-        self.app.run_worker(lambda: self.collect(station), self.show, self._failed, name="ui-diag")
+        receipts = self.app.settings.receipts_dir
+        self.app.run_worker(lambda: self.collect(station, receipts), self.show, self._failed, name="ui-diag")
 
     @staticmethod
-    def collect(station: Any) -> dict[str, Any]:
+    def collect(station: Any, receipts_dir: Path | None = None) -> dict[str, Any]:
         """Runs on a worker: everything the screen shows, from the station and its services."""
         health: dict[str, Any] = {}
         if hasattr(station, "health"):
@@ -74,12 +85,12 @@ class DiagnosticsScreen(FlowScreen):
         if store is not None and "outbox" not in health:
             depth, oldest = store.outbox_depth()
             health["outbox"] = {"depth": depth, "oldest_s": oldest}
-        printing = getattr(station, "printing", None)
-        last = getattr(printing, "last_receipt_image", None)
-        health["_receipt"] = str(last() if callable(last) else last or "")
+        pictures = sorted(receipts_dir.glob("[0-9]*.png")) if receipts_dir and receipts_dir.is_dir() else []
+        health["_receipt"] = str(pictures[-1]) if pictures else ""
         return health
 
     def show(self, health: dict[str, Any]) -> None:
+        self._health = health
         t = self.app.t
         printer = health.get("printer")
         self.printer_text = t("Printer: {status}").format(status=_short(printer) if printer else t("none"))
@@ -117,31 +128,43 @@ class DiagnosticsScreen(FlowScreen):
 
     def select(self, locker_id: str, slot: int) -> None:
         self.selected_locker, self.selected_slot = locker_id, slot
-        self.notify(self.app.t("Selected {locker} slot {slot}").format(locker=locker_id, slot=slot), ok=True)
+        self.notify("Selected {locker} slot {slot}", ok=True, locker=locker_id, slot=slot)
 
     def slot_command(self, op: str) -> None:
         staff, session = self.app.service("staff"), self.app.session.get("staff")
         lockers = self.app.service("lockers")
         if not self.selected_locker or staff is None or session is None or lockers is None:
-            self.notify(self.app.t("Choose a slot first"))
+            self.notify("Choose a slot first")
             return
         locker_id, slot = self.selected_locker, int(self.selected_slot)
         self.app.run_worker(lambda: staff.slot_command(session, lockers, locker_id, op, slot),
-                            lambda result: self.notify(f"{locker_id}/{slot} {op}: {result}", ok=True),
+                            lambda result: self.notify("{locker}/{slot} {op}: {result}", ok=True, locker=locker_id,
+                                                        slot=slot, op=op, result=result),
                             self._failed, name="ui-slot")
 
     def test_page(self) -> None:
-        printing = self.app.service("printing")
-        job = getattr(printing, "print_test_page", None) or getattr(printing, "test_page", None)
-        if job is None:
-            self.notify(self.app.t("No printer at this station"))
+        printing, session = self.app.service("printing"), self.app.session.get("staff")
+        if printing is None or session is None:
+            self.notify("No printer at this station")
             return
-        self.app.run_worker(job, lambda out: self.notify(self.app.t("Test page: {result}").format(
-            result=json.dumps(getattr(out, "printed", out), default=str)), ok=True), self._failed, name="ui-test")
+        from kiosk.services.receipts import StaffTestPage
+
+        page = StaffTestPage(station_id=getattr(self.app.station.config, "station_id", "?"),
+                             printer_model=getattr(getattr(printing, "profile", None), "model", "?"),
+                             printed_at=time.time(), staff_id=session.staff_id)
+        self.app.run_worker(lambda: printing.print_receipt(page), self._test_printed, self._failed,
+                            name="ui-test-page")
+
+    def _test_printed(self, outcome: Any) -> None:
+        if getattr(outcome, "printed", False):
+            self.notify("Test page printed", ok=True)
+            self.refresh()
+        else:
+            self.notify("Test page not printed: {reason}", reason=getattr(outcome, "reason", "?"))
 
     def _failed(self, exc: BaseException) -> None:
         log.warning("ui.diagnostics_failed error=%s", type(exc).__name__)
-        self.notify(self.app.t("Something went wrong") + f" ({getattr(exc, 'code', type(exc).__name__)})")
+        self.notify("Something went wrong: {code}", code=getattr(exc, "code", type(exc).__name__))
 
     def sign_out(self) -> None:
         self.app.end_session("staff_sign_out")
@@ -151,4 +174,5 @@ class DiagnosticsScreen(FlowScreen):
 
     def wipe(self) -> None:
         super().wipe()
+        self._health = None
         self.selected_locker, self.selected_slot = "", 0

@@ -12,7 +12,8 @@ from kiosk.ui.screens.base import FlowScreen
 class HomeScreen(FlowScreen):
     persistent = True
 
-    def on_kv_post(self, *_: Any) -> None:
+    def on_kv_post(self, *args: Any) -> None:
+        super().on_kv_post(*args)
         grid = self.ids.tiles
         for tile in HOME_TILES:
             widget = Factory.Tile(icon=tile.icon, msgid=tile.label)

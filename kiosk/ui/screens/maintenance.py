@@ -35,10 +35,10 @@ class MaintenanceScreen(FlowScreen):
         try:
             staff.log_maintenance(session, self.action, self.device, self.ids.note.text)
         except Exception as exc:
-            self.notify(self.app.t("Please check the form: {field}").format(field=getattr(exc, "code", "?")))
+            self.notify("Please check the form: {field}", field=getattr(exc, "code", "?"))
             return
         self.ids.note.text = ""
-        self.notify(self.app.t("Saved; it will be sent to the centre."), ok=True)
+        self.notify("Saved; it will be sent to the centre.", ok=True)
 
     def back(self) -> None:
         self.app.go("diagnostics")

@@ -35,7 +35,7 @@ class RatingScreen(FlowScreen):
     def finish(self, thanks: bool = False) -> None:
         home = self.app.go("home")
         if thanks:
-            home.notify(self.app.t("Thank you for your feedback!"), ok=True)
+            home.notify("Thank you for your feedback!", ok=True)
 
     def back(self) -> None:
         self.finish()

@@ -26,7 +26,7 @@ class ReceiptScreen(FlowScreen):
         due_at = getattr(lending, "due_at", None)
         self.due_text = time.strftime("%m-%d %H:%M", time.localtime(due_at)) if due_at else ""
         svc = self.app.service("lending")
-        self.fee_rule = svc.fee_rule_text(item_type, self.app.lang) if svc is not None else ""
+        self.fee_rule = svc.fee_rule_text(item_type, self.app.service_lang()) if svc is not None else ""
 
     def wipe(self) -> None:
         super().wipe()

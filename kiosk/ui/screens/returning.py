@@ -28,7 +28,7 @@ class ReturnScreen(FlowScreen):
         elif kind == "LendingScanned":
             self.recognised = getattr(event.token, "lending_id", str(event.token))
         elif kind == "MemberScanned":
-            self.notify(self.app.t("No code needed: just put the item into any empty slot."))
+            self.notify("No code needed: just put the item into any empty slot.")
         else:
             return False
         return True

@@ -32,7 +32,7 @@ class StaffPinScreen(FlowScreen):
         self._badge, self.staff_id, self.ready, self.checking = None, "", False, False
         staff = self.app.service("staff")
         if staff is None or badge is None:
-            self.notify(self.app.t(ERRORS["no_staff_file"]))
+            self.notify(ERRORS["no_staff_file"])
             return
         raw = getattr(badge, "raw", badge)
         try:
@@ -46,7 +46,7 @@ class StaffPinScreen(FlowScreen):
         code = getattr(exc, "code", "")
         msgid = ERRORS.get(code, "Something went wrong")
         minutes = int(((getattr(exc, "retry_after_s", 0) or 0) + 59) // 60)
-        self.notify(self.app.t(msgid).format(minutes=minutes))
+        self.notify(msgid, minutes=minutes)
 
     def submit(self, pin: str) -> None:
         staff = self.app.service("staff")

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import logging
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -20,20 +21,22 @@ class FakeTime:
         return self.now
 
 
-@pytest.fixture
-def staff(tmp_path: Path) -> tuple[StaffService, TokenBook, FakeTime, Store]:
+@pytest.fixture(params=["staff.json", "staff.toml"])
+def staff(tmp_path: Path, request: pytest.FixtureRequest) -> tuple[StaffService, TokenBook, FakeTime, Store]:
     store = Store(tmp_path / "station.db")
     tokens = TokenBook(TokenKeys(b"k" * 32))
     clock = FakeTime()
-    staff_file = tmp_path / "staff.json"
+    staff_file = tmp_path / request.param
     write_staff_file(staff_file, {"S-001": ("Wang", "2468")}, iterations=1000)
     return StaffService(store, tokens, clock, staff_file), tokens, clock, store
 
 
-def test_pin_is_stored_hashed(tmp_path: Path, staff) -> None:
-    text = (tmp_path / "staff.json").read_text()
+def test_pin_is_stored_hashed(staff) -> None:
+    svc = staff[0]
+    text = svc.staff_file.read_text()
     assert "2468" not in text
-    assert json.loads(text)["staff"][0]["pin_hash"].startswith("pbkdf2_sha256$1000$")
+    data = tomllib.loads(text) if svc.staff_file.suffix == ".toml" else json.loads(text)
+    assert data["staff"][0]["pin_hash"].startswith("pbkdf2_sha256$1000$")
 
 
 def test_right_pin_signs_in(staff) -> None:

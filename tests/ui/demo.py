@@ -1,0 +1,51 @@
+"""Parameters that put each screen into a representative state (screenshots, language and layout checks)."""
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from kiosk.services.lending import BorrowProgress, BorrowResult, Lending, ReturnResult
+from kiosk.services.printing import PrintOutcome
+from kiosk.services.scanning import StaffScanned
+
+T0 = time.time()
+
+
+def sample_lending(item_type: str = "umbrella") -> Lending:
+    return Lending("LD-0001", "M-10086", item_type, "U-0007", "K01", "U1", 7, T0, T0 + 24 * 3600, "open")
+
+
+def open_screen(ui: Any, station: Any, name: str) -> Any:
+    """Go to `name` the way a flow would, with sample results where the screen shows one."""
+    app = ui.app
+    if name == "receipt":
+        result = BorrowResult(sample_lending(), station.tokens.lending_token("LD-0001", int(T0 + 86400 * 30)),
+                              PrintOutcome(printed=False, job_id=1, reason="paper_out"))
+        screen = app.go("receipt", result=result, item_type="umbrella")
+    elif name == "wait":
+        screen = app.go("wait", item_type="umbrella")
+        screen.show(BorrowProgress("door_open", "U1", 7, "U-0007", None, app.mono() + 12))
+    elif name == "returned":
+        screen = app.go("returned", result=ReturnResult(sample_lending(), "U-0007", "U1", 3, 400, 5400.0, False))
+    elif name == "message":
+        screen = app.go("message", code="locker_offline")
+    elif name == "staff_pin":
+        screen = app.go("staff_pin", badge=station.tokens.verify_staff(station.tokens.staff_badge("S-001")))
+    elif name in ("diagnostics", "maintenance"):
+        sign_in(station, app)
+        screen = app.go(name)
+    elif name == "borrow":
+        screen = app.go("borrow", item_type="power_bank")
+    else:
+        screen = app.go(name)
+    ui.step(3)
+    return screen
+
+
+def sign_in(station: Any, app: Any, pin: str = "2468") -> None:
+    badge = station.staff.verify_badge(station.tokens.staff_badge("S-001"))
+    app.session["staff"] = station.staff.sign_in(badge, pin)
+
+
+def staff_scan(station: Any, staff_id: str = "S-001") -> StaffScanned:
+    return StaffScanned(station.tokens.verify_staff(station.tokens.staff_badge(staff_id)))
