@@ -6,6 +6,7 @@ from one worker thread, and a job's row only becomes `printed` when that worker 
 from __future__ import annotations
 
 import logging
+import sqlite3
 import threading
 import time
 from collections.abc import Callable
@@ -21,11 +22,14 @@ from kiosk.store import Store
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], float]
+CLAIM_TTL_S = 300.0  # longer than any job takes (a 64 KB raster at 9600 baud is ~70 s); older = crashed
+WAITING = "(status='queued' OR (status='printing' AND claimed_at < ?))"
 
 
 @dataclass(frozen=True)
 class PrintOutcome:
-    """`reason` when not printed: paper_out | cover_open | offline | stale; `warning` e.g. paper_near_end."""
+    """`reason` when not printed: paper_out | cover_open | offline | printing (another process has it) |
+    dropped (stale); `warning` when printed: paper_near_end | status_unknown."""
 
     printed: bool
     job_id: int
@@ -64,12 +68,16 @@ class PrintService:
     def retry_pending(self) -> int:
         """Print what is queued, oldest first, stopping at the first job the printer refuses."""
         printed = 0
-        for row in self.store.query("SELECT job_id, created_at FROM print_jobs WHERE status='queued' ORDER BY job_id"):
+        rows = self.store.query(f"SELECT job_id, created_at FROM print_jobs WHERE {WAITING} ORDER BY job_id",
+                                (self.clock() - CLAIM_TTL_S,))
+        for row in rows:
             if self.max_age_s is not None and self.clock() - row["created_at"] > self.max_age_s:
                 self._finish(row["job_id"], "dropped", "stale")
                 log.info("print.dropped job=%d reason=stale", row["job_id"])
                 continue
             outcome = self._run(row["job_id"])
+            if outcome.reason in ("printing", "printed", "dropped"):
+                continue  # another process has it or already settled it
             if not outcome.printed:
                 break
             printed += 1
@@ -89,7 +97,8 @@ class PrintService:
             return OFFLINE
 
     def pending(self) -> int:
-        return int(self.store.query("SELECT COUNT(*) AS n FROM print_jobs WHERE status='queued'")[0]["n"])
+        return int(self.store.query("SELECT COUNT(*) AS n FROM print_jobs WHERE status IN ('queued', 'printing')")
+                   [0]["n"])
 
     def start(self, interval_s: float = 5.0) -> None:
         """Retry queued jobs in the background every `interval_s` (the station loop may call retry_pending instead)."""
@@ -117,12 +126,25 @@ class PrintService:
 
     def _finish(self, job_id: int, status: str, error: str | None = None) -> None:
         with self.store.transaction() as conn:
-            conn.execute("UPDATE print_jobs SET status=?, error=?, printed_at=? WHERE job_id=? AND status='queued'",
+            conn.execute("UPDATE print_jobs SET status=?, error=?, printed_at=?, claimed_at=NULL "
+                         "WHERE job_id=? AND status IN ('queued', 'printing')",
                          (status, error, self.clock() if status == "printed" else None, job_id))
+
+    def _claim(self, job_id: int) -> sqlite3.Row | None:
+        """Take the job for this process (the station loop and a staff CLI may both be retrying)."""
+        with self.store.transaction() as conn:
+            now = self.clock()
+            cur = conn.execute(f"UPDATE print_jobs SET status='printing', claimed_at=? WHERE job_id=? AND {WAITING}",
+                               (now, job_id, now - CLAIM_TTL_S))
+            if cur.rowcount != 1:
+                return None
+            row: sqlite3.Row = conn.execute("SELECT kind, payload FROM print_jobs WHERE job_id=?", (job_id,)).fetchone()
+            return row
 
     def _note_failure(self, job_id: int, reason: str) -> None:
         with self.store.transaction() as conn:
-            conn.execute("UPDATE print_jobs SET attempts=attempts+1, error=? WHERE job_id=?", (reason, job_id))
+            conn.execute("UPDATE print_jobs SET status='queued', claimed_at=NULL, attempts=attempts+1, error=? "
+                         "WHERE job_id=? AND status='printing'", (reason, job_id))
 
     def _run(self, job_id: int) -> PrintOutcome:
         future: Future[PrintOutcome] = self._worker.submit(self._attempt, job_id)
@@ -134,15 +156,16 @@ class PrintService:
             return PrintOutcome(False, job_id, "offline", status=OFFLINE)
 
     def _attempt(self, job_id: int) -> PrintOutcome:
-        rows = self.store.query("SELECT kind, payload, status FROM print_jobs WHERE job_id=?", (job_id,))
-        if not rows or rows[0]["status"] != "queued":
-            state = rows[0]["status"] if rows else "missing"
-            return PrintOutcome(state == "printed", job_id, None if state == "printed" else state)
+        row = self._claim(job_id)
+        if row is None:
+            state = self.store.query("SELECT status FROM print_jobs WHERE job_id=?", (job_id,))
+            status = state[0]["status"] if state else "missing"
+            return PrintOutcome(status == "printed", job_id, None if status == "printed" else status)
         before = self.printer.status()
         if not before.ready:
             return self._failed(job_id, before.reason or "offline", before)
         try:
-            self.printer.send(bytes(rows[0]["payload"]))
+            self.printer.send(bytes(row["payload"]))
         except PrinterError as exc:
             return self._failed(job_id, exc.code if exc.code != "printer_error" else "offline", OFFLINE)
         after = self.printer.status() if before.verified else before
@@ -153,7 +176,7 @@ class PrintService:
         warning = "paper_near_end" if after.paper_near_end else None
         if not after.online:
             warning = "status_unknown"  # bytes were taken; a silent printer is not a reason to print twice
-        log.info("print.printed job=%d kind=%s warning=%s", job_id, rows[0]["kind"], warning)
+        log.info("print.printed job=%d kind=%s warning=%s", job_id, row["kind"], warning)
         return PrintOutcome(True, job_id, None, warning, after)
 
     def _failed(self, job_id: int, reason: str, status: PrinterStatus) -> PrintOutcome:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -163,3 +164,23 @@ def test_status_is_switched_from_another_process(tmp_path: Path, printer_process
     while not list(out.glob("000001.png")) and time.monotonic() < deadline:
         time.sleep(0.02)
     assert (out / "000001.png").exists() and (out / "000001.txt").exists()
+
+
+def test_two_processes_retrying_the_same_queue_print_each_job_once(tmp_path: Path,
+                                                                   virtual_printer: VirtualPrinter) -> None:
+    station = _service(tmp_path, virtual_printer.port)
+    staff_cli = _service(tmp_path, virtual_printer.port)  # same station.db, its own connection and worker
+    virtual_printer.set_status("paper_out")
+    for r in RECEIPTS[:4]:
+        assert not station.print_receipt(r).printed
+    virtual_printer.set_status("ok")
+    counts: list[int] = []
+    threads = [threading.Thread(target=lambda s=s: counts.append(s.retry_pending())) for s in (station, staff_cli)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    assert sum(counts) == 4
+    assert len(wait_for_receipts(virtual_printer, 4)) == 4
+    time.sleep(0.2)
+    assert len(virtual_printer.receipts()) == 4 and station.pending() == 0
