@@ -1,0 +1,111 @@
+"""Station outbox → centre over real HTTP: centre down then up, SIGKILL of either side; all arrive once."""
+from __future__ import annotations
+
+import random
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from kiosk.store import Store
+from server_bridge.central.runner import CentralProcess
+from server_bridge.uploader import Uploader
+from tests.fixtures.central import fill_outbox
+
+
+def centre_counts(central: CentralProcess, station: str = "K01") -> tuple[int, int, int, int]:
+    """(events stored, distinct seqs, highest seq, lendings projected)."""
+    path = central.db_url.split("///", 1)[1]
+    with sqlite3.connect(path) as conn:
+        n, distinct, top = conn.execute("SELECT COUNT(*), COUNT(DISTINCT seq), MAX(seq) FROM events "
+                                        "WHERE station_id=?", (station,)).fetchone()
+        lendings = conn.execute("SELECT COUNT(*) FROM lendings").fetchone()[0]
+    return int(n), int(distinct), int(top or 0), int(lendings)
+
+
+def wait_until(predicate: object, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():  # type: ignore[operator]
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def make_centre(tmp_path: Path) -> tuple[CentralProcess, str]:
+    central = CentralProcess(f"sqlite:///{tmp_path / 'central.db'}", tmp_path / "central")
+    central.cli("migrate")
+    return central, central.add_station("K01")
+
+
+def test_centre_down_for_a_while_then_up(tmp_path: Path) -> None:
+    central, token = make_centre(tmp_path)
+    store = Store(tmp_path / "station.db")
+    fill_outbox(store, 3000)
+    up = Uploader(store, "K01", central.url, token, lambda: {"version": "t"}, rng=random.Random(1),
+                  batch_max=500, batch_max_age_s=0.05, heartbeat_s=0.5, timeout_s=2, backoff_max_s=1.0).start()
+    try:
+        wait_until(lambda: up.status()["failures"] >= 3, 15, "the uploader to notice the centre is down")
+        assert up.status()["link"] == "down" and store.outbox_depth()[0] == 3000
+        central.start()
+        wait_until(lambda: store.outbox_depth()[0] == 0, 60, "the outbox to drain")
+        assert up.status()["link"] == "up" and up.status()["acked_seq"] == 3000
+    finally:
+        up.stop()
+        central.stop()
+    assert centre_counts(central) == (3000, 3000, 3000, 1000)
+
+
+def test_centre_sigkilled_mid_insert_loses_and_doubles_nothing(tmp_path: Path) -> None:
+    central, token = make_centre(tmp_path)
+    store = Store(tmp_path / "station.db")
+    total = 12_000
+    fill_outbox(store, total)
+    central.start()
+    up = Uploader(store, "K01", central.url, token, dict, rng=random.Random(2), batch_max=1000,
+                  batch_max_age_s=0.05, heartbeat_s=3600, timeout_s=3, backoff_max_s=0.5).start()
+    rng = random.Random(3)
+    kills = 0
+    try:
+        while store.outbox_depth()[0] > 0 and kills < 6:
+            time.sleep(rng.uniform(0.05, 0.4))
+            central.kill()
+            kills += 1
+            central.start()
+        wait_until(lambda: store.outbox_depth()[0] == 0, 90, "the outbox to drain after the kills")
+    finally:
+        up.stop()
+        central.stop()
+    assert kills >= 1
+    assert centre_counts(central) == (total, total, total, total // 3)
+
+
+def test_uploader_sigkilled_mid_batch_resumes_without_duplicates(tmp_path: Path) -> None:
+    central, token = make_centre(tmp_path)
+    (tmp_path / "token").write_text(token)
+    db = tmp_path / "station.db"
+    store = Store(db)
+    total = 12_000
+    fill_outbox(store, total)
+    store.close()
+    central.start()
+    cmd = [sys.executable, "-m", "server_bridge.uploader", "--store", str(db), "--station", "K01",
+           "--url", central.url, "--token-file", str(tmp_path / "token"), "--batch-max", "800", "--until-empty"]
+    watch = Store(db)
+    try:
+        for k in range(1, 5):
+            proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            # Kill while batches are streaming: once it has made progress, without waiting for a pause.
+            wait_until(lambda k=k: watch.outbox_depth()[0] <= total - k * total // 6, 60, "upload progress")
+            proc.send_signal(signal.SIGKILL)
+            proc.wait()
+        left = watch.outbox_depth()[0]
+        assert 0 < left < total, f"the kills should land mid-stream, {left} left"
+        final = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+        assert final.returncode == 0, final.stderr[-500:]
+    finally:
+        central.stop()
+    assert Store(db).outbox_depth()[0] == 0
+    assert centre_counts(central) == (total, total, total, total // 3)
