@@ -1,8 +1,6 @@
 """CameraCapture over a real cv2.VideoCapture: frames flow, a lost camera shows in status and recovers."""
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import cv2
@@ -10,6 +8,7 @@ import pytest
 
 from device_profiles.camera_schema import CameraProfile
 from drivers.scanner import CameraCapture, QrPipeline, Scene, render
+from tests.fixtures.scanner import wait_until as _until
 
 PAYLOAD = b"I1.U-0314"
 
@@ -30,15 +29,6 @@ def clip(tmp_path: Path) -> Path:
         writer.write(render(Scene(size=0.5, seed=1).with_payloads(PAYLOAD), 320, 240, frame_no=i))
     writer.release()
     return path
-
-
-def _until(predicate: Callable[[], bool], timeout: float = 5.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.02)
-    return False
 
 
 def test_frames_flow_and_decode(clip: Path) -> None:

@@ -5,25 +5,16 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 from drivers.scanner import SimulatedCamera
 from kiosk.config import load_config
 from kiosk.services.scanning import ItemScanned, MemberScanned, ScanRefused, ScanService, StaffScanned
 from kiosk.tokens import TokenBook, TokenKeys
+from tests.fixtures.scanner import wait_until as _until
 from tests.fixtures.scanner import write_station_config
 
 REPO = Path(__file__).resolve().parents[3]
-
-
-def _until(predicate: Callable[[], bool], timeout: float = 5.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.02)
-    return False
 
 
 def test_code_held_in_view_is_one_scan(running_scan_service: ScanService, sim_camera: SimulatedCamera,
