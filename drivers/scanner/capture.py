@@ -79,7 +79,7 @@ class CameraCapture:
         p = self.profile
         if not isinstance(self.source, str) or self.source.startswith("/dev/"):
             if p.fourcc:
-                cap.set(cv2.CAP_PROP_FOURCC, cv2.VideoWriter_fourcc(*p.fourcc))
+                cap.set(cv2.CAP_PROP_FOURCC, cv2.VideoWriter.fourcc(*p.fourcc))
             cap.set(cv2.CAP_PROP_FRAME_WIDTH, p.resolution.width)
             cap.set(cv2.CAP_PROP_FRAME_HEIGHT, p.resolution.height)
             cap.set(cv2.CAP_PROP_FPS, p.fps)

@@ -17,6 +17,7 @@ from pyzbar import pyzbar
 log = logging.getLogger(__name__)
 
 _QR_ONLY = [pyzbar.ZBarSymbol.QRCODE]
+_ZX_QR = zxingcpp.BarcodeFormats(zxingcpp.BarcodeFormat.QRCode)
 
 
 class Decoder(Protocol):
@@ -72,7 +73,7 @@ class ZxingDecoder:
         self.try_downscale = try_downscale
 
     def decode(self, frame: np.ndarray) -> list[bytes]:
-        found = zxingcpp.read_barcodes(to_gray(frame), formats=zxingcpp.BarcodeFormat.QRCode,
+        found = zxingcpp.read_barcodes(to_gray(frame), formats=_ZX_QR,
                                        try_rotate=False, try_downscale=self.try_downscale, try_invert=True)
         return _unique([bytes(b.bytes) for b in found if b.valid])
 
@@ -116,7 +117,7 @@ class QrPipeline:
 
     def _zxing(self, region: np.ndarray) -> tuple[list[bytes], bool]:
         """Payloads read, and whether a code was seen that could not be read."""
-        seen = zxingcpp.read_barcodes(region, formats=zxingcpp.BarcodeFormat.QRCode, try_rotate=False,
+        seen = zxingcpp.read_barcodes(region, formats=_ZX_QR, try_rotate=False,
                                       try_downscale=True, try_invert=True, return_errors=True)
         return [bytes(b.bytes) for b in seen if b.valid], any(not b.valid for b in seen)
 

@@ -200,7 +200,7 @@ def _compose(scene: Scene, objects: list[Printed], width: int, height: int, fram
         target = (scene.center[0] * width + offset, scene.center[1] * height)
         _paste(frame, obj, _homography(obj.shape[1], obj.shape[0], anchor, scale, target, scene))
         offset += obj.shape[1] * scale * 1.1
-    img = frame.astype(np.float32)
+    img: np.ndarray = frame.astype(np.float32)
     if scene.glare > 0 and objects:
         gx = scene.center[0] * width + rng.uniform(-0.25, 0.25) * scene.size * height
         gy = scene.center[1] * height + rng.uniform(-0.25, 0.25) * scene.size * height
@@ -223,9 +223,10 @@ def _compose(scene: Scene, objects: list[Printed], width: int, height: int, fram
         bank = _noise_bank(width, height)
         dy, dx = (frame_no * 7 + scene.seed) % 64, (frame_no * 13 + scene.seed * 3) % 64
         img += (scene.noise * bank[dy:dy + height, dx:dx + width])[:, :, None]
-    out = np.clip(img, 0, 255).astype(np.uint8)
+    out: np.ndarray = np.clip(img, 0, 255).astype(np.uint8)
     if scene.jpeg_quality:
         ok, buf = cv2.imencode(".jpg", out, [cv2.IMWRITE_JPEG_QUALITY, scene.jpeg_quality])
-        if ok:
-            out = cv2.imdecode(buf, cv2.IMREAD_COLOR)
+        decoded = cv2.imdecode(buf, cv2.IMREAD_COLOR) if ok else None
+        if decoded is not None:
+            out = decoded
     return out

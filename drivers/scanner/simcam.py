@@ -70,9 +70,12 @@ class SimulatedCamera:
                  clock: Clock = time.monotonic, wall_clock: Clock = time.time,
                  control_dir: Path | None = None) -> None:
         self.width, self.height, self.fps = width, height, fps
-        self._images = [cv2.imread(str(p), cv2.IMREAD_COLOR) for p in images]
-        if any(img is None for img in self._images):
-            raise ValueError("an image file could not be read")
+        self._images: list[np.ndarray] = []
+        for p in images:
+            img = cv2.imread(str(p), cv2.IMREAD_COLOR)
+            if img is None:
+                raise ValueError(f"image file could not be read: {p}")
+            self._images.append(img)
         self._video_path = str(video) if video else None
         self._video: Any = None
         self._seed = seed
@@ -163,7 +166,7 @@ class SimulatedCamera:
         return self._read_video()
 
     def _read_video(self) -> np.ndarray | None:
-        if self._video is None:
+        if self._video is None and self._video_path:
             self._video = cv2.VideoCapture(self._video_path)
         ok, frame = self._video.read()
         if not ok:  # loop the clip

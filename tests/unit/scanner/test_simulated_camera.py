@@ -106,3 +106,20 @@ def test_control_file_can_unplug_the_camera(tmp_path: Path) -> None:
     clock.advance(1)
     cam.read()
     assert cam.status().connected
+
+
+def test_video_file_is_played_and_looped(tmp_path: Path) -> None:
+    clip = tmp_path / "clip.avi"
+    writer = cv2.VideoWriter(str(clip), cv2.VideoWriter.fourcc(*"MJPG"), 10, (320, 240))
+    for i in range(3):
+        writer.write(render(Scene(size=0.5, seed=i).with_payloads(f"I1.V-000{i}"), 320, 240))
+    writer.release()
+    clock = SettableClock(0.0)
+    cam = SimulatedCamera(320, 240, fps=10, video=clip, clock=clock)
+    cam.start()
+    seen = []
+    for _ in range(5):  # three frames, then from the start again
+        clock.advance(0.1)
+        seen += QrPipeline().decode(cam.read()[0])
+    cam.stop()
+    assert seen == [b"I1.V-0000", b"I1.V-0001", b"I1.V-0002", b"I1.V-0000", b"I1.V-0001"]
