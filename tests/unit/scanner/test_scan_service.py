@@ -177,3 +177,17 @@ def test_status_counts_decoded_frames(scan_tokens: TokenBook, scan_clock: Settab
     status = service.status()
     assert service.frames_decoded == 10 and status.decode_rate == pytest.approx(2.0)
     assert status.decode_ms is not None and status.decode_ms > 0
+
+
+@pytest.mark.parametrize("payload, reason", [
+    (b"\xff\xfe\x00\x01\x02binary", "not_text"),
+    (b"http://shop.example/promo?id=1", "unknown"),
+    (("I1." + "7" * 200).encode(), "too_long"),
+])
+def test_junk_codes_seen_by_the_camera_are_refused(scan_tokens: TokenBook, payload: bytes, reason: str) -> None:
+    cam = SimulatedCamera(1280, 720, fps=30)
+    cam.start()
+    cam.show(payload, size=0.6)
+    service = ScanService(cam, scan_tokens)
+    events = service.process_frame(cam.read()[0])
+    assert len(events) == 1 and isinstance(events[0], ScanRefused) and events[0].reason == reason
