@@ -6,7 +6,9 @@ import hmac
 import io
 import os
 import time
+from datetime import datetime
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -22,6 +24,15 @@ from server_bridge.central.kpis import KPIS, KpiWindow
 from server_bridge.central.models import Alert, Complaint, Lending, MaintenanceRecord, Rating, Station
 
 TEMPLATES = Jinja2Templates(directory=__file__.rsplit("/", 1)[0] + "/templates")
+# Ops read times in the mall's own zone, not UTC.
+MALL_TZ = ZoneInfo(os.environ.get("CENTRAL_TZ", "Asia/Shanghai"))
+
+
+def _when(epoch: float | None) -> str:
+    return "" if epoch is None else datetime.fromtimestamp(epoch, MALL_TZ).strftime("%Y-%m-%d %H:%M:%S")
+
+
+TEMPLATES.env.filters["when"] = _when
 FLEET_REFRESH_S = 5
 _basic = HTTPBasic(auto_error=False)
 

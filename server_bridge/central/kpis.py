@@ -99,13 +99,23 @@ def complaint_times(session: Session, w: KpiWindow, tr: Callable[..., str]) -> P
     return Panel("complaint_times", "kpi.complaint_times", charts.hbars(bars, "h"), rows, summary)
 
 
+def _floor_order(floor: str) -> tuple[int, str]:
+    """B2 < B1 < 1F < 2F …; anything else after, alphabetically."""
+    digits = "".join(ch for ch in floor if ch.isdigit())
+    if digits and floor.upper().startswith("B"):
+        return (-int(digits), floor)
+    if digits and floor.upper().endswith("F"):
+        return (int(digits), floor)
+    return (10_000, floor)
+
+
 def complaint_heatmap(session: Session, w: KpiWindow, tr: Callable[..., str]) -> Panel:
     counts: Counter[tuple[str, str]] = Counter()
     for category, floor in session.execute(select(Complaint.category, Complaint.floor)
                                            .where(Complaint.filed_at >= w.since)).tuples():
         counts[(category, floor)] += 1
     cats = sorted({c for c, _ in counts})
-    floors = sorted({f for _, f in counts})
+    floors = sorted({f for _, f in counts}, key=_floor_order)
     rows = [{"category": c, "floor": f, "complaints": n} for (c, f), n in sorted(counts.items())]
     return Panel("complaint_heatmap", "kpi.complaint_heatmap", charts.heatmap(cats, floors, dict(counts)), rows)
 
