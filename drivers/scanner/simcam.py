@@ -92,10 +92,19 @@ class SimulatedCamera:
         self._frame_no = 0
         self._last_render = -1e9
         self._rendered: tuple[Scene | None, np.ndarray | None] = (None, None)
+        self.profile: CameraProfile | None = None
 
     @classmethod
     def from_profile(cls, profile: CameraProfile, **kwargs: Any) -> SimulatedCamera:
-        return cls(profile.resolution.width, profile.resolution.height, profile.fps, **kwargs)
+        """The camera model's resolution and rate; the scan service takes its framing guide from it."""
+        cam = cls(profile.resolution.width, profile.resolution.height, profile.fps, **kwargs)
+        cam.profile = profile
+        return cam
+
+    @classmethod
+    def for_station(cls, profile: CameraProfile, control_dir: Path) -> SimulatedCamera:
+        """The running station's camera, steered by `python -m kiosk sim show-qr` through control_dir."""
+        return cls.from_profile(profile, control_dir=control_dir)
 
     # what the shopper does ---------------------------------------------------------------------
     def show(self, payload: str | bytes | Sequence[str | bytes], **scene: Any) -> None:

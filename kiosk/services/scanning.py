@@ -115,9 +115,11 @@ class ScanService:
         self.clock = clock
         self.debounce_s = debounce_s
         if decoder is None and source is not None:
-            from drivers.scanner.decoders import QrPipeline
+            from drivers.scanner import QrPipeline, pipeline_for
 
-            decoder = QrPipeline(getattr(source, "roi", None))
+            # the camera model's framing guide and decode settings, when the source knows its profile
+            profile = getattr(source, "profile", None)
+            decoder = pipeline_for(profile) if profile is not None else QrPipeline()
         self.decoder = decoder
         self.poll_s = poll_s
         # a 30 fps camera need not be decoded 30 times a second: 15 keeps scans instant and halves idle CPU

@@ -55,3 +55,13 @@ def test_bad_rotation_is_named(tmp_path: Path) -> None:
     with pytest.raises(ProfileError) as err:
         load_profile(p)
     assert err.value.key == "rotation"
+
+
+def test_station_camera_gets_the_profiles_framing_guide(scan_tokens, tmp_path: Path) -> None:
+    from kiosk.services.scanning import ScanService
+
+    profile = load_profile(CAMERAS / "usb-720p.yaml")
+    assert isinstance(profile, CameraProfile)
+    service = ScanService(SimulatedCamera.for_station(profile, tmp_path / "simcam"), scan_tokens)
+    g = profile.framing_guide
+    assert service.roi == (g.x, g.y, g.w, g.h) != (0.0, 0.0, 1.0, 1.0)
