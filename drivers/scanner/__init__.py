@@ -10,14 +10,14 @@ from drivers.scanner.decoders import (
     Roi,
     ZxingDecoder,
 )
-from drivers.scanner.frames import CameraStatus, CameraUnavailable, FrameSource, LatestFrame, ScannerError
+from drivers.scanner.frames import CameraStatus, FrameSource, LatestFrame, ScannerError, save_frame
 from drivers.scanner.scene import Scene, render
 from drivers.scanner.simcam import SimulatedCamera, make_scene, write_control
 
 __all__ = [
-    "DECODERS", "CameraCapture", "CameraStatus", "CameraUnavailable", "Decoder", "FrameSource", "LatestFrame",
+    "DECODERS", "CameraCapture", "CameraStatus", "Decoder", "FrameSource", "LatestFrame",
     "OpenCvDecoder", "PlainZbar", "QrPipeline", "Roi", "ScannerError", "Scene", "SimulatedCamera",
-    "ZxingDecoder", "make_scene", "pipeline_for", "render", "write_control",
+    "ZxingDecoder", "make_scene", "pipeline_for", "render", "save_frame", "write_control",
 ]
 
 

@@ -21,10 +21,6 @@ class ScannerError(Exception):
     code = "scanner_error"
 
 
-class CameraUnavailable(ScannerError):
-    code = "camera_unavailable"
-
-
 @dataclass(frozen=True)
 class CameraStatus:
     """What diagnostics show: link state, frame rate, staleness and how fast frames are decoded."""
