@@ -147,11 +147,11 @@ def load_config(path: Path | str) -> StationConfig:
         raise ConfigError(path, "(file)", f"cannot read: {exc.strerror}") from exc
     except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise ConfigError(path, "(file)", f"not valid TOML: {exc}") from exc
-    data = _resolve_paths(data, path.parent.resolve())
-    assert isinstance(data, dict)
-    data["source"] = str(path.resolve())
+    resolved = _resolve_paths(data, path.parent.resolve())
+    assert isinstance(resolved, dict)
+    resolved["source"] = str(path.resolve())
     try:
-        return StationConfig.model_validate(data)
+        return StationConfig.model_validate(resolved)
     except ValidationError as exc:
         err = validation_to_profile_error(path, exc)
         raise ConfigError(path, err.key, err.problem) from exc

@@ -228,8 +228,8 @@ class Station:
         camera = None
         if self.scanning is not None:
             st = self.scanning.status()
-            camera = {"connected": bool(getattr(st, "connected", False)), "fps": float(getattr(st, "fps", 0.0)),
-                      "decode_rate": float(getattr(st, "decode_rate", 0.0))}
+            camera = {"connected": st.connected, "fps": st.fps, "decode_rate": st.decode_rate,
+                      "last_frame_age_s": st.last_frame_age_s, "error": st.error}
         disk = shutil.disk_usage(self.config.data_dir)
         return {
             "ts": time.time(), "version": __version__, "uptime_s": time.time() - self.started_at,
