@@ -29,7 +29,7 @@ WAITING = "(status='queued' OR (status='printing' AND claimed_at < ?))"
 @dataclass(frozen=True)
 class PrintOutcome:
     """`reason` when not printed: paper_out | cover_open | offline | printing (another process has it) |
-    dropped (stale); `warning` when printed: paper_near_end | status_unknown."""
+    dropped (stale); `warning` when printed: paper_near_end | status_unknown | already_printed."""
 
     printed: bool
     job_id: int
@@ -76,7 +76,7 @@ class PrintService:
                 log.info("print.dropped job=%d reason=stale", row["job_id"])
                 continue
             outcome = self._run(row["job_id"])
-            if outcome.reason in ("printing", "printed", "dropped"):
+            if outcome.reason in ("printing", "dropped") or outcome.warning == "already_printed":
                 continue  # another process has it or already settled it
             if not outcome.printed:
                 break
@@ -160,7 +160,9 @@ class PrintService:
         if row is None:
             state = self.store.query("SELECT status FROM print_jobs WHERE job_id=?", (job_id,))
             status = state[0]["status"] if state else "missing"
-            return PrintOutcome(status == "printed", job_id, None if status == "printed" else status)
+            if status == "printed":
+                return PrintOutcome(True, job_id, None, "already_printed")
+            return PrintOutcome(False, job_id, status)
         before = self.printer.status()
         if not before.ready:
             return self._failed(job_id, before.reason or "offline", before)
