@@ -16,6 +16,7 @@ MODULES = [
     "kiosk.cli.core",
     "kiosk.cli.station",
     "kiosk.cli.scanner",
+    "kiosk.cli.printer",
 ]
 
 
