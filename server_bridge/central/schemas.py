@@ -21,7 +21,7 @@ class Envelope(Strict):
     seq: int = Field(ge=1, le=2**62)
     id: Annotated[str, Field(min_length=8, max_length=64, pattern=r"^[A-Za-z0-9-]+$")]
     type: Annotated[str, Field(min_length=3, max_length=64, pattern=r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$")]
-    ts: Annotated[str, Field(max_length=40)]
+    ts: Annotated[str, Field(max_length=40, json_schema_extra={"format": "date-time"})]
     data: dict[str, Any]
 
     @field_validator("ts")
