@@ -1,9 +1,33 @@
 """Schema of a receipt printer model: paper, fonts, CJK mode, QR, cutter, status, python-escpos profile."""
 from __future__ import annotations
 
+import os
+import tempfile
+from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+
+def use_private_escpos_cache() -> None:
+    """Point python-escpos's capabilities pickle at one private folder before it is first imported.
+
+    Left alone it makes a new temp dir per process (a kiosk restarted for years leaves thousands) and a
+    shared one would let another user plant the pickle it loads. capabilities.json ships in the package.
+    """
+    if "ESCPOS_CAPABILITIES_PICKLE_DIR" in os.environ:
+        return
+    folder = Path(tempfile.gettempdir()) / f"escpos-capabilities-{os.getuid()}"
+    try:
+        folder.mkdir(mode=0o700, exist_ok=True)
+        if folder.stat().st_uid != os.getuid() or folder.stat().st_mode & 0o077:
+            return
+    except OSError:
+        return
+    os.environ["ESCPOS_CAPABILITIES_PICKLE_DIR"] = str(folder)
+
+
+use_private_escpos_cache()
 
 
 class Strict(BaseModel):

@@ -8,8 +8,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal, Protocol, runtime_checkable
 
+from device_profiles.printer_schema import use_private_escpos_cache
+
 if TYPE_CHECKING:
     from device_profiles.printer_schema import PrinterProfile
+
+use_private_escpos_cache()  # before any submodule imports python-escpos
 
 ConnType = Literal["network", "serial", "usb", "file"]
 
