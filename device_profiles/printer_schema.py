@@ -12,8 +12,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 def use_private_escpos_cache() -> None:
     """Point python-escpos's capabilities pickle at one private folder before it is first imported.
 
-    Left alone it makes a new temp dir per process (a kiosk restarted for years leaves thousands) and a
-    shared one would let another user plant the pickle it loads. capabilities.json ships in the package.
+    Left alone it writes a ~100 KB pickle into a new temp dir per process (it still makes the empty dir);
+    a shared folder would let another user plant the pickle it loads. capabilities.json ships in the package.
     """
     if "ESCPOS_CAPABILITIES_PICKLE_DIR" in os.environ:
         return
