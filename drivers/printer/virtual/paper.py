@@ -139,6 +139,7 @@ class Paper:
         data = args[3:]
         img = Image.new("L", (n, rows * 8), 0)
         px = img.load()
+        assert px is not None
         for x in range(n):
             for r in range(rows):
                 byte = data[x * rows + r]
