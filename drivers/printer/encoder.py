@@ -76,10 +76,10 @@ class _Writer:
         cols = self.profile.columns
         if isinstance(b, Text):
             sx, _ = SCALES[b.size]
-            for part in wrap(b.text, cols // sx):
+            for part in wrap(b.text, cols // sx, self.cjk):
                 self.line(part, b.align, b.bold, b.underline, b.size)
         elif isinstance(b, Row):
-            for part in justify(b.label, b.value, cols):
+            for part in justify(b.label, b.value, cols, self.cjk):
                 self.line(part, "left", b.bold)
         elif isinstance(b, Rule):
             self.line(b.char * cols)
@@ -104,7 +104,7 @@ class _Writer:
             self.out.qr(b.data, ec=_EC[q.ec], size=q.module_dots, native=False,
                         image_arguments={"impl": self.profile.raster, "center": False})
         if b.caption:
-            for part in wrap(b.caption, self.profile.columns):
+            for part in wrap(b.caption, self.profile.columns, self.cjk):
                 self.line(part, "center")
 
     def end(self) -> bytes:

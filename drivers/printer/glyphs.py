@@ -30,10 +30,13 @@ def font(bold: bool = False, size: int = 24) -> ImageFont.FreeTypeFont | ImageFo
 
 @lru_cache(maxsize=8192)
 def glyph(ch: str, font_name: str = "a", bold: bool = False, underline: bool = False,
-          invert: bool = False, sx: int = 1, sy: int = 1) -> Image.Image:
-    """One character as a 1-bit image of its cell, scaled like a printer's character size."""
+          invert: bool = False, sx: int = 1, sy: int = 1, kanji: bool = False) -> Image.Image:
+    """One character as an image of its cell, scaled like a printer's character size.
+
+    `kanji`: printed from the printer's double-byte font (Chinese mode), so always two cells wide.
+    """
     cw, ch_h = CELL_W[font_name], CELL_H[font_name]
-    w = cw * char_width(ch) or 1
+    w = cw * char_width(ch, kanji) or 1
     img = Image.new("L", (w, ch_h), 0)
     draw = ImageDraw.Draw(img)
     size = round(ch_h * 0.875)

@@ -97,7 +97,7 @@ class Paper:
         line: list[Image.Image] = []
         used = 0
         for ch, st in chars:
-            g = glyph(ch, st.font, st.bold, st.underline, st.invert, st.sx, st.sy)
+            g = glyph(ch, st.font, st.bold, st.underline, st.invert, st.sx, st.sy, st.chinese)
             if used + g.width > self.width and line:
                 self._emit_glyphs(line)
                 line, used = [], 0

@@ -37,3 +37,10 @@ def test_justify_puts_value_flush_right_or_on_its_own_line() -> None:
     assert justify("物品 Item", "雨伞", 20) == ["物品 Item" + " " * 7 + "雨伞"]
     narrow = justify("答复期限 Reply by", "2025-11-27 00:00", 32)
     assert len(narrow) == 2 and narrow[1].endswith("2025-11-27 00:00") and display_width(narrow[1]) == 32
+
+
+def test_in_chinese_mode_every_non_ascii_character_is_a_kanji_cell() -> None:
+    assert display_width("¥2·3") == 4
+    assert display_width("¥2·3", cjk_font=True) == 6
+    assert wrap("at most ¥10 a day", 11) == ["at most ¥10", "a day"]
+    assert wrap("at most ¥10 a day", 11, cjk_font=True) == ["at most", "¥10 a day"]
