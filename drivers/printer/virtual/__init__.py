@@ -147,9 +147,12 @@ class VirtualPrinter:
             self._active = None
             # A printer without a cutter: the receipt is torn off when the job's connection ends.
             if dirty:
-                with self._lock:
-                    if not self.paper.blank:
-                        self._finish_page()
+                self.tear_off()
+
+    def tear_off(self) -> Path | None:
+        """Finish the page in progress as a receipt file (what a shopper does on a printer with no cutter)."""
+        with self._lock:
+            return None if self.paper.blank else self._finish_page()
 
     def _answer_status(self, sock: socket.socket, n: int) -> None:
         status = self.status
@@ -185,9 +188,8 @@ class VirtualPrinter:
         for cmd in parser.feed(data):
             if not (isinstance(cmd, Cmd) and cmd.name == "DLE EOT"):
                 dirty = self.process(cmd, faulted) or dirty
-        with self._lock:
-            if dirty and not self.paper.blank:
-                self._finish_page()
+        if dirty:
+            self.tear_off()
 
     def _finish_page(self) -> Path | None:
         lost = self.paper.faulted
