@@ -226,3 +226,13 @@ class ComplaintDesk:
                                 created_at=rows[0]["created_at"], notes=("centre_unreachable",))
         # Genuine code from another station while the centre is unreachable: say so rather than guess.
         return TicketStatus(ticket_id, "unknown", source="station", notes=("centre_unreachable",))
+
+    def ticket_receipt(self, ticket: Ticket) -> Any:
+        """The printed ticket (receipts.ComplaintTicket): its QR opens the status page and text form."""
+        from kiosk.services.receipts import ComplaintTicket
+
+        where = " ".join(x for x in (ticket.floor, ticket.shop_unit) if x)
+        return ComplaintTicket(station_id=self.station_id, ticket_id=ticket.ticket_id, category=ticket.category,
+                               summary=f"{ticket.category} · {where} · {'★' * ticket.rating}",
+                               created_at=ticket.created_at, reply_due_at=ticket.created_at + 3600,
+                               lookup_token=ticket.status_url, phone=None)

@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from PIL import Image, ImageFilter, UnidentifiedImageError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -248,3 +248,12 @@ class LostFound:
                     "found_at": item.found_at}, at=now)
         log.info("lostfound.handed_over count=%d staff=%s", len(due), staff_id)
         return [self.item(i.item_id) for i in due]
+
+    def claim_receipt(self, item: FoundItem) -> Any:
+        """What a shopper takes to the desk to claim an item (receipts.LostItemReport with the F1 code)."""
+        from kiosk.services.receipts import LostItemReport
+
+        where = " ".join(x for x in (item.floor, item.place) if x)
+        return LostItemReport(station_id=self.station_id, report_id=item.item_id,
+                              description=f"{item.category} {item.description}".strip(), where_lost=where,
+                              reported_at=self.clock(), claim_token=item.claim_code)

@@ -228,3 +228,11 @@ class MemberCentre:
                                                                      "station_id": self.station_id}, at=now)
         return ParkingVoucher(voucher_id, row["redemption_id"], row["member_id"], row["hours"], row["points"],
                               signed.raw, row["created_at"], row["expires_at"], now if use else None)
+
+    def voucher_receipt(self, voucher: ParkingVoucher) -> Any:
+        """The printed voucher (receipts.ParkingVoucher) for the printing service."""
+        from kiosk.services.receipts import ParkingVoucher as VoucherReceipt
+
+        return VoucherReceipt(station_id=self.station_id, voucher_id=voucher.voucher_id,
+                              free_minutes=voucher.hours * 60, valid_until=voucher.expires_at,
+                              voucher_token=voucher.code)

@@ -11,6 +11,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from device_profiles.locker_schema import LockerProfile
 from drivers.locker.link import LockerError, LockerLink, OutcomeUnknown
@@ -211,3 +212,12 @@ class StorageService:
                 "overtime": now > row["due_at"]}, at=now)
         log.info("storage.picked_up deposit=%s fee=%d", deposit_id, fee)
         return Pickup(deposit_id, row["locker_id"], row["slot"], duration, fee, now > row["due_at"])
+
+    def receipt(self, receipt: StorageReceipt, lang: str = "zh") -> Any:
+        """The printed storage receipt (receipts.StorageReceipt) carrying the signed pickup code."""
+        from kiosk.services.fees import fee_rule_text
+        from kiosk.services.receipts import StorageReceipt as Printed
+
+        return Printed(station_id=self.station_id, deposit_id=receipt.deposit_id, locker_id=receipt.locker_id,
+                       slot=receipt.slot, stored_at=receipt.started_at, fee_rule=fee_rule_text(self.policy, lang),
+                       pickup_token=receipt.code, expires_at=receipt.due_at)

@@ -31,10 +31,23 @@ SCREENS: dict[str, str] = {
     "staff_pin": "kiosk.ui.screens.staff:StaffPinScreen",
     "diagnostics": "kiosk.ui.screens.diagnostics:DiagnosticsScreen",
     "maintenance": "kiosk.ui.screens.maintenance:MaintenanceScreen",
+    # the rest of the desk (issue 7)
+    "desk_menu": "kiosk.ui.screens.desk_menu:DeskMenuScreen",
+    "info": "kiosk.ui.screens.desk_menu:InfoScreen",
+    "directory": "kiosk.ui.screens.desk_directory:DirectoryScreen",
+    "shop": "kiosk.ui.screens.desk_directory:ShopScreen",
+    "member": "kiosk.ui.screens.desk_member:MemberScreen",
+    "complaint": "kiosk.ui.screens.desk_complaint:ComplaintScreen",
+    "complaint_phone": "kiosk.ui.screens.desk_complaint:ComplaintPhoneScreen",
+    "ticket": "kiosk.ui.screens.desk_complaint:TicketScreen",
+    "lostfound": "kiosk.ui.screens.desk_lostfound:LostFoundScreen",
+    "found_item": "kiosk.ui.screens.desk_lostfound:FoundItemScreen",
+    "storage": "kiosk.ui.screens.desk_storage:StorageScreen",
 }
 
 HOME_TILES: list[HomeTile] = [
     HomeTile("umbrella", "☂", "Borrow an umbrella", "borrow", {"item_type": "umbrella"}),
     HomeTile("power_bank", "◉", "Borrow a power bank", "borrow", {"item_type": "power_bank"}),
     HomeTile("return", "←", "Return an item", "return"),
+    HomeTile("desk", "★", "More services", "desk_menu"),
 ]

@@ -1,0 +1,223 @@
+"""Complaints: category, floor, rating, an optional phone number (masked), then a ticket with a status QR.
+
+Free text is typed on the shopper's phone: the ticket's QR opens the centre's form. Scanning a ticket at
+any station shows its status.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from kivy.app import App
+from kivy.properties import BooleanProperty, ListProperty, NumericProperty, StringProperty
+
+from kiosk.privacy import mask_phone
+from kiosk.ui.screens.base import FlowScreen
+from kiosk.ui.widgets import KButton
+
+log = logging.getLogger(__name__)
+
+CATEGORIES = [("goods", "Goods"), ("attitude", "Service attitude"), ("facilities", "Facilities"),
+              ("parking", "Parking"), ("cleanliness", "Cleanliness"), ("other", "Other")]
+FLOORS = ["B1", "1F", "2F", "3F", "4F"]
+STATUS_MSGIDS = {"filed": "Received at this station, on its way to the service centre",
+                 "open": "Received, waiting for a reply", "answered": "Answered, being handled",
+                 "closed": "Closed", "unknown": "Not known yet: please try again later"}
+REFUSALS = {"phone_invalid": "Please enter an 11-digit mobile number",
+            "forged": "This is not a genuine complaint ticket", "malformed": "This is not a genuine complaint ticket"}
+
+
+class ChoiceButton(KButton):
+    """One of several choices; the chosen one is marked with ✓ and bold, not by colour alone."""
+
+    value = StringProperty("")
+    msgid = StringProperty("")
+    chosen = BooleanProperty(False)
+    icon = StringProperty("")
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        app = App.get_running_app()
+        app.bind(lang=self._relabel)
+        self.bind(chosen=self._relabel, msgid=self._relabel)
+        self._relabel()
+
+    def _relabel(self, *_: Any) -> None:
+        app = App.get_running_app()
+        mark = "✓ " if self.chosen else (self.icon + "  " if self.icon else "")
+        self.text = mark + app.t(self.msgid, app.lang)
+        self.bold = self.chosen
+        self.background_color = app.c_accent if self.chosen else app.c_btn
+        self.color = app.c_accent_fg if self.chosen else app.c_btn_fg
+
+
+def _choice(screen: FlowScreen, box_id: str, options: list[tuple[str, str]], attr: str) -> None:
+    box = screen.ids[box_id]
+    for value, msgid in options:
+        button = ChoiceButton(value=value, msgid=msgid)
+        button.bind(on_release=lambda _w, v=value: setattr(screen, attr, v))
+        box.add_widget(button)
+
+
+class ComplaintScreen(FlowScreen):
+    flow = "complaint"
+    category = StringProperty("")
+    floor = StringProperty("")
+    rating = NumericProperty(0)
+
+    def on_kv_post(self, *args: Any) -> None:
+        super().on_kv_post(*args)
+        _choice(self, "categories", CATEGORIES, "category")
+        _choice(self, "floors", [(f, f) for f in FLOORS], "floor")
+        _choice(self, "stars", [(str(n), "★" * n) for n in range(1, 6)], "rating_text")
+
+    rating_text = StringProperty("")
+
+    def _mark(self, box_id: str, value: str) -> None:
+        for button in self.ids[box_id].children:
+            button.chosen = button.value == value
+
+    def on_category(self, *_: Any) -> None:
+        self._mark("categories", self.category)
+
+    def on_floor(self, *_: Any) -> None:
+        self._mark("floors", self.floor)
+
+    def on_rating_text(self, *_: Any) -> None:
+        self.rating = int(self.rating_text or 0)
+        self._mark("stars", self.rating_text)
+
+    def enter(self, **_: Any) -> None:
+        super().enter()
+        self.category, self.floor, self.rating_text = "", "", ""
+
+    def next(self) -> None:
+        if not (self.category and self.floor and self.rating):
+            self.notify("Please choose a category, a floor and a rating")
+            return
+        self.app.go("complaint_phone", form={"category": self.category, "floor": self.floor,
+                                             "rating": self.rating,
+                                             "lang": "en" if self.app.lang == "en" else "zh_CN"})
+
+    def wipe(self) -> None:
+        super().wipe()
+        self.category, self.floor, self.rating_text = "", "", ""
+
+
+class ComplaintPhoneScreen(FlowScreen):
+    flow = "complaint"
+    entered = StringProperty("")
+
+    def on_kv_post(self, *args: Any) -> None:
+        super().on_kv_post(*args)
+        self.ids.keypad.on_ok = self.submit
+
+    def enter(self, form: dict[str, Any] | None = None, **_: Any) -> None:
+        super().enter()
+        self._form = dict(form or {})
+        self.ids.keypad.clear()
+
+    def shown(self, entered: str) -> str:
+        """Digits while typing; once all 11 are in, only the mask stays on screen."""
+        return mask_phone(entered) if len(entered) >= 11 else entered
+
+    def submit(self, phone: str | None) -> None:
+        complaints = self.app.service("complaints")
+        if complaints is None or not self._form:
+            self.notify("This service is not available here")
+            return
+        fields, printing = {**self._form, "phone": phone or None}, self.app.service("printing")
+
+        def job() -> tuple[Any, bool]:
+            ticket = complaints.file(**fields)
+            printed = False
+            if printing is not None:
+                printed = bool(printing.print_receipt(complaints.ticket_receipt(ticket)).printed)
+            return ticket, printed
+
+        self.app.run_worker(job, self._filed, self._refused, name="ui-complaint")
+
+    def _filed(self, result: Any) -> None:
+        ticket, printed = result
+        self.ids.keypad.clear()
+        self._form = {}
+        self.app.go("ticket", ticket=ticket, printed=printed)
+
+    def _refused(self, exc: BaseException) -> None:
+        code = str(getattr(exc, "code", "error"))
+        log.info("ui.complaint_refused code=%s", code)
+        self.notify(REFUSALS.get(code, "Something went wrong"))
+
+    def back(self) -> None:
+        self.app.go("complaint")
+
+    def wipe(self) -> None:
+        super().wipe()
+        self._form = {}
+        self.ids.keypad.clear()
+
+
+class TicketScreen(FlowScreen):
+    """After filing: the ticket and its QR. Opened from the menu: scan a ticket to see its status."""
+
+    flow = "complaint"
+    mode = StringProperty("lookup")  # filed | lookup | status
+    ticket_id = StringProperty("")
+    url = StringProperty("")
+    status = StringProperty("")
+    replies = ListProperty([])
+    printed = StringProperty("")
+
+    def enter(self, ticket: Any = None, printed: bool = False, **_: Any) -> None:
+        super().enter()
+        self.replies, self.status = [], ""
+        if ticket is not None:
+            self.mode, self.ticket_id, self.url = "filed", ticket.ticket_id, ticket.status_url
+            self.printed = "yes" if printed else "no"
+        else:
+            self.mode, self.ticket_id, self.url, self.printed = "lookup", "", "", ""
+
+    def on_enter(self, *_: Any) -> None:
+        if self.mode == "lookup":
+            self.ids.camera.start()
+
+    def on_leave(self, *_: Any) -> None:
+        self.ids.camera.stop()
+
+    def on_scan(self, event: Any) -> bool:
+        code = getattr(event, "code", None)
+        if type(event).__name__ != "SignedScanned" or getattr(code, "prefix", "") != "C1":
+            return False
+        complaints = self.app.service("complaints")
+        if complaints is None:
+            self.notify("This service is not available here")
+            return True
+        self.app.run_worker(lambda: complaints.status(code.raw), self._status, self._failed, name="ui-ticket")
+        return True
+
+    def _status(self, st: Any) -> None:
+        self.mode, self.ticket_id, self.status = "status", st.ticket_id, st.status
+        self.replies = [r.get("text", "") for r in st.replies if r.get("author") == "staff"]
+
+    def _failed(self, exc: BaseException) -> None:
+        self.notify(REFUSALS.get(str(getattr(exc, "code", "")), "Something went wrong"))
+
+    def headline(self, mode: str, ticket_id: str, status: str, lang: str) -> str:
+        t = self.app.t
+        if mode == "lookup":
+            return t("Show your ticket's QR code to the camera", lang)
+        head = t("Ticket {ticket}", lang).format(ticket=ticket_id)
+        if mode == "status":
+            return head + "\n" + t(STATUS_MSGIDS.get(status, "Not known yet: please try again later"), lang)
+        return head
+
+    def done(self) -> None:
+        if self.mode == "filed":
+            self.app.go("rating", flow="complaint")
+        else:
+            self.go_home()
+
+    def wipe(self) -> None:
+        super().wipe()
+        self.ticket_id, self.url, self.replies, self.status = "", "", [], ""
+        self.ids.camera.stop()

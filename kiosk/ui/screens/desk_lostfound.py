@@ -1,0 +1,127 @@
+"""Lost & found for shoppers: browse held items by category and floor, report a loss, get a claim receipt."""
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from kivy.properties import ListProperty, StringProperty
+
+from kiosk.ui.screens.base import FlowScreen
+from kiosk.ui.screens.desk_complaint import FLOORS, _choice
+
+log = logging.getLogger(__name__)
+
+CATEGORIES = [("documents", "Documents"), ("cards", "Cards"), ("phone", "Phone"), ("wallet", "Wallet"),
+              ("keys", "Keys"), ("bag", "Bag"), ("clothing", "Clothing"), ("umbrella", "Umbrella"),
+              ("kids", "Kids' things"), ("jewellery", "Jewellery"), ("other", "Other")]
+MAX_ITEMS = 3
+
+
+class LostFoundScreen(FlowScreen):
+    flow = "lostfound"
+    category = StringProperty("")
+    floor = StringProperty("")
+    items = ListProperty([])
+
+    def on_kv_post(self, *args: Any) -> None:
+        super().on_kv_post(*args)
+        _choice(self, "categories", CATEGORIES, "category")
+        _choice(self, "floors", [(f, f) for f in FLOORS], "floor")
+
+    def _mark(self, box_id: str, value: str) -> None:
+        for button in self.ids[box_id].children:
+            button.chosen = button.value == value
+
+    def on_category(self, *_: Any) -> None:
+        self._mark("categories", self.category)
+
+    def on_floor(self, *_: Any) -> None:
+        self._mark("floors", self.floor)
+
+    def enter(self, **_: Any) -> None:
+        super().enter()
+        self.category, self.floor, self.items = "", "", []
+        self._show([])
+
+    def browse(self) -> None:
+        lf = self.app.service("lostfound")
+        if lf is None:
+            self.notify("This service is not available here")
+            return
+        found = lf.browse(category=self.category or None, floor=self.floor or None)
+        self._show(found)
+        if not found:
+            self.notify("Nothing like that has been handed in")
+
+    def report(self) -> None:
+        lf = self.app.service("lostfound")
+        if lf is None:
+            self.notify("This service is not available here")
+            return
+        if not self.category:
+            self.notify("Please choose what you lost")
+            return
+        try:
+            _report_id, matches = lf.report_lost(category=self.category, floor=self.floor or None,
+                                                 place=self.floor or "?", lost_at=time.time() - 6 * 3600)
+        except Exception as exc:  # LostFoundRefused: its code maps to words
+            self.notify("Something went wrong")
+            log.info("ui.lost_report_refused code=%s", getattr(exc, "code", "error"))
+            return
+        self._show([m.item for m in matches])
+        self.notify("Your report is registered. These items might be yours:" if matches else
+                    "Your report is registered. Nothing matches yet; staff will look out for it.", ok=True)
+
+    def _show(self, found: list[Any]) -> None:
+        from kivy.factory import Factory
+
+        self.items = list(found[:MAX_ITEMS])
+        box = self.ids.found_list
+        box.clear_widgets()
+        for item in self.items:
+            day = time.strftime("%m-%d", time.localtime(item.found_at))
+            button = Factory.KButton(text=f"{self.app.t(dict(CATEGORIES).get(item.category, 'Other'))} · "
+                                          f"{item.floor or ''} {item.place} · {day}")
+            button.bind(on_release=lambda _w, it=item: self.app.go("found_item", item=it))
+            box.add_widget(button)
+
+    def wipe(self) -> None:
+        super().wipe()
+        self.category, self.floor, self.items = "", "", []
+
+
+class FoundItemScreen(FlowScreen):
+    flow = "lostfound"
+    description = StringProperty("")
+    claim_code = StringProperty("")
+    photo = StringProperty("")
+    printed = StringProperty("")
+
+    def enter(self, item: Any = None, **_: Any) -> None:
+        super().enter()
+        self._item = item
+        self.printed = ""
+        if item is None:
+            self.description, self.claim_code, self.photo = "", "", ""
+            return
+        self.description = f"{item.floor or ''} {item.place}\n{item.description}".strip()
+        self.claim_code = item.claim_code
+        self.photo = str(item.public_photo) if item.public_photo else ""  # blurred for documents and cards
+
+    def print_claim(self) -> None:
+        lf, printing = self.app.service("lostfound"), self.app.service("printing")
+        if lf is None or self._item is None or printing is None:
+            self.notify("Show this code at the service desk to claim the item.")
+            return
+        item = self._item
+        self.app.run_worker(lambda: printing.print_receipt(lf.claim_receipt(item)).printed,
+                            lambda ok: setattr(self, "printed", "yes" if ok else "no"),
+                            lambda _exc: setattr(self, "printed", "no"), name="ui-claim")
+
+    def back(self) -> None:
+        self.app.go("lostfound")
+
+    def wipe(self) -> None:
+        super().wipe()
+        self._item, self.description, self.claim_code, self.photo = None, "", "", ""

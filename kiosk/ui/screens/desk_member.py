@@ -1,0 +1,120 @@
+"""Member centre: scan the member code → level, points, open lendings (offline: what still works), parking."""
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from kivy.properties import BooleanProperty, ListProperty, NumericProperty, StringProperty
+
+from kiosk.ui.screens.base import FlowScreen
+
+log = logging.getLogger(__name__)
+
+OFFLINE_MSGIDS = {
+    "member_offline_cached": "The mall's system is unreachable: showing what we saw a few minutes ago.",
+    "member_offline_points_as_of": "Points may have changed since.",
+    "member_offline_no_profile": "The mall's system is unreachable: member details are not available now.",
+    "member_offline_lendings_ok": "Borrowing and returning still work.",
+}
+REFUSALS = {
+    "not_enough_points": "Not enough points for that",
+    "parking_daily_limit": "That is more parking than one day allows",
+    "centre_offline": "Points cannot be checked right now, please try again later",
+    "unknown_member": "This member is not known to the mall",
+    "replayed": "This member code was already used, please refresh it",
+    "expired": "Member code has expired, please refresh it",
+    "forged": "Sorry, that is not a code we know.",
+}
+
+
+class MemberScreen(FlowScreen):
+    flow = "member"
+    state = StringProperty("scan")  # scan | loading | shown | voucher
+    level = StringProperty("")
+    member_name = StringProperty("")
+    points = NumericProperty(-1)
+    lendings = NumericProperty(0)
+    notes = ListProperty([])
+    can_redeem = BooleanProperty(False)
+    voucher_code = StringProperty("")
+    voucher_hours = NumericProperty(0)
+    printed = BooleanProperty(False)
+
+    def enter(self, **_: Any) -> None:
+        super().enter()
+        self._clear()
+
+    def _clear(self) -> None:
+        self._member = None
+        self.state, self.level, self.member_name, self.points, self.lendings = "scan", "", "", -1, 0
+        self.notes, self.can_redeem, self.voucher_code, self.voucher_hours, self.printed = [], False, "", 0, False
+
+    def on_enter(self, *_: Any) -> None:
+        self.ids.camera.start()
+
+    def on_leave(self, *_: Any) -> None:
+        self.ids.camera.stop()
+
+    def on_scan(self, event: Any) -> bool:
+        if type(event).__name__ != "MemberScanned":
+            return False
+        members = self.app.service("members")
+        if members is None:
+            self.notify("This service is not available here")
+            return True
+        self.state, self._member = "loading", event.code
+        self.app.run_worker(lambda: members.view(event.code), self._show, self._failed, name="ui-member")
+        return True
+
+    def _show(self, view: Any) -> None:
+        self.state = "shown"
+        p = view.profile
+        self.level, self.member_name = (p.level, p.name_masked) if p else ("", "")
+        self.points = view.points_available if view.points_available is not None else -1
+        self.lendings = len(view.open_lendings)
+        self.notes = [OFFLINE_MSGIDS.get(n, n) for n in view.offline_notes]
+        self.can_redeem = view.can_redeem
+
+    def _failed(self, exc: BaseException) -> None:
+        code = str(getattr(exc, "code", "error"))
+        log.info("ui.member_failed code=%s", code)
+        self.state = "scan" if self._member is None else "shown"
+        self.notify(REFUSALS.get(code, "Something went wrong"))
+
+    def summary(self, state: str, level: str, name: str, points: float, lendings: float, lang: str) -> str:
+        t = self.app.t
+        if state == "scan":
+            return t("Show your member code to the camera", lang)
+        if state == "loading":
+            return t("Looking you up…", lang)
+        head = f"{name} · {level}" if name else t("Member", lang)
+        pts = t("{points} points", lang).format(points=int(points)) if points >= 0 else ""
+        open_ = t("{count} open lendings", lang).format(count=int(lendings))
+        return "\n".join(x for x in (head, pts, open_) if x)
+
+    def redeem(self, hours: int) -> None:
+        members = self.app.service("members")
+        if members is None or self._member is None:
+            return
+        member, printing = self._member, self.app.service("printing")
+
+        def job() -> tuple[Any, bool]:
+            voucher = members.redeem_parking(member, hours)
+            printed = False
+            if printing is not None:
+                printed = bool(printing.print_receipt(members.voucher_receipt(voucher)).printed)
+            return voucher, printed
+
+        self.app.run_worker(job, self._voucher, self._failed, name="ui-parking")
+
+    def _voucher(self, result: Any) -> None:
+        voucher, self.printed = result
+        self.voucher_code, self.voucher_hours, self.state = voucher.code, voucher.hours, "voucher"
+
+    def done(self) -> None:
+        self.app.go("rating", flow="member")
+
+    def wipe(self) -> None:
+        super().wipe()
+        self._clear()
+        self.ids.camera.stop()
