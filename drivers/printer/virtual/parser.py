@@ -114,11 +114,8 @@ class EscposParser:
             if end < 0:
                 raise Incomplete
             return Cmd("ESC D", bytes(buf[i + 2:end])), end + 1
-        if c == "(":  # ESC ( A buzzer and friends: fn pL pH data
-            _need(buf, i, 5)
-            n = _u16(buf, i + 3)
-            _need(buf, i, 5 + n)
-            return Cmd("ESC (" + chr(buf[i + 2]), bytes(buf[i + 5:i + 5 + n])), i + 5 + n
+        if c == "(":  # ESC ( A buzzer and friends
+            return self._extended(i, "ESC (")
         if c == "&":  # user-defined characters: y c1 c2, then per character x + y*x bytes
             _need(buf, i, 5)
             y, c1, c2 = buf[i + 2], buf[i + 3], buf[i + 4]
@@ -143,11 +140,8 @@ class EscposParser:
             w, h = _u16(buf, i + 4), _u16(buf, i + 6)
             _need(buf, i, 8 + w * h)
             return Cmd("GS v0", bytes(buf[i + 3:i + 8 + w * h])), i + 8 + w * h
-        if c == "(":  # GS ( fn pL pH data — QR (k), graphics (L), and every other extended function
-            _need(buf, i, 5)
-            n = _u16(buf, i + 3)
-            _need(buf, i, 5 + n)
-            return Cmd("GS (" + chr(buf[i + 2]), bytes(buf[i + 5:i + 5 + n])), i + 5 + n
+        if c == "(":  # QR (k), graphics (L), and every other extended function
+            return self._extended(i, "GS (")
         if c == "8":  # GS 8 L p1 p2 p3 p4 data: graphics with a 32-bit length
             _need(buf, i, 7)
             n = int.from_bytes(buf[i + 3:i + 7], "little")
@@ -187,10 +181,7 @@ class EscposParser:
         _need(buf, i, 2)
         c = chr(buf[i + 1])
         if c == "(":
-            _need(buf, i, 5)
-            n = _u16(buf, i + 3)
-            _need(buf, i, 5 + n)
-            return Cmd("FS (" + chr(buf[i + 2]), bytes(buf[i + 5:i + 5 + n])), i + 5 + n
+            return self._extended(i, "FS (")
         if c == "q":  # define NV images: n, then per image xL xH yL yH + data
             _need(buf, i, 3)
             j = i + 3
@@ -204,6 +195,14 @@ class EscposParser:
             _need(buf, i, 2 + n)
             return Cmd("FS " + c, bytes(buf[i + 2:i + 2 + n])), i + 2 + n
         return Cmd("unknown", bytes(buf[i:i + 2])), i + 2
+
+    def _extended(self, i: int, prefix: str) -> tuple[Cmd, int]:
+        """`prefix fn pL pH data`: the documented length is in pL pH, so any function can be skipped."""
+        buf = self.buf
+        _need(buf, i, 5)
+        n = _u16(buf, i + 3)
+        _need(buf, i, 5 + n)
+        return Cmd(prefix + chr(buf[i + 2]), bytes(buf[i + 5:i + 5 + n])), i + 5 + n
 
     def _dle(self, i: int) -> tuple[Cmd, int]:
         buf = self.buf
