@@ -71,6 +71,8 @@ class KioskApp(App):
         self.station = station
         self.settings = settings or UiSettings()
         self.mono = mono
+        # the lending service's deadlines are time.monotonic() values, whatever clock idle is given
+        self.deadline_clock: Callable[[], float] = time.monotonic
         self.catalogs = Catalogs()
         self.idle = IdleWatch(self.settings.idle_s, self.settings.countdown_s, mono)
         self.session: dict[str, Any] = {}

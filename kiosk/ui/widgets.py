@@ -2,6 +2,7 @@
 an on-screen QR code and the camera preview with its framing guide."""
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import qrcode
@@ -28,6 +29,10 @@ class KTitle(KLabel):
 
 class KButton(Button):
     """A touch target of at least the configured 15 mm, outlined so it never depends on colour."""
+
+
+class BarButton(Button):
+    """A one-line title-bar button as wide as its text (never wraps, so its width cannot feed back)."""
 
 
 class AccentButton(KButton):
@@ -176,6 +181,8 @@ class CameraView(Image):
         super().__init__(**kwargs)
         self._frames = 0
         self._since = 0.0
+        self._checks = 0
+        self._connected = True
         self.bind(pos=self._draw_guide, size=self._draw_guide, roi=self._draw_guide)
 
     def start(self) -> None:
@@ -194,7 +201,11 @@ class CameraView(Image):
         frame = None
         if scanning is not None:
             try:
-                frame = scanning.latest_frame()
+                # latest_frame() keeps the last picture after a camera is lost, so ask status() now and then
+                if self._checks % 15 == 0:
+                    self._connected = bool(getattr(scanning.status(), "connected", True))
+                self._checks += 1
+                frame = scanning.latest_frame() if self._connected else None
             except Exception:  # a camera gone mid-preview shows as "camera unavailable", never crashes the UI
                 frame = None
             roi = getattr(scanning, "roi", None)
@@ -203,6 +214,7 @@ class CameraView(Image):
                 self.roi = list(roi)
         self.available = frame is not None
         if frame is None:
+            self.texture = None
             return
         h, w = frame.shape[:2]
         tex = self.texture
@@ -212,7 +224,7 @@ class CameraView(Image):
         tex.blit_buffer(frame.tobytes(), colorfmt="bgr", bufferfmt="ubyte")
         self.texture = tex
         self.canvas.ask_update()
-        now = app.mono()
+        now = time.monotonic()  # real frame rate, whatever clock the idle timeout is given
         self._frames += 1
         if now - self._since >= 1.0:
             self.fps = self._frames / (now - self._since) if self._since else 0.0

@@ -17,9 +17,10 @@ log = logging.getLogger(__name__)
 STATE_MARK = {"occupied": "■", "empty": "□", "open": "▲", "fault": "⚠", "disabled": "×"}
 
 
-def _short(value: Any) -> str:
+def _short(value: Any, depth: int = 0) -> str:
     if isinstance(value, dict):
-        return ", ".join(f"{k}={_short(v)}" for k, v in value.items() if not isinstance(v, list | dict))
+        return ", ".join(f"{k}={_short(v, depth + 1)}" for k, v in value.items()
+                         if not isinstance(v, list) and (depth < 1 or not isinstance(v, dict)))
     if isinstance(value, float):
         return f"{value:.1f}"
     return str(value)

@@ -47,7 +47,7 @@ class WaitScreen(FlowScreen):
 
     def _tick(self, _dt: float) -> None:
         if self._deadline is not None:
-            self.seconds = max(0, int(self._deadline - self.app.mono() + 0.999))
+            self.seconds = max(0, int(self._deadline - self.app.deadline_clock() + 0.999))
 
     def headline(self, stage: str, seconds: float, lang: str) -> str:
         t = self.app.t
