@@ -50,7 +50,7 @@ def ingest_batch(session: Session, station_id: str, batch: Batch, now: float) ->
                         by_seq[seq].id)
     fresh = [ev for seq, ev in sorted(by_seq.items()) if seq not in existing and seq > station.acked_seq]
     if fresh:
-        session.execute(insert(Event), [
+        session.connection().execute(insert(Event.__table__), [
             {"station_id": station_id, "seq": ev.seq, "event_id": ev.id, "type": ev.type, "ts": ev.ts,
              "data": ev.data, "received_at": now} for ev in fresh])
     old = station.acked_seq
@@ -90,11 +90,23 @@ def _project(session: Session, station_id: str, old: int, new: int, fresh: dict[
             Event.station_id == station_id, Event.seq > old, Event.seq <= new)).all()
         parked = {r.seq: Envelope.model_construct(seq=r.seq, id=r.event_id, type=r.type, ts=r.ts, data=r.data)
                   for r in rows if r.seq not in fresh}
+    run: list[Envelope] = []
+    run_fn = None
     for seq in range(old + 1, new + 1):
         ev = fresh.get(seq) or parked[seq]
         spec = PROJECTIONS.get(ev.type)
-        if spec is not None:
+        if spec is None:
+            continue
+        if spec.batch is not None and spec.batch is run_fn:
+            run.append(ev)
+            continue
+        if run_fn is not None:
+            run_fn(session, station_id, run)
+        run, run_fn = ([ev], spec.batch) if spec.batch is not None else ([], None)
+        if spec.batch is None:
             spec.fn(session, station_id, ev)
+    if run_fn is not None:
+        run_fn(session, station_id, run)
 
 
 def station_events(session: Session, station_id: str, limit: int = 100) -> list[dict[str, Any]]:

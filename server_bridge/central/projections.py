@@ -1,8 +1,9 @@
 """Projections: how each station event type changes the centre's tables. A registry others extend.
 
-`register_projection(type, fn, data_model)`: `fn(session, station_id, event)` runs once per stored event,
-in seq order per station, inside the ingest transaction. `data_model` (pydantic) validates `data` at the
-edge; unknown event types are stored and not projected.
+`register_projection(type, fn, data_model, batch=None)`: `fn(session, station_id, event)` runs once per stored
+event, in seq order per station, inside the ingest transaction. `data_model` (pydantic) validates `data` at
+the edge; unknown event types are stored and not projected. A hot type may also give `batch(session,
+station_id, events)`: consecutive events sharing one batch function are handed over together.
 """
 from __future__ import annotations
 
@@ -13,24 +14,16 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from server_bridge.central.models import (
-    Complaint,
-    Lending,
-    MaintenanceRecord,
-    Member,
-    MemberVisit,
-    PointsEntry,
-    Rating,
-    UnmatchedReturn,
-)
+from server_bridge.central.models import Complaint, MaintenanceRecord, Member, MemberVisit, PointsEntry
 from server_bridge.central.schemas import Envelope, Epoch
 
 log = logging.getLogger(__name__)
 
 Projection = Callable[[Session, str, Envelope], None]
+BatchProjection = Callable[[Session, str, list[Envelope]], None]
 Id = Annotated[str, Field(min_length=1, max_length=64)]
 ItemType = Literal["umbrella", "power_bank", "storage", "stroller"]
 
@@ -39,13 +32,15 @@ ItemType = Literal["umbrella", "power_bank", "storage", "stroller"]
 class ProjectionSpec:
     fn: Projection
     data_model: type[BaseModel] | None
+    batch: BatchProjection | None = None
 
 
 PROJECTIONS: dict[str, ProjectionSpec] = {}
 
 
-def register_projection(event_type: str, fn: Projection, data_model: type[BaseModel] | None = None) -> None:
-    PROJECTIONS[event_type] = ProjectionSpec(fn, data_model)
+def register_projection(event_type: str, fn: Projection, data_model: type[BaseModel] | None = None,
+                        batch: BatchProjection | None = None) -> None:
+    PROJECTIONS[event_type] = ProjectionSpec(fn, data_model, batch)
 
 
 def event_epoch(event: Envelope) -> float:
@@ -143,61 +138,6 @@ def _visit(session: Session, member_id: str | None, station_id: str, at: float, 
         session.add(MemberVisit(member_id=member_id, station_id=station_id, at=at, kind=kind))
 
 
-def _close(lending: Lending, d: LendingReturned) -> None:
-    lending.status = "returned"
-    lending.returned_at = d.returned_at
-    lending.return_station_id = d.station_id
-    lending.return_locker_id = d.locker_id
-    lending.return_slot = d.slot
-    lending.fee_cents = d.fee_cents
-
-
-def project_lending_started(session: Session, station_id: str, event: Envelope) -> None:
-    d = LendingStarted.model_validate(event.data)
-    if session.get(Lending, d.lending_id) is not None:
-        return
-    lending = Lending(lending_id=d.lending_id, member_id=d.member_id, item_type=d.item_type, item_id=d.item_id,
-                      station_id=station_id, locker_id=d.locker_id, slot=d.slot, started_at=d.started_at,
-                      due_at=d.due_at, status="open")
-    session.add(lending)
-    _visit(session, d.member_id, station_id, d.started_at, "lending")
-    # The item may already be back: its return at another station was uploaded before this start.
-    early = session.scalars(select(UnmatchedReturn).where(UnmatchedReturn.item_id == d.item_id,
-                                                          UnmatchedReturn.returned_at >= d.started_at)
-                            .order_by(UnmatchedReturn.returned_at).limit(1)).first()
-    if early is not None:
-        _close(lending, LendingReturned.model_validate(early.data))
-        session.delete(early)
-
-
-def project_lending_returned(session: Session, station_id: str, event: Envelope) -> None:
-    d = LendingReturned.model_validate(event.data)
-    lending = session.get(Lending, d.lending_id) if d.lending_id else None
-    if lending is None:
-        # A cross-station return: close the open lending of this item wherever it was opened.
-        lending = session.scalars(select(Lending).where(Lending.item_id == d.item_id, Lending.status == "open")
-                                  .order_by(Lending.started_at.desc()).limit(1)).first()
-    if lending is None or lending.status != "open":
-        if lending is None:
-            session.add(UnmatchedReturn(item_id=d.item_id, station_id=station_id, returned_at=d.returned_at,
-                                        data=d.model_dump(mode="json")))
-            log.info("projection.return_unmatched station=%s item=%s", station_id, d.item_id)
-        return
-    _close(lending, d)
-    _visit(session, d.member_id or lending.member_id, station_id, d.returned_at, "return")
-
-
-def project_lending_bought(session: Session, station_id: str, event: Envelope) -> None:
-    d = LendingBought.model_validate(event.data)
-    session.execute(update(Lending).where(Lending.lending_id == d.lending_id)
-                    .values(status="bought", price_cents=d.price_cents))
-
-
-def project_survey(session: Session, station_id: str, event: Envelope) -> None:
-    d = SurveyRated.model_validate(event.data)
-    session.add(Rating(station_id=station_id, flow=d.flow, score=d.score, lang=d.lang, at=event_epoch(event)))
-
-
 def project_maintenance(session: Session, station_id: str, event: Envelope) -> None:
     d = MaintenanceLogged.model_validate(event.data)
     session.add(MaintenanceRecord(station_id=station_id, staff_id=d.staff_id, action=d.action, device=d.device,
@@ -264,13 +204,12 @@ def project_parking(session: Session, station_id: str, event: Envelope) -> None:
         _visit(session, d.member_id, station_id, at, "parking")
 
 
-register_projection("lending.started", project_lending_started, LendingStarted)
-register_projection("lending.returned", project_lending_returned, LendingReturned)
-register_projection("lending.bought", project_lending_bought, LendingBought)
-register_projection("survey.rated", project_survey, SurveyRated)
 register_projection("maintenance.logged", project_maintenance, MaintenanceLogged)
 register_projection("complaint.filed", project_complaint_filed, ComplaintFiled)
 register_projection("complaint.answered", project_complaint_answered, ComplaintAnswered)
 register_projection("complaint.closed", project_complaint_closed, ComplaintClosed)
 register_projection("points.changed", project_points, PointsChanged)
 register_projection("parking.redeemed", project_parking, ParkingRedeemed)
+
+# Lendings and ratings are most of the traffic; they register their batch projection from their own module.
+from server_bridge.central import lending_projection  # noqa: E402,F401

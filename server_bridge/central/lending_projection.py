@@ -1,0 +1,139 @@
+"""Lendings, returns, purchases and ratings projected a batch at a time with set-based statements.
+
+Within one station's batch the effects commute (a return names its own lending, which the same batch or an
+earlier one opened), except returns without a lending id (cross-station), which are matched one by one.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from sqlalchemy import Connection, Table, and_, bindparam, delete, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from server_bridge.central.models import Lending, MemberVisit, Rating, UnmatchedReturn
+from server_bridge.central.projections import (
+    LendingBought,
+    LendingReturned,
+    LendingStarted,
+    SurveyRated,
+    event_epoch,
+    register_projection,
+)
+from server_bridge.central.schemas import Envelope
+
+log = logging.getLogger(__name__)
+LENDINGS: Table = Lending.__table__  # type: ignore[assignment]
+
+_CLOSE = (update(LENDINGS).where(and_(LENDINGS.c.lending_id == bindparam("lid"), LENDINGS.c.status == "open"))
+          .values(status="returned", returned_at=bindparam("returned_at"),
+                  return_station_id=bindparam("return_station_id"), return_locker_id=bindparam("return_locker_id"),
+                  return_slot=bindparam("return_slot"), fee_cents=bindparam("fee_cents")))
+_BUY = (update(LENDINGS).where(LENDINGS.c.lending_id == bindparam("lid"))
+        .values(status="bought", price_cents=bindparam("price_cents")))
+
+
+def _insert_ignoring_duplicates(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
+    dialect = conn.dialect.name
+    if dialect == "postgresql":
+        conn.execute(postgresql.insert(table).on_conflict_do_nothing(), rows)
+    elif dialect == "sqlite":
+        conn.execute(sqlite.insert(table).on_conflict_do_nothing(), rows)
+    else:
+        existing = set(conn.scalars(select(table.c.lending_id).where(
+            table.c.lending_id.in_([r["lending_id"] for r in rows]))))
+        fresh = [r for r in rows if r["lending_id"] not in existing]
+        if fresh:
+            conn.execute(insert(table), fresh)
+
+
+def _close_params(lending_id: str, d: LendingReturned) -> dict[str, Any]:
+    return {"lid": lending_id, "returned_at": d.returned_at, "return_station_id": d.station_id,
+            "return_locker_id": d.locker_id, "return_slot": d.slot, "fee_cents": d.fee_cents}
+
+
+def _return_by_item(conn: Connection, station_id: str, d: LendingReturned) -> None:
+    """A return without a lending we know: close the open lending of that item wherever it was opened."""
+    lending_id = conn.scalars(select(LENDINGS.c.lending_id).where(
+        LENDINGS.c.item_id == d.item_id, LENDINGS.c.status == "open", LENDINGS.c.started_at <= d.returned_at)
+        .order_by(LENDINGS.c.started_at.desc()).limit(1)).first()
+    if lending_id is not None:
+        conn.execute(_CLOSE, [_close_params(lending_id, d)])
+        return
+    conn.execute(insert(UnmatchedReturn.__table__), [{"item_id": d.item_id, "station_id": station_id,
+                                                     "returned_at": d.returned_at,
+                                                     "data": d.model_dump(mode="json")}])
+    log.info("projection.return_unmatched station=%s item=%s", station_id, d.item_id)
+
+
+def _match_early_returns(conn: Connection, starts: list[dict[str, Any]]) -> None:
+    """Returns uploaded (by another station) before the start they close."""
+    table = UnmatchedReturn.__table__
+    items = {r["item_id"]: r for r in starts}
+    early = conn.execute(select(table.c.id, table.c.item_id, table.c.returned_at, table.c.data)
+                         .where(table.c.item_id.in_(list(items))).order_by(table.c.returned_at)).all()
+    for row in early:
+        start = items[row.item_id]
+        if row.returned_at >= start["started_at"]:
+            d = LendingReturned.model_validate(row.data)
+            conn.execute(_CLOSE, [_close_params(start["lending_id"], d)])
+            conn.execute(delete(table).where(table.c.id == row.id))
+
+
+def project_lending_batch(session: Session, station_id: str, events: list[Envelope]) -> None:
+    conn = session.connection()
+    starts: list[dict[str, Any]] = []
+    returns: list[LendingReturned] = []
+    buys: list[dict[str, Any]] = []
+    ratings: list[dict[str, Any]] = []
+    visits: list[dict[str, Any]] = []
+    for ev in events:
+        if ev.type == "lending.started":
+            s = LendingStarted.model_validate(ev.data)
+            starts.append({"lending_id": s.lending_id, "member_id": s.member_id, "item_type": s.item_type,
+                           "item_id": s.item_id, "station_id": station_id, "locker_id": s.locker_id,
+                           "slot": s.slot, "started_at": s.started_at, "due_at": s.due_at, "status": "open"})
+            if s.member_id:
+                visits.append({"member_id": s.member_id, "station_id": station_id, "at": s.started_at,
+                               "kind": "lending"})
+        elif ev.type == "lending.returned":
+            r = LendingReturned.model_validate(ev.data)
+            returns.append(r)
+            if r.member_id:
+                visits.append({"member_id": r.member_id, "station_id": station_id, "at": r.returned_at,
+                               "kind": "return"})
+        elif ev.type == "lending.bought":
+            b = LendingBought.model_validate(ev.data)
+            buys.append({"lid": b.lending_id, "price_cents": b.price_cents})
+        elif ev.type == "survey.rated":
+            v = SurveyRated.model_validate(ev.data)
+            ratings.append({"station_id": station_id, "flow": v.flow, "score": v.score, "lang": v.lang,
+                            "at": event_epoch(ev)})
+    if starts:
+        _insert_ignoring_duplicates(conn, LENDINGS, starts)
+        _match_early_returns(conn, starts)
+    keyed = {r.lending_id: r for r in returns if r.lending_id}
+    known = set(conn.scalars(select(LENDINGS.c.lending_id).where(LENDINGS.c.lending_id.in_(list(keyed))))) \
+        if keyed else set()
+    closing = [_close_params(lid, r) for lid, r in keyed.items() if lid in known]
+    if closing:
+        conn.execute(_CLOSE, closing)  # already-closed ones are left as they are (replays, duplicates)
+    for r in returns:
+        if not r.lending_id or r.lending_id not in known:
+            _return_by_item(conn, station_id, r)
+    if buys:
+        conn.execute(_BUY, buys)
+    if ratings:
+        conn.execute(insert(Rating.__table__), ratings)
+    if visits:
+        conn.execute(insert(MemberVisit.__table__), visits)
+
+
+def _one(session: Session, station_id: str, event: Envelope) -> None:
+    project_lending_batch(session, station_id, [event])
+
+
+for _type, _model in (("lending.started", LendingStarted), ("lending.returned", LendingReturned),
+                      ("lending.bought", LendingBought), ("survey.rated", SurveyRated)):
+    register_projection(_type, _one, _model, batch=project_lending_batch)
