@@ -88,9 +88,14 @@ def start_central(stack: Stack, config: StationConfig, var: Path) -> None:
 def start_printer(stack: Stack, config: StationConfig, var: Path) -> Path | None:
     if config.printer is None or config.printer.connection.type != "network":
         return None
+    from device_profiles import load_profile_as
+    from device_profiles.printer_schema import PrinterProfile
+
+    profile = load_profile_as(config.printer.profile, PrinterProfile)
     out = var / "receipts"
     port = config.printer.connection.port or 9100
-    stack.spawn("printer", [PY, "-m", "drivers.printer.virtual", "--port", str(port), "--out", str(out)])
+    stack.spawn("printer", [PY, "-m", "drivers.printer.virtual", "--port", str(port), "--out", str(out),
+                            "--width", str(profile.dots_per_line)])
     wait_port("127.0.0.1", port, timeout=20)
     return out
 

@@ -196,8 +196,8 @@ class Station:
 
     def stop(self) -> None:
         self._stop.set()
-        for part in (self.uploader, self.scanning):
-            if part is not None:
+        for part in (self.uploader, self.scanning, self.printing):
+            if part is not None and hasattr(part, "stop"):
                 part.stop()
         self.lending.stop()
         self.lockers.close()

@@ -40,7 +40,7 @@ class LendingRefused(Exception):
 class Lending:
     lending_id: str
     member_id: str
-    item_type: str
+    item_type: ItemType
     item_id: str
     station_id: str
     locker_id: str
