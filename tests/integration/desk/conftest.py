@@ -37,6 +37,8 @@ class CentralUnderTest:
     def upload(self, store: Store, station_id: str = "K01") -> int:
         """What the uploader does: send the outbox as one batch, mark sent on the centre's ack."""
         events = [e.envelope() for e in store.outbox_pending()]
+        if not events:
+            return 0
         resp = httpx.post(f"{self.url}/api/v1/stations/{station_id}/events", json={"events": events},
                           headers={"Authorization": f"Bearer {self.tokens[station_id]}"}, timeout=10)
         resp.raise_for_status()
