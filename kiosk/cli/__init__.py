@@ -17,6 +17,7 @@ MODULES = [
     "kiosk.cli.station",
     "kiosk.cli.scanner",
     "kiosk.cli.printer",
+    "kiosk.cli.desk",
 ]
 
 
