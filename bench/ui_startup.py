@@ -1,0 +1,219 @@
+"""Kivy UI: cold start to the first drawn frame, RSS after start and after 100 scripted flows, frame time
+with the camera preview running — each beside a baseline measured in the same run.
+
+Baselines: a bare Kivy app with one label (cold start, RSS) and the home screen without a preview (frames,
+every frame fully redrawn in both). Under Xvfb, GL is Mesa llvmpipe (software): frame times are CPU-bound.
+Runs on its own Xvfb when there is no DISPLAY. Goals: start ≤ 4 s, RSS ≤ 250 MB, ≤ 10 % growth, frames ≤ 33 ms.
+Usage: .venv/bin/python bench/ui_startup.py [--flows 100] [--frames 150]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+W, H = 1080, 1920
+
+
+def bare_station(tmp: Path) -> Any:
+    from kiosk.services.staff import StaffService, write_staff_file
+    from kiosk.services.survey import SurveyService
+    from kiosk.store import Store
+    from kiosk.tokens import TokenBook, TokenKeys
+
+    class BenchStation:
+        def __init__(self) -> None:
+            self.store = Store(tmp / "station.db")
+            self.tokens = TokenBook(TokenKeys(b"bench-site-key-0123456789abcdef"))
+            write_staff_file(tmp / "staff.toml", {"S-001": ("Bench", "2468")}, iterations=1000)
+            self.staff = StaffService(self.store, self.tokens, time.monotonic, tmp / "staff.toml")
+            self.survey = SurveyService(self.store)
+            self.config = self.lending = self.printing = self.scanning = self.lockers = None
+
+        def health(self) -> dict[str, Any]:
+            return {"outbox": dict(zip(("depth", "oldest_s"), self.store.outbox_depth(), strict=True))}
+
+    return BenchStation()
+
+
+def child(kind: str) -> None:
+    """Cold start in a fresh process: import, build, first frame; prints seconds and RSS as JSON."""
+    t0 = time.perf_counter()
+    import psutil
+
+    from kiosk.ui.app import prepare_kivy
+    from kiosk.ui.settings import UiSettings
+
+    prepare_kivy(UiSettings(width=W, height=H), windowed=True,
+                 kivy_home=Path(tempfile.mkdtemp(prefix="kivy-home-")))
+    from kivy.base import EventLoop
+
+    if kind == "baseline":
+        from kivy.app import App
+        from kivy.uix.label import Label
+
+        class Bare(App):
+            def build(self) -> Label:
+                return Label(text="请取伞 — 12 s")
+
+        Bare()._run_prepare()
+        EventLoop.idle()
+    else:
+        from kiosk.ui.app import build_app
+
+        with tempfile.TemporaryDirectory() as tmp:
+            build_app(bare_station(Path(tmp)))
+    print(json.dumps({"first_frame_s": time.perf_counter() - t0,
+                      "rss_mb": psutil.Process().memory_info().rss / 2**20}), flush=True)
+
+
+def cold_start(kind: str) -> dict[str, float]:
+    t0 = time.perf_counter()
+    out = subprocess.run([sys.executable, __file__, "--child", kind], capture_output=True, text=True, check=True,
+                         env={**os.environ, "KIVY_NO_ARGS": "1", "KIVY_NO_CONSOLELOG": "1"})
+    data = json.loads(out.stdout.strip().splitlines()[-1])
+    data["wall_s"] = time.perf_counter() - t0
+    return data
+
+
+def scripted_flows(ui: Any, station: Any, n: int) -> None:
+    """Borrow-shaped journeys through every shopper screen, ending in a session wipe."""
+    sys.path.insert(0, str(ROOT))
+    from tests.ui.demo import open_screen
+
+    for i in range(n):
+        ui.app.go("home")
+        ui.step()
+        for name in ("borrow", "wait", "receipt", "rating", "return", "returned", "message"):
+            open_screen(ui, station, name)
+        ui.app.lang = "en" if i % 2 else "zh_CN"
+        ui.step()
+        ui.app.end_session("bench")
+        ui.step()
+
+
+def frame_times(ui: Any, frames: int) -> list[float]:
+    """Each frame fully redrawn (Kivy skips drawing when nothing changed, which would flatter the baseline)."""
+    from kivy.core.window import Window
+
+    times = []
+    for _ in range(frames):
+        Window.canvas.ask_update()
+        t0 = time.perf_counter()
+        ui.step()
+        times.append((time.perf_counter() - t0) * 1000)
+        time.sleep(1 / 60)  # let the camera produce frames as it would between display refreshes
+    return times
+
+
+def p95(values: list[float]) -> float:
+    return sorted(values)[int(len(values) * 0.95) - 1]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--flows", type=int, default=100)
+    parser.add_argument("--frames", type=int, default=150)
+    parser.add_argument("--child", choices=["baseline", "kiosk"])
+    args = parser.parse_args()
+    if args.child:
+        child(args.child)
+        return 0
+    xvfb = None
+    if not os.environ.get("DISPLAY"):
+        from kiosk.ui.xvfb import Xvfb
+
+        xvfb = Xvfb(W, H).start()
+        os.environ["DISPLAY"] = xvfb.display or ""
+    try:
+        return run(args)
+    finally:
+        if xvfb is not None:
+            xvfb.stop()
+
+
+def run(args: argparse.Namespace) -> int:
+    import psutil
+
+    cold_base = min((cold_start("baseline") for _ in range(2)), key=lambda d: d["wall_s"])
+    cold_kiosk = min((cold_start("kiosk") for _ in range(2)), key=lambda d: d["wall_s"])
+
+    from kiosk.ui.app import prepare_kivy
+    from kiosk.ui.settings import UiSettings
+
+    prepare_kivy(UiSettings(width=W, height=H), windowed=True,
+                 kivy_home=Path(tempfile.mkdtemp(prefix="kivy-home-")))
+    from drivers.scanner import SimulatedCamera
+    from kiosk.services.scanning import ScanService
+    from kiosk.ui.app import build_app
+    from kiosk.ui.touch import UiDriver
+
+    proc = psutil.Process()
+    with tempfile.TemporaryDirectory() as tmp:
+        station = bare_station(Path(tmp))
+        ui = UiDriver(build_app(station))
+        ui.step(5)
+        scripted_flows(ui, station, 3)  # warm-up: every screen built once, caches filled
+        rss_start = proc.memory_info().rss / 2**20
+        t0 = time.perf_counter()
+        scripted_flows(ui, station, args.flows)
+        flows_s = time.perf_counter() - t0
+        rss_end = proc.memory_info().rss / 2**20
+
+        ui.app.go("home")
+        base_frames = frame_times(ui, args.frames)
+        camera = SimulatedCamera(640, 480, 15.0)
+        scanning = ScanService(camera, station.tokens)
+        scanning.start()
+        camera.show(station.tokens.member_code("M-10086"))
+        station.scanning = scanning
+        ui.app.go("borrow", item_type="umbrella")
+        ui.step(5)
+        preview_frames = frame_times(ui, args.frames)
+        preview_fps = ui.app.current_screen().ids.camera.fps
+        scanning.stop()
+
+    growth = (rss_end - rss_start) / rss_start
+    rows = [
+        ("cold start to first frame (s)", cold_kiosk["wall_s"], cold_base["wall_s"]),
+        ("RSS after start (MB)", cold_kiosk["rss_mb"], cold_base["rss_mb"]),
+        (f"RSS before/after {args.flows} flows (MB)", rss_end, rss_start),
+        ("frame time median (ms)", statistics.median(preview_frames), statistics.median(base_frames)),
+        ("frame time p95 (ms)", p95(preview_frames), p95(base_frames)),
+    ]
+    print(f"{'measure':44} {'kiosk':>10} {'baseline':>10} {'ratio':>7}")
+    for name, value, base in rows:
+        print(f"{name:44} {value:10.2f} {base:10.2f} {value / base if base else 0:7.2f}")
+    print(f"flows: {args.flows} in {flows_s:.1f} s ({flows_s / args.flows * 1000:.0f} ms each); "
+          f"preview fps {preview_fps:.1f}; baselines: bare Kivy label app (start, RSS), home without preview "
+          f"(frames)")
+    result = {
+        "cold_start_s": round(cold_kiosk["wall_s"], 3), "cold_start_baseline_s": round(cold_base["wall_s"], 3),
+        "cold_start_ratio": round(cold_kiosk["wall_s"] / cold_base["wall_s"], 2),
+        "rss_start_mb": round(cold_kiosk["rss_mb"], 1), "rss_baseline_mb": round(cold_base["rss_mb"], 1),
+        "rss_before_flows_mb": round(rss_start, 1), "rss_after_flows_mb": round(rss_end, 1),
+        "rss_growth_pct": round(growth * 100, 1), "flows": args.flows,
+        "frame_ms_median": round(statistics.median(preview_frames), 2),
+        "frame_ms_p95": round(p95(preview_frames), 2),
+        "frame_ms_baseline_median": round(statistics.median(base_frames), 2),
+        "frame_ratio": round(statistics.median(preview_frames) / statistics.median(base_frames), 2),
+        "preview_fps": round(preview_fps, 1),
+        "goals_met": bool(cold_kiosk["wall_s"] <= 4 and cold_kiosk["rss_mb"] <= 250 and rss_end <= 250
+                          and growth <= 0.10 and p95(preview_frames) <= 33),
+    }
+    print("RESULT " + json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
