@@ -5,6 +5,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -47,9 +48,8 @@ class CentralUnderTest:
         return acked
 
 
-@pytest.fixture
-def central(tmp_path: Path) -> Iterator[CentralUnderTest]:
-    db_url = f"sqlite:///{tmp_path / 'central.db'}"
+@contextmanager
+def serve_central(db_url: str) -> Iterator[CentralUnderTest]:
     app = create_app(db_url, eval_every_s=3600, flush_s=0.2)
     db: Database = app.state.central.db
     with db.session() as session:
@@ -63,9 +63,33 @@ def central(tmp_path: Path) -> Iterator[CentralUnderTest]:
         if time.monotonic() > deadline or not thread.is_alive():
             raise RuntimeError("central did not start")
         time.sleep(0.05)
-    yield CentralUnderTest(f"http://127.0.0.1:{port}", db_url, tokens, db, app)
-    server.should_exit = True
-    thread.join(timeout=10)
+    try:
+        yield CentralUnderTest(f"http://127.0.0.1:{port}", db_url, tokens, db, app)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+@pytest.fixture
+def central(tmp_path: Path) -> Iterator[CentralUnderTest]:
+    with serve_central(f"sqlite:///{tmp_path / 'central.db'}") as c:
+        yield c
+
+
+@pytest.fixture
+def central_pg() -> Iterator[CentralUnderTest]:
+    """The same centre on a throwaway local PostgreSQL (skipped where the server binaries are missing)."""
+    from server_bridge.central.localpg import LocalPostgres, PostgresUnavailable
+
+    try:
+        pg = LocalPostgres().start()
+    except PostgresUnavailable as exc:
+        pytest.skip(str(exc))
+    try:
+        with serve_central(pg.create_database("desk")) as c:
+            yield c
+    finally:
+        pg.stop()
 
 
 @pytest.fixture

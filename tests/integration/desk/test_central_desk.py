@@ -121,3 +121,18 @@ def test_found_item_unclaimed_for_seven_days_is_flagged_for_handover(
     central.upload(store)
     page = _ops(central, "dave").get("/desk/ops/lostfound", params={"lang": "en"})
     assert "Handed over" in page.text and "保安部" in page.text
+
+
+@pytest.mark.postgres
+def test_desk_projections_and_ticket_flow_on_postgres(central_pg: CentralUnderTest, store: Store,
+                                                      tokens: TokenBook, tmp_path: pytest.TempPathFactory) -> None:
+    central = central_pg
+    desk = _desk(central, store, tokens)
+    ticket = desk.file(category="facilities", floor="3F", rating=1)
+    lf = LostFound(store=store, tokens=tokens, photo_dir=tmp_path / "p", station_id="K01")  # type: ignore[operator]
+    item = lf.register_found(staff_id="S01", category="keys", place="3F 电梯口", found_at=lf.clock() - 8 * 86_400)
+    central.upload(store)
+    _ops(central, "erin").post(f"/desk/ops/tickets/{ticket.ticket_id}/reply", data={"text": "已报修"})
+    assert (desk.status(ticket.code).status, desk.status(ticket.code).source) == ("answered", "centre")
+    assert ("lostfound_handover_due", item.item_id) in _alerts(central, lf.clock())
+    assert "已报修" in httpx.get(ticket.status_url).text
