@@ -19,7 +19,7 @@ from server_bridge.central.auth import StationTokens
 from server_bridge.central.db import Database
 from server_bridge.central.errors import CentralError
 from server_bridge.central.fleet import HeartbeatBuffer
-from server_bridge.central.schemas import MAX_BODY_BYTES
+from server_bridge.central.schemas import MAX_BODY_BYTES, Heartbeat
 
 log = logging.getLogger(__name__)
 STATIC = __file__.rsplit("/", 1)[0] + "/static"
@@ -138,4 +138,18 @@ def create_app(db_url: str, settings: AlertSettings | None = None, eval_every_s:
                              "field": where}, status_code=422)
 
     app.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES)
+    app.openapi = lambda: _openapi_with_raw_bodies(app)  # type: ignore[method-assign]
     return app
+
+
+def _openapi_with_raw_bodies(app: FastAPI) -> dict[str, Any]:
+    """The heartbeat body is parsed by hand for speed; its schema is still published."""
+    if app.openapi_schema:
+        return app.openapi_schema
+    schema = FastAPI.openapi(app)
+    model = Heartbeat.model_json_schema(ref_template="#/components/schemas/{model}")
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    components.update(model.pop("$defs", {}))
+    components["Heartbeat"] = model
+    app.openapi_schema = schema
+    return schema

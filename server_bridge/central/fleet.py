@@ -2,6 +2,7 @@
 a health snapshot is superseded by the next one, so losing <1 s of them on a crash costs nothing."""
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
@@ -43,14 +44,15 @@ class HeartbeatBuffer:
         self.flush_s = flush_s
         self.clock = clock
         self._lock = threading.Lock()
-        self._pending: dict[str, tuple[float, Heartbeat]] = {}
+        self._pending: dict[str, tuple[float, Heartbeat, str]] = {}
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.flushed = 0
 
     def put(self, station_id: str, beat: Heartbeat) -> None:
+        health = beat.model_dump_json()  # normalised by the model, serialised in Rust
         with self._lock:
-            self._pending[station_id] = (self.clock(), beat)
+            self._pending[station_id] = (self.clock(), beat, health)
 
     def flush(self) -> int:
         with self._lock:
@@ -59,7 +61,7 @@ class HeartbeatBuffer:
             return 0
         rows: list[dict[str, Any]] = [
             {"sid": sid, "at": at, "version": hb.version, "uptime": hb.uptime_s,
-             "health": hb.model_dump(mode="json")} for sid, (at, hb) in pending.items()]
+             "health": json.loads(health)} for sid, (at, hb, health) in pending.items()]
         stmt = (update(Station).where(Station.station_id == bindparam("sid"))
                 .values(last_heartbeat_at=bindparam("at"), version=bindparam("version"),
                         uptime_s=bindparam("uptime"), health=bindparam("health")))

@@ -1,0 +1,142 @@
+"""N simulated stations heartbeating concurrently against a real central process over loopback HTTP:
+sustained heartbeats/s and latency percentiles, beside a naive write-through baseline (one database
+transaction per heartbeat) measured in the same run. Goal: ≥ 2,000/s (60,000 stations at one per 30 s).
+
+    .venv/bin/python bench/heartbeat_ingest.py [--stations 2000] [--connections 64] [--seconds 15]
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from sqlalchemy import update  # noqa: E402
+
+from server_bridge.central import schema_migrations  # noqa: E402
+from server_bridge.central.db import Database  # noqa: E402
+from server_bridge.central.fleet import add_station  # noqa: E402
+from server_bridge.central.models import Station  # noqa: E402
+from server_bridge.central.runner import CentralProcess  # noqa: E402
+
+
+def health(i: int) -> dict:
+    return {"ts": time.time(), "version": "1.4.0", "uptime_s": 3600 + i,
+            "printer": {"online": True, "paper_out": False, "paper_near_end": i % 50 == 0, "cover_open": False},
+            "camera": {"connected": True, "fps": 15.0, "decode_rate": 0.95},
+            "lockers": [{"locker_id": "UL1", "item_type": "umbrella", "online": True, "faults": [],
+                         "slots": [{"slot": s, "state": "occupied" if s % 4 else "empty",
+                                    "item": f"U-{s:04d}" if s % 4 else None} for s in range(1, 25)]},
+                        {"locker_id": "PB1", "item_type": "power_bank", "online": True, "faults": [],
+                         "slots": [{"slot": s, "state": "occupied", "item": f"P-{s:03d}", "battery": 60 + 3 * s,
+                                    "charging": True} for s in range(1, 13)]}],
+            "outbox": {"depth": 0, "oldest_age_s": None}}
+
+
+def requests_for(stations: dict[str, str], port: int) -> list[bytes]:
+    out = []
+    for i, (sid, token) in enumerate(stations.items()):
+        body = json.dumps(health(i)).encode()
+        out.append((f"POST /api/v1/stations/{sid}/heartbeat HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+                    f"Authorization: Bearer {token}\r\nContent-Type: application/json\r\n"
+                    f"Content-Length: {len(body)}\r\n\r\n").encode() + body)
+    return out
+
+
+async def load(port: int, reqs: list[bytes], connections: int, warmup_s: float, seconds: float) -> dict:
+    latencies: list[float] = []
+    errors = 0
+    started = time.perf_counter()
+    measure_from, stop_at = started + warmup_s, started + warmup_s + seconds
+
+    async def worker(k: int) -> None:
+        nonlocal errors
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        i = k
+        while True:
+            t0 = time.perf_counter()
+            if t0 >= stop_at:
+                break
+            writer.write(reqs[i % len(reqs)])
+            i += connections
+            head = await reader.readuntil(b"\r\n\r\n")
+            status = int(head.split(b" ", 2)[1])
+            length = 0
+            for line in head.split(b"\r\n"):
+                if line.lower().startswith(b"content-length:"):
+                    length = int(line.split(b":")[1])
+            if length:
+                await reader.readexactly(length)
+            t1 = time.perf_counter()
+            if status != 204:
+                errors += 1
+            if t0 >= measure_from:
+                latencies.append(t1 - t0)
+        writer.close()
+
+    await asyncio.gather(*(worker(k) for k in range(connections)))
+    latencies.sort()
+    q = statistics.quantiles(latencies, n=100) if len(latencies) > 100 else [float("nan")] * 99
+    return {"heartbeats": len(latencies), "per_s": len(latencies) / seconds, "errors": errors,
+            "p50_ms": q[49] * 1000, "p99_ms": q[98] * 1000, "max_ms": latencies[-1] * 1000 if latencies else 0}
+
+
+def write_through_baseline(db: Database, stations: dict[str, str], count: int) -> float:
+    """What a naive centre does: one committed UPDATE per heartbeat."""
+    ids = list(stations)
+    started = time.perf_counter()
+    for i in range(count):
+        with db.engine.begin() as conn:
+            conn.execute(update(Station).where(Station.station_id == ids[i % len(ids)])
+                         .values(last_heartbeat_at=time.time(), health=health(i), version="1.4.0", uptime_s=1.0))
+    return count / (time.perf_counter() - started)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--stations", type=int, default=2000)
+    parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--seconds", type=float, default=15.0)
+    parser.add_argument("--baseline", type=int, default=500, help="heartbeats for the write-through baseline")
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="bench-heartbeat-"))
+    url = f"sqlite:///{work / 'central.db'}"
+    try:
+        schema_migrations.upgrade(url)
+        db = Database(url)
+        with db.session() as s:
+            stations = {f"S{i:05d}": add_station(s, f"S{i:05d}", time.time()) for i in range(args.stations)}
+        baseline = write_through_baseline(db, stations, args.baseline)
+        db.dispose()
+        central = CentralProcess(url, work / "central", offline_after_s=120, eval_every_s=5)
+        central.start()
+        try:
+            reqs = requests_for(stations, central.port)
+            figures = asyncio.run(load(central.port, reqs, args.connections, 2.0, args.seconds))
+        finally:
+            central.stop()
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    ratio = figures["per_s"] / baseline
+    print(f"{'stations':>9}{'conns':>7}{'beats/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'max ms':>9}{'errors':>8}"
+          f"{'naive/s':>9}{'ratio':>7}")
+    print(f"{args.stations:>9}{args.connections:>7}{figures['per_s']:>10.0f}{figures['p50_ms']:>9.1f}"
+          f"{figures['p99_ms']:>9.1f}{figures['max_ms']:>9.1f}{figures['errors']:>8}{baseline:>9.0f}{ratio:>7.1f}")
+    result = {"stations": args.stations, "connections": args.connections, "seconds": args.seconds,
+              "heartbeats_per_s": round(figures["per_s"]), "p50_ms": round(figures["p50_ms"], 2),
+              "p99_ms": round(figures["p99_ms"], 2), "errors": figures["errors"],
+              "write_through_baseline_per_s": round(baseline), "ratio": round(ratio, 1),
+              "goal_2000_per_s": figures["per_s"] >= 2000}
+    print("RESULT " + json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
