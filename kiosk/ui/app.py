@@ -86,7 +86,8 @@ def save_screenshot(path: Path) -> Path:
 
 
 def run_ui(station: Any, *, windowed: bool = False, screenshot_dir: Path | None = None,
-           screenshot_every_s: float = 5.0, settings: UiSettings | None = None) -> None:
+           screenshot_every_s: float = 5.0, settings: UiSettings | None = None,
+           stop_after_s: float | None = None) -> None:
     """Open the UI (fullscreen unless windowed) and block until it closes.
 
     Without a display an Xvfb is started, and screenshots go to `screenshot_dir` (printed) every few seconds."""
@@ -118,6 +119,8 @@ def run_ui(station: Any, *, windowed: bool = False, screenshot_dir: Path | None 
                 log.warning("ui.screenshot_failed dir=%s error=%s", target, exc)
 
         Clock.schedule_interval(shoot, screenshot_every_s)
+    if stop_after_s is not None:  # smoke tests and demos
+        Clock.schedule_once(lambda _dt: app.stop(), stop_after_s)
     started = time.monotonic()
     try:
         app.run()
