@@ -2,10 +2,10 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, cast
 
 from pydantic import ValidationError
-from sqlalchemy import insert, select
+from sqlalchemy import Table, insert, select
 from sqlalchemy.orm import Session
 
 from server_bridge.central.errors import EventInvalid, NotFound
@@ -50,7 +50,7 @@ def ingest_batch(session: Session, station_id: str, batch: Batch, now: float) ->
                         by_seq[seq].id)
     fresh = [ev for seq, ev in sorted(by_seq.items()) if seq not in existing and seq > station.acked_seq]
     if fresh:
-        session.connection().execute(insert(Event.__table__), [
+        session.connection().execute(insert(cast(Table, Event.__table__)), [
             {"station_id": station_id, "seq": ev.seq, "event_id": ev.id, "type": ev.type, "ts": ev.ts,
              "data": ev.data, "received_at": now} for ev in fresh])
     old = station.acked_seq

@@ -131,17 +131,19 @@ def device_uptime(session: Session, w: KpiWindow, tr: Callable[..., str]) -> Pan
             a[3] += int(s.printer_up)
         a[4] += s.lockers_total
         a[5] += s.lockers_up
-    rows, bars = [], []
+    rows: list[dict[str, Any]] = []
+    bars: list[tuple[str, float, str]] = []
     for sid, (n, up, pn, pup, lt, lup) in sorted(agg.items()):
-        row = {"station_id": sid, "station_pct": 100 * up / n, "printer_pct": 100 * pup / pn if pn else None,
-               "lockers_pct": 100 * lup / lt if lt else None, "samples": n}
-        rows.append(row)
-        bars.append((f"{sid} {tr('station')}", row["station_pct"],
-                     "#2aa876" if row["station_pct"] >= 99 else "#e74c3c"))
-        if row["printer_pct"] is not None:
-            bars.append((f"{sid} {tr('printer')}", row["printer_pct"], "#2f6fdf"))
-        if row["lockers_pct"] is not None:
-            bars.append((f"{sid} {tr('lockers')}", row["lockers_pct"], "#9b59b6"))
+        station_pct = 100 * up / n
+        printer_pct = 100 * pup / pn if pn else None
+        lockers_pct = 100 * lup / lt if lt else None
+        rows.append({"station_id": sid, "station_pct": station_pct, "printer_pct": printer_pct,
+                     "lockers_pct": lockers_pct, "samples": n})
+        bars.append((f"{sid} {tr('station')}", station_pct, "#2aa876" if station_pct >= 99 else "#e74c3c"))
+        if printer_pct is not None:
+            bars.append((f"{sid} {tr('printer')}", printer_pct, "#2f6fdf"))
+        if lockers_pct is not None:
+            bars.append((f"{sid} {tr('lockers')}", lockers_pct, "#9b59b6"))
     return Panel("uptime", "kpi.uptime", charts.hbars(bars, "%"), rows)
 
 

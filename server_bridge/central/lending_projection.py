@@ -6,7 +6,7 @@ earlier one opened), except returns without a lending id (cross-station), which 
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import Connection, Table, and_, bindparam, delete, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -24,7 +24,10 @@ from server_bridge.central.projections import (
 from server_bridge.central.schemas import Envelope
 
 log = logging.getLogger(__name__)
-LENDINGS: Table = Lending.__table__  # type: ignore[assignment]
+LENDINGS = cast(Table, Lending.__table__)
+UNMATCHED = cast(Table, UnmatchedReturn.__table__)
+RATINGS = cast(Table, Rating.__table__)
+VISITS = cast(Table, MemberVisit.__table__)
 
 _CLOSE = (update(LENDINGS).where(and_(LENDINGS.c.lending_id == bindparam("lid"), LENDINGS.c.status == "open"))
           .values(status="returned", returned_at=bindparam("returned_at"),
@@ -61,7 +64,7 @@ def _return_by_item(conn: Connection, station_id: str, d: LendingReturned) -> No
     if lending_id is not None:
         conn.execute(_CLOSE, [_close_params(lending_id, d)])
         return
-    conn.execute(insert(UnmatchedReturn.__table__), [{"item_id": d.item_id, "station_id": station_id,
+    conn.execute(insert(UNMATCHED), [{"item_id": d.item_id, "station_id": station_id,
                                                      "returned_at": d.returned_at,
                                                      "data": d.model_dump(mode="json")}])
     log.info("projection.return_unmatched station=%s item=%s", station_id, d.item_id)
@@ -69,7 +72,7 @@ def _return_by_item(conn: Connection, station_id: str, d: LendingReturned) -> No
 
 def _match_early_returns(conn: Connection, starts: list[dict[str, Any]]) -> None:
     """Returns uploaded (by another station) before the start they close."""
-    table = UnmatchedReturn.__table__
+    table = UNMATCHED
     items = {r["item_id"]: r for r in starts}
     early = conn.execute(select(table.c.id, table.c.item_id, table.c.returned_at, table.c.data)
                          .where(table.c.item_id.in_(list(items))).order_by(table.c.returned_at)).all()
@@ -125,9 +128,9 @@ def project_lending_batch(session: Session, station_id: str, events: list[Envelo
     if buys:
         conn.execute(_BUY, buys)
     if ratings:
-        conn.execute(insert(Rating.__table__), ratings)
+        conn.execute(insert(RATINGS), ratings)
     if visits:
-        conn.execute(insert(MemberVisit.__table__), visits)
+        conn.execute(insert(VISITS), visits)
 
 
 def _one(session: Session, station_id: str, event: Envelope) -> None:
