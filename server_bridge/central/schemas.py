@@ -44,20 +44,25 @@ class Ack(BaseModel):
     acked_seq: int
 
 
-class PrinterHealth(Strict):
+class Health(BaseModel):
+    # Heartbeats are forward compatible: fields a newer station adds are dropped, not refused.
+    model_config = ConfigDict(extra="ignore")
+
+
+class PrinterHealth(Health):
     online: bool
     paper_out: bool = False
     paper_near_end: bool = False
     cover_open: bool = False
 
 
-class CameraHealth(Strict):
+class CameraHealth(Health):
     connected: bool
     fps: float = Field(default=0.0, ge=0, le=1000)
     decode_rate: float = Field(default=0.0, ge=0, le=1000)
 
 
-class SlotHealth(Strict):
+class SlotHealth(Health):
     slot: int = Field(ge=1, le=1000)
     state: Literal["occupied", "empty", "open", "fault", "disabled", "unknown"]
     item: Annotated[str, Field(max_length=64)] | None = None
@@ -65,20 +70,28 @@ class SlotHealth(Strict):
     charging: bool | None = None
 
 
-class LockerHealth(Strict):
+class LockerHealth(Health):
     locker_id: StationId
     item_type: Literal["umbrella", "power_bank", "storage", "stroller"]
     online: bool
     slots: list[SlotHealth] = Field(default_factory=list, max_length=1000)
     faults: list[Annotated[str, Field(max_length=120)]] = Field(default_factory=list, max_length=100)
 
+    @field_validator("faults", mode="before")
+    @classmethod
+    def _fault_count(cls, value: Any) -> Any:
+        # Stations may send just a count of faulty slots.
+        if isinstance(value, int) and not isinstance(value, bool):
+            return [] if value <= 0 else [f"faulty slots: {value}"]
+        return value
 
-class OutboxHealth(Strict):
+
+class OutboxHealth(Health):
     depth: int = Field(ge=0)
     oldest_age_s: float | None = Field(default=None, ge=0)
 
 
-class Heartbeat(Strict):
+class Heartbeat(Health):
     ts: Epoch
     version: Annotated[str, Field(max_length=40)]
     uptime_s: float = Field(ge=0)

@@ -119,3 +119,17 @@ def test_overdue_lending(central_db: Database) -> None:
     assert live(central_db, "lending_overdue") == []
     run(central_db, T0 + 101)
     assert [a.subject for a in live(central_db, "lending_overdue")] == ["L-1"]
+
+
+def test_the_stations_own_health_shape_is_accepted() -> None:
+    """kiosk.station.Station.health() sends a fault count and fields the centre does not know yet."""
+    beat = Heartbeat.model_validate({
+        "ts": T0, "version": "0.3.0", "uptime_s": 12.5,
+        "printer": {"online": True, "paper_out": False, "paper_near_end": True, "cover_open": False},
+        "camera": {"connected": True, "fps": 14.9, "decode_rate": 0.5, "last_frame_age_s": 0.1, "error": None},
+        "lockers": [{"locker_id": "UL1", "item_type": "umbrella", "online": True, "faults": 2,
+                     "slots": [{"slot": 1, "state": "fault", "item": None, "battery": None}]}],
+        "outbox": {"depth": 0, "oldest_age_s": None}, "mqtt": {"stats": {}}, "central": None,
+        "disk": {"free_bytes": 1, "total_bytes": 2}})
+    assert beat.lockers[0].faults == ["faulty slots: 2"]
+    assert "mqtt" not in beat.model_dump()
