@@ -43,6 +43,7 @@ SCREENS: dict[str, str] = {
     "lostfound": "kiosk.ui.screens.desk_lostfound:LostFoundScreen",
     "found_item": "kiosk.ui.screens.desk_lostfound:FoundItemScreen",
     "storage": "kiosk.ui.screens.desk_storage:StorageScreen",
+    "found_register": "kiosk.ui.screens.desk_lostfound:StaffFoundScreen",
 }
 
 HOME_TILES: list[HomeTile] = [

@@ -1,4 +1,4 @@
-"""Lost & found for shoppers: browse held items by category and floor, report a loss, get a claim receipt."""
+"""Lost & found: shoppers browse, report a loss and get a claim receipt; staff register items and hand them over."""
 from __future__ import annotations
 
 import logging
@@ -125,3 +125,88 @@ class FoundItemScreen(FlowScreen):
     def wipe(self) -> None:
         super().wipe()
         self._item, self.description, self.claim_code, self.photo = None, "", "", ""
+
+
+def _frame_jpeg(frame: Any) -> bytes | None:
+    """A camera frame (BGR array) as JPEG bytes for the found-item record."""
+    if frame is None:
+        return None
+    import io
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray(frame[:, :, ::-1]).save(buf, "JPEG", quality=85)
+    return buf.getvalue()
+
+
+class StaffFoundScreen(FlowScreen):
+    """Staff mode: register a found item with a camera photo; hand over items held past the retention period."""
+
+    flow = "lostfound"
+    category = StringProperty("")
+    floor = StringProperty("")
+    due = ListProperty([])
+
+    def on_kv_post(self, *args: Any) -> None:
+        super().on_kv_post(*args)
+        _choice(self, "categories", CATEGORIES, "category")
+        _choice(self, "floors", [(f, f) for f in FLOORS], "floor")
+
+    def _mark(self, box_id: str, value: str) -> None:
+        for button in self.ids[box_id].children:
+            button.chosen = button.value == value
+
+    def on_category(self, *_: Any) -> None:
+        self._mark("categories", self.category)
+
+    def on_floor(self, *_: Any) -> None:
+        self._mark("floors", self.floor)
+
+    def enter(self, **_: Any) -> None:
+        super().enter()
+        self.category, self.floor, self.ids.place.text = "", "", ""
+        lf = self.app.service("lostfound")
+        self.due = [i.item_id for i in lf.due_for_handover()] if lf is not None else []
+        if self.app.session.get("staff") is None:
+            self.notify("Staff only: scan your staff badge first")
+
+    def on_enter(self, *_: Any) -> None:
+        self.ids.camera.start()
+
+    def on_leave(self, *_: Any) -> None:
+        self.ids.camera.stop()
+
+    def register(self) -> None:
+        lf, session = self.app.service("lostfound"), self.app.session.get("staff")
+        if lf is None or session is None:
+            self.notify("Staff only: scan your staff badge first")
+            return
+        scanning = self.app.service("scanning")
+        photo = _frame_jpeg(scanning.latest_frame()) if scanning is not None else None
+        fields = {"staff_id": session.staff_id, "category": self.category or "other", "floor": self.floor or None,
+                  "place": self.ids.place.text or (self.floor or "?"), "found_at": time.time(), "photo": photo}
+        self.app.run_worker(lambda: lf.register_found(**fields), self._registered, self._refused,
+                            name="ui-found-register")
+
+    def _registered(self, item: Any) -> None:
+        self.ids.place.text = ""
+        self.notify("Registered as {item}", ok=True, item=item.item_id)
+
+    def _refused(self, exc: BaseException) -> None:
+        self.notify("Please check the form: {field}", field=str(getattr(exc, "code", "?")))
+
+    def hand_over(self) -> None:
+        lf, session = self.app.service("lostfound"), self.app.session.get("staff")
+        if lf is None or session is None:
+            self.notify("Staff only: scan your staff badge first")
+            return
+        handed = lf.hand_over(staff_id=session.staff_id, receiver="security")
+        self.due = []
+        self.notify("{count} items handed over to security", ok=True, count=len(handed))
+
+    def wipe(self) -> None:
+        super().wipe()
+        self.category, self.floor, self.due = "", "", []
+        self.ids.place.text = ""
+        self.ids.camera.stop()

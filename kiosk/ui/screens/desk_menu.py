@@ -17,6 +17,7 @@ DESK_ENTRIES: list[tuple[str, str, str, dict[str, Any]]] = [
     ("◇", "Lost and found", "lostfound", {}),
     ("▣", "Bag storage", "storage", {}),
     ("ⓘ", "Services and prices", "info", {}),
+    ("◆", "Register a found item (staff)", "found_register", {}),
 ]
 
 

@@ -170,3 +170,28 @@ def test_lost_and_found_browse_shows_blurred_document_and_claim_code(make_ui, ba
     shown = ui.wait_screen("found_item")
     assert shown.photo.endswith(".public.jpg") and shown.claim_code == item.claim_code
     ui.screenshot(screenshot_dir / "desk-found-item-zh_CN.png")
+
+
+def test_staff_registers_a_found_item_and_hands_over_old_ones(make_ui, bare_station, tmp_path: Path) -> None:
+    from tests.ui.demo import sign_in
+
+    lf = LostFound(store=bare_station.store, tokens=bare_station.tokens, photo_dir=tmp_path / "photos",
+                   station_id="K01")
+    bare_station.lostfound = lf
+    old = lf.register_found(staff_id="S-001", category="umbrella", place="1F 南门", found_at=lf.clock() - 8 * 86_400)
+    ui = make_ui(bare_station, lang="en")
+    screen = ui.app.go("found_register")
+    ui.step(2)
+    assert shows(ui, "Staff only")
+    sign_in(bare_station, ui.app)
+    screen = ui.app.go("found_register")
+    ui.step(2)
+    tap_exact(ui, "Wallet")
+    tap_exact(ui, "3F")
+    screen.ids.place.text = "3F LEGO"
+    ui.tap_text("Take the photo and register")
+    ui.wait_until(lambda: shows(ui, "Registered as LF-"), what="the registration")
+    rows = bare_station.store.query("SELECT * FROM desk_found_items WHERE category='wallet'")
+    assert [(r["floor"], r["place"], r["registered_by"]) for r in rows] == [("3F", "3F LEGO", "S-001")]
+    ui.tap_text("Hand over 1 items")
+    assert lf.item(old.item_id).status == "handed_over" and shows(ui, "1 items handed over")
