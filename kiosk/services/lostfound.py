@@ -107,11 +107,11 @@ class LostFound:
         if len(photo) > MAX_PHOTO_BYTES:
             raise LostFoundRefused("photo_too_large", "the photo is too large")
         try:
-            img = Image.open(io.BytesIO(photo))
-            img.load()
+            opened = Image.open(io.BytesIO(photo))
+            opened.load()
         except (UnidentifiedImageError, OSError) as exc:
             raise LostFoundRefused("photo_unreadable", "the photo could not be read") from exc
-        img = img.convert("RGB")
+        img: Image.Image = opened.convert("RGB")
         img.thumbnail((1024, 1024))
         self.photo_dir.mkdir(parents=True, exist_ok=True)
         sharp, public = self.photo_dir / f"{item_id}.jpg", self.photo_dir / f"{item_id}.public.jpg"
@@ -159,7 +159,7 @@ class LostFound:
     def browse(self, category: str | None = None, floor: str | None = None, since: float | None = None,
                place: str | None = None) -> list[FoundItem]:
         """What shoppers may look through: items still held, newest first (public photo only)."""
-        sql, args = "SELECT * FROM desk_found_items WHERE status='held'", []
+        sql, args = "SELECT * FROM desk_found_items WHERE status='held'", list[object]()
         for column, value in (("category", category), ("floor", floor)):
             if value:
                 sql += f" AND {column}=?"

@@ -89,5 +89,5 @@ def ensure_schema(engine: Engine) -> None:
 
 def ensure_in_session(session: Session) -> None:
     """Inside a write transaction (ingest): DDL on the same connection, so SQLite's lock is not waited on."""
-    if str(session.get_bind().url) not in _ready:
+    if str(session.get_bind().engine.url) not in _ready:
         Base.metadata.create_all(session.connection(), tables=DESK_TABLES, checkfirst=True)  # type: ignore[arg-type]
