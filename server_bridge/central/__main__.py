@@ -23,7 +23,9 @@ def _serve(args: argparse.Namespace) -> int:
                              sample_every_s=args.sample_every)
     app = create_app(args.db, settings, eval_every_s=args.eval_every)
     print(f"central dashboard: http://{args.host}:{args.port}/", file=sys.stderr, flush=True)
-    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level.lower(), access_log=False)
+    # Stations retry anything unanswered, so a stop need not wait long for idle keep-alive clients.
+    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level.lower(), access_log=False,
+                timeout_graceful_shutdown=2)
     return 0
 
 

@@ -9,7 +9,7 @@ from schemathesis import GenerationMode
 
 from server_bridge.central.runner import CentralProcess
 
-EXAMPLES_PER_OPERATION = 60  # positive + negative per operation: a few hundred requests in all
+EXAMPLES_PER_OPERATION = 50  # positive + negative per operation: a few hundred requests in all
 
 
 @pytest.mark.parametrize("mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE])
