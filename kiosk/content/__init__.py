@@ -8,13 +8,12 @@ import datetime as dt
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from device_profiles.schema import ProfileError, validation_to_profile_error
+from device_profiles.schema import _read_yaml as read_yaml
 
 CONTENT_ROOT = Path(__file__).resolve().parent
-MAX_FILE_BYTES = 512 * 1024
 
 Unit = Annotated[str, Field(pattern=r"^(B[1-9]|[1-9]F)-[0-9]{2,3}$")]
 Floor = Annotated[str, Field(pattern=r"^(B[1-9]|[1-9]F)$")]
@@ -172,20 +171,11 @@ class MallContent(BaseModel):
         return [e for e in self.events if e.starts <= today <= e.ends]
 
 
-def _read(path: Path) -> Any:
+def _read(path: Path) -> dict[str, Any]:
     try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise ContentError(path, "(file)", f"cannot read: {exc.strerror}") from exc
-    if len(raw) > MAX_FILE_BYTES:
-        raise ContentError(path, "(file)", f"larger than {MAX_FILE_BYTES} bytes")
-    try:
-        data = yaml.safe_load(raw.decode("utf-8"))
-    except (UnicodeDecodeError, yaml.YAMLError) as exc:
-        raise ContentError(path, "(file)", f"not valid UTF-8 YAML: {exc}") from exc
-    if not isinstance(data, dict):
-        raise ContentError(path, "(file)", "expected a mapping at the top level")
-    return data
+        return read_yaml(path)
+    except ProfileError as exc:
+        raise ContentError(path, exc.key, exc.problem) from exc
 
 
 def _validate(path: Path, model: type[Strict]) -> Any:

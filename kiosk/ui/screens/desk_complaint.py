@@ -59,19 +59,11 @@ def _choice(screen: FlowScreen, box_id: str, options: list[tuple[str, str]], att
         box.add_widget(button)
 
 
-class ComplaintScreen(FlowScreen):
-    flow = "complaint"
+class CategoryFloorScreen(FlowScreen):
+    """A screen with a category grid (id `categories`) and a floor row (id `floors`) of ChoiceButtons."""
+
     category = StringProperty("")
     floor = StringProperty("")
-    rating = NumericProperty(0)
-
-    def on_kv_post(self, *args: Any) -> None:
-        super().on_kv_post(*args)
-        _choice(self, "categories", CATEGORIES, "category")
-        _choice(self, "floors", [(f, f) for f in FLOORS], "floor")
-        _choice(self, "stars", [(str(n), "★" * n) for n in range(1, 6)], "rating_text")
-
-    rating_text = StringProperty("")
 
     def _mark(self, box_id: str, value: str) -> None:
         for button in self.ids[box_id].children:
@@ -82,6 +74,19 @@ class ComplaintScreen(FlowScreen):
 
     def on_floor(self, *_: Any) -> None:
         self._mark("floors", self.floor)
+
+
+class ComplaintScreen(CategoryFloorScreen):
+    flow = "complaint"
+    rating = NumericProperty(0)
+
+    def on_kv_post(self, *args: Any) -> None:
+        super().on_kv_post(*args)
+        _choice(self, "categories", CATEGORIES, "category")
+        _choice(self, "floors", [(f, f) for f in FLOORS], "floor")
+        _choice(self, "stars", [(str(n), "★" * n) for n in range(1, 6)], "rating_text")
+
+    rating_text = StringProperty("")
 
     def on_rating_text(self, *_: Any) -> None:
         self.rating = int(self.rating_text or 0)

@@ -8,7 +8,7 @@ from typing import Any
 from kivy.properties import ListProperty, StringProperty
 
 from kiosk.ui.screens.base import FlowScreen
-from kiosk.ui.screens.desk_complaint import FLOORS, _choice
+from kiosk.ui.screens.desk_complaint import FLOORS, CategoryFloorScreen, _choice
 
 log = logging.getLogger(__name__)
 
@@ -18,26 +18,14 @@ CATEGORIES = [("documents", "Documents"), ("cards", "Cards"), ("phone", "Phone")
 MAX_ITEMS = 3
 
 
-class LostFoundScreen(FlowScreen):
+class LostFoundScreen(CategoryFloorScreen):
     flow = "lostfound"
-    category = StringProperty("")
-    floor = StringProperty("")
     items = ListProperty([])
 
     def on_kv_post(self, *args: Any) -> None:
         super().on_kv_post(*args)
         _choice(self, "categories", CATEGORIES, "category")
         _choice(self, "floors", [(f, f) for f in FLOORS], "floor")
-
-    def _mark(self, box_id: str, value: str) -> None:
-        for button in self.ids[box_id].children:
-            button.chosen = button.value == value
-
-    def on_category(self, *_: Any) -> None:
-        self._mark("categories", self.category)
-
-    def on_floor(self, *_: Any) -> None:
-        self._mark("floors", self.floor)
 
     def enter(self, **_: Any) -> None:
         super().enter()
@@ -140,28 +128,16 @@ def _frame_jpeg(frame: Any) -> bytes | None:
     return buf.getvalue()
 
 
-class StaffFoundScreen(FlowScreen):
+class StaffFoundScreen(CategoryFloorScreen):
     """Staff mode: register a found item with a camera photo; hand over items held past the retention period."""
 
     flow = "lostfound"
-    category = StringProperty("")
-    floor = StringProperty("")
     due = ListProperty([])
 
     def on_kv_post(self, *args: Any) -> None:
         super().on_kv_post(*args)
         _choice(self, "categories", CATEGORIES, "category")
         _choice(self, "floors", [(f, f) for f in FLOORS], "floor")
-
-    def _mark(self, box_id: str, value: str) -> None:
-        for button in self.ids[box_id].children:
-            button.chosen = button.value == value
-
-    def on_category(self, *_: Any) -> None:
-        self._mark("categories", self.category)
-
-    def on_floor(self, *_: Any) -> None:
-        self._mark("floors", self.floor)
 
     def enter(self, **_: Any) -> None:
         super().enter()
