@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 from kivy.properties import BooleanProperty, ListProperty, NumericProperty, StringProperty
@@ -34,6 +35,7 @@ class MemberScreen(FlowScreen):
     member_name = StringProperty("")
     points = NumericProperty(-1)
     lendings = NumericProperty(0)
+    last_visit = StringProperty("")
     notes = ListProperty([])
     can_redeem = BooleanProperty(False)
     voucher_code = StringProperty("")
@@ -47,6 +49,7 @@ class MemberScreen(FlowScreen):
     def _clear(self) -> None:
         self._member = None
         self.state, self.level, self.member_name, self.points, self.lendings = "scan", "", "", -1, 0
+        self.last_visit = ""
         self.notes, self.can_redeem, self.voucher_code, self.voucher_hours, self.printed = [], False, "", 0, False
 
     def on_enter(self, *_: Any) -> None:
@@ -67,8 +70,11 @@ class MemberScreen(FlowScreen):
         return True
 
     def _show(self, view: Any) -> None:
-        self.state = "shown"
         p = view.profile
+        visits = p.recent_visits if p else []
+        at = visits[0].get("at") if visits and isinstance(visits[0], dict) else None
+        self.last_visit = time.strftime("%Y-%m-%d", time.localtime(at)) if at else ""
+        self.state = "shown"
         self.level, self.member_name = (p.level, p.name_masked) if p else ("", "")
         self.points = view.points_available if view.points_available is not None else -1
         self.lendings = len(view.open_lendings)
@@ -90,7 +96,8 @@ class MemberScreen(FlowScreen):
         head = f"{name} · {level}" if name else t("Member", lang)
         pts = t("{points} points", lang).format(points=int(points)) if points >= 0 else ""
         open_ = t("{count} open lendings", lang).format(count=int(lendings))
-        return "\n".join(x for x in (head, pts, open_) if x)
+        visit = t("Last visit: {date}", lang).format(date=self.last_visit) if self.last_visit else ""
+        return "\n".join(x for x in (head, pts, open_, visit) if x)
 
     def redeem(self, hours: int) -> None:
         members = self.app.service("members")
