@@ -17,7 +17,6 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
 from pydantic import ValidationError
 
 from drivers.locker.link import (
@@ -43,6 +42,7 @@ from drivers.locker.models import (
     split_topic,
     topic,
 )
+from drivers.locker.transport import new_client
 
 log = logging.getLogger(__name__)
 
@@ -119,10 +119,7 @@ class MqttLockerLink:
         self._refused: str | None = None
         self._first_connect = threading.Event()
         self._kiosk_topic = kiosk_topic(site, station_id)
-        self._client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"station-{site}-{station_id}",
-                                   clean_session=True)
-        if username:
-            self._client.username_pw_set(username, password)
+        self._client = new_client(f"station-{site}-{station_id}", username, password)
         self._client.reconnect_delay_set(1, 10)
         self._client.on_pre_connect = self._guard(self._on_pre_connect)
         self._client.on_connect = self._guard(self._on_connect)
@@ -184,17 +181,17 @@ class MqttLockerLink:
     def command(self, locker_id: str, op: CommandOp, slot: int | None = None, *, cmd_id: str,
                 ack_timeout: float, retries: int = 2, ttl: float = 10.0) -> LockerAck:
         self._check_known(locker_id)
-        v = self.view(locker_id)
-        if not self._connected:
-            raise LockerOffline("the station is not connected to the locker broker", locker_id)
-        if v is None or not v.online:
-            raise LockerOffline(f"locker {locker_id} is offline", locker_id)
         try:
             payload = Cmd(cmd_id=cmd_id, op=op, slot=slot, expires_at=self.wall() + ttl).to_bytes()
         except ValidationError as exc:
             raise ProtocolError("cmd", exc.errors()[0]["msg"], field=str(exc.errors()[0]["loc"])) from None
         pending = _Pending(locker_id)
-        with self._cond:
+        with self._cond:  # checked with the pending entry in place: a Will arriving after this wakes us
+            v = self._views.get(locker_id)
+            if not self._connected:
+                raise LockerOffline("the station is not connected to the locker broker", locker_id)
+            if v is None or not v.online:
+                raise LockerOffline(f"locker {locker_id} is offline", locker_id)
             if cmd_id in self._pending:
                 raise LockerError(f"command {cmd_id} is already in flight", locker_id)
             self._pending[cmd_id] = pending
@@ -207,7 +204,7 @@ class MqttLockerLink:
                              locker_id, cmd_id, op, attempt + 1)
                 self._client.publish(name, payload, qos=1)
                 if pending.done.wait(ack_timeout):
-                    break
+                    break  # an ack, or the locker's Will
             if pending.ack is not None:
                 return pending.ack
             why = "went offline before answering" if pending.went_offline else "did not answer"

@@ -42,11 +42,14 @@ ANSWERS_KEPT = 4096  # cmd_ids remembered for idempotence; far more than a stati
 @dataclass(frozen=True)
 class Outgoing:
     leaf: Leaf
-    message: Message
+    message: Message | None  # None only inside the firmware: "state changed", built once by settle()
 
     @property
     def retain(self) -> bool:
         return self.leaf == "state"
+
+
+STATE_CHANGED = Outgoing("state", None)
 
 
 @dataclass
@@ -138,7 +141,16 @@ class LockerFirmware:
             self._at(now + self.charge_step_s, "charge")
         return max(0.0, self._timers[0][0] - now) if self._timers else None
 
+    def settle(self, out: list[Outgoing]) -> list[Outgoing]:
+        """Replace the state-changed markers of one batch by a single state after its events."""
+        kept = [o for o in out if o.message is not None]
+        return [*kept, self.state()] if len(kept) < len(out) else kept
+
     def due(self, now: float) -> list[Outgoing]:
+        """Timers that fell due: takes, take timeouts, delayed acks, charging."""
+        return self.settle(self._due(now))
+
+    def _due(self, now: float) -> list[Outgoing]:
         out: list[Outgoing] = []
         while self._timers and self._timers[0][0] <= now:
             _, _, kind, number, token, ack = heapq.heappop(self._timers)
@@ -150,7 +162,7 @@ class LockerFirmware:
             elif kind == "take_timeout" and slot and slot.door_open and slot.opening == token:
                 if not slot.jammed:
                     slot.door_open = False
-                    out += [self._event("door_closed", slot, cmd_id=slot.opened_by), self.state()]
+                    out += [self._event("door_closed", slot, cmd_id=slot.opened_by), STATE_CHANGED]
             elif kind == "charge":
                 self._charge_armed = False
                 out += self._charge()
@@ -162,10 +174,16 @@ class LockerFirmware:
             if s.item and s.battery is not None and s.battery < 100 and not s.door_open:
                 s.battery += 1
                 changed = True
-        return [self.state()] if changed else []
+        return [STATE_CHANGED] if changed else []
 
-    def handle_cmd(self, payload: bytes, now: float) -> list[Outgoing]:
-        """Answer one command; a repeated cmd_id gets its first answer again and moves nothing."""
+    def handle_cmd(self, payload: bytes, now: float, run_due: bool = False) -> list[Outgoing]:
+        """Answer one command; a repeated cmd_id gets its first answer again and moves nothing.
+
+        With run_due, timers already due afterwards (an immediate auto-take) join the same batch."""
+        out = self._handle_cmd(payload, now)
+        return self.settle(out + self._due(now) if run_due else out)
+
+    def _handle_cmd(self, payload: bytes, now: float) -> list[Outgoing]:
         self._count("commands")
         try:
             cmd = parse_cmd(payload, slots=self.profile.slots)
@@ -207,7 +225,7 @@ class LockerFirmware:
             return Ack(cmd_id=cmd.cmd_id, ok=ok, result=result, slot=cmd.slot)  # type: ignore[arg-type]
 
         if cmd.op == "query":
-            return ack("ok"), [self.state()]
+            return ack("ok"), [STATE_CHANGED]
         slot = self.slots[cmd.slot - 1] if cmd.slot else None
         if cmd.op == "selftest":
             faulty = slot is not None and (slot.fault or slot.jammed)
@@ -215,7 +233,7 @@ class LockerFirmware:
         assert slot is not None  # enable/disable/unlock need a slot (validated by the model)
         if cmd.op in ("enable", "disable"):
             slot.disabled = cmd.op == "disable"
-            return ack("ok"), [self.state()]
+            return ack("ok"), [STATE_CHANGED]
         if slot.disabled or slot.fault:
             return ack("fault"), []
         if slot.door_open:
@@ -224,23 +242,26 @@ class LockerFirmware:
             return ack("empty"), []
         if slot.jammed:
             slot.fault = True
-            return ack("fault"), [self._event("fault", slot, cmd_id=cmd.cmd_id), self.state()]
+            return ack("fault"), [self._event("fault", slot, cmd_id=cmd.cmd_id), STATE_CHANGED]
         slot.door_open = True
         slot.opened_by = cmd.cmd_id
         slot.opening += 1
         self._at(now + self.profile.timeouts.take_s, "take_timeout", slot.number, slot.opening)
         if self.auto_take is not None:
             self._at(now + self.auto_take, "take", slot.number, slot.opening)
-        return ack("opened"), [self._event("door_opened", slot, cmd_id=cmd.cmd_id), self.state()]
+        return ack("opened"), [self._event("door_opened", slot, cmd_id=cmd.cmd_id), STATE_CHANGED]
 
     def _take(self, slot: _Slot) -> list[Outgoing]:
         item, slot.item, slot.battery = slot.item, None, None
         slot.door_open = False
         return [self._event("item_removed", slot, item=item, cmd_id=slot.opened_by),
-                self._event("door_closed", slot, cmd_id=slot.opened_by), self.state()]
+                self._event("door_closed", slot, cmd_id=slot.opened_by), STATE_CHANGED]
 
     def handle_control(self, ctl: Control, now: float) -> list[Outgoing]:
         """Act out a shopper or a broken locker; refusals are counted and logged, never raised."""
+        return self.settle(self._handle_control(ctl, now))
+
+    def _handle_control(self, ctl: Control, now: float) -> list[Outgoing]:
         if isinstance(ctl, TakeControl):
             slot = self.slots[ctl.slot - 1] if ctl.slot <= len(self.slots) else None
             if slot and slot.door_open and slot.item:
@@ -257,9 +278,9 @@ class LockerFirmware:
                 return []
             if ctl.op == "fault":
                 slot.fault = True
-                return [self._event("fault", slot), self.state()]
+                return [self._event("fault", slot), STATE_CHANGED]
             slot.fault = slot.jammed = False
-            return [self.state()]
+            return [STATE_CHANGED]
         if isinstance(ctl, CountControl):
             if ctl.op == "drop_acks":
                 self.drop_acks = ctl.n
@@ -287,7 +308,7 @@ class LockerFirmware:
         if self._has_battery:
             battery = ctl.battery if ctl.battery is not None else 50
         slot.battery = battery
-        return [self._event("item_inserted", slot, item=ctl.item, battery=battery), self.state()]
+        return [self._event("item_inserted", slot, item=ctl.item, battery=battery), STATE_CHANGED]
 
     def _refuse(self, op: str, why: str) -> list[Outgoing]:
         self._count("control_refused")

@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Any
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
 
 from device_profiles.locker_schema import LockerProfile
 from device_profiles.schema import ProfileError, load_profile_as
@@ -38,12 +37,14 @@ from drivers.locker.models import (
     parse_status,
     topic,
 )
+from drivers.locker.transport import new_client
 
 log = logging.getLogger(__name__)
 
 
 class LockerSimulator:
-    """One simulated locker. All decisions run on one worker thread; paho threads only enqueue."""
+    """One simulated locker. Decisions are serialised by one lock: commands on paho's thread, the rest
+    (control, timers, reconnects) on a worker thread."""
 
     def __init__(self, profile: LockerProfile, site: str, locker_id: str, host: str, port: int, *,
                  username: str | None = None, password: str | None = None, fill: Fill = "all",
@@ -69,6 +70,8 @@ class LockerSimulator:
         self._stopping = False
         self._worker: threading.Thread | None = None
         self._online_at: float | None = None
+        self._dropped: list[mqtt.Client] = []
+        self._wake_at = float("inf")  # when the worker wakes by itself next (clock time)
         self._topic_cmd = topic(site, locker_id, "cmd")
         self._topic_status = topic(site, locker_id, "status")
         self._topic_control = control_topic(site, locker_id)
@@ -128,9 +131,7 @@ class LockerSimulator:
 
     # -- connections --------------------------------------------------------------------------------
     def _client(self, client_id: str) -> mqtt.Client:
-        client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=True)
-        if self.username:
-            client.username_pw_set(self.username, self.password)
+        client = new_client(client_id, self.username, self.password)
         client.reconnect_delay_set(1, 5)
         return client
 
@@ -155,7 +156,7 @@ class LockerSimulator:
         client.on_pre_connect = lambda c, u: self._safe(self._arm_will, c)
         client.on_connect = lambda c, u, f, rc, p: self._safe(self._fw_connected, c, rc)
         client.on_disconnect = lambda c, u, f, rc, p: self._safe(self._fw_disconnected, rc)
-        client.on_message = lambda c, u, m: self._inbox.put(("msg", (m.topic, bytes(m.payload))))
+        client.on_message = lambda c, u, m: self._safe(self._on_fw_message, m.topic, bytes(m.payload))
         self._arm_will(client)
         self._fw = client
         client.connect_async(self.host, self.port, keepalive=self.keepalive)
@@ -179,19 +180,27 @@ class LockerSimulator:
         log.info("sim.disconnected locker=%s reason=%s", self.locker_id, rc)
 
     def _drop_connection(self) -> None:
-        """Vanish without DISCONNECT, as a locker losing power does: the broker publishes our Will."""
+        """Vanish without DISCONNECT, as a locker losing power does: the broker publishes our Will.
+
+        Called with the lock held; the socket is killed by `_kill_dropped` after the lock is released,
+        because stopping paho's thread waits for it, and it may be waiting for the lock."""
         client, self._fw = self._fw, None
         self._connected = False
-        if client is None:
-            return
-        sock = client.socket()
-        client.loop_stop()
-        if isinstance(sock, socket.socket):
-            try:
-                sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-            sock.close()
+        if client is not None:
+            self._dropped.append(client)
+
+    def _kill_dropped(self) -> None:
+        while self._dropped:
+            client = self._dropped.pop()
+            sock = client.socket()
+            if isinstance(sock, socket.socket):
+                try:
+                    sock.shutdown(socket.SHUT_RDWR)  # the broker sees the link die and sends the Will
+                except OSError:
+                    pass
+            client.loop_stop()
+            if isinstance(sock, socket.socket):
+                sock.close()
 
     # -- worker ---------------------------------------------------------------------------------------
     def _run(self) -> None:
@@ -201,6 +210,7 @@ class LockerSimulator:
                 delay = self.firmware.next_due(now)
             if self._online_at is not None:
                 delay = min(delay if delay is not None else 3600.0, max(0.0, self._online_at - now))
+            self._wake_at = now + delay if delay is not None else float("inf")
             try:
                 kind, arg = self._inbox.get(timeout=delay)
             except queue.Empty:
@@ -214,12 +224,8 @@ class LockerSimulator:
         now = self.clock()
         out: list[Outgoing] = []
         with self._lock:
-            if kind == "msg":
-                name, payload = arg
-                if name == self._topic_cmd:
-                    out = self.firmware.handle_cmd(payload, now)
-                elif name == self._topic_status:
-                    self._heal_status(payload)
+            if kind == "msg" and arg[0] == self._topic_status:
+                self._heal_status(arg[1])
             elif kind == "control":
                 out = self._control(arg, now)
             elif kind == "connected" and arg == self.session:
@@ -230,8 +236,23 @@ class LockerSimulator:
                 self._online_at = None
                 self._go_online()
             out += self.firmware.due(now)
-        for o in out:
-            self._publish(o)
+            for o in out:  # under the lock, so two threads never publish seq numbers out of order
+                self._publish(o)
+        self._kill_dropped()
+
+    def _on_fw_message(self, name: str, payload: bytes) -> None:
+        """Commands are answered on paho's thread: a hop to the worker would cost a GIL hand-off per ack."""
+        if name != self._topic_cmd:
+            self._inbox.put(("msg", (name, payload)))
+            return
+        with self._lock:
+            now = self.clock()
+            # timers already due (an --auto-take 0 take) run here too, right behind the ack
+            for o in self.firmware.handle_cmd(payload, now, run_due=True):
+                self._publish(o)
+            delay = self.firmware.next_due(now)
+        if delay is not None and now + delay < self._wake_at:
+            self._inbox.put(("tick", None))  # a timer earlier than the worker's sleep was armed
 
     def _heal_status(self, payload: bytes) -> None:
         # a Will of an earlier session may land after we reconnected (broker takeover order): say we are up
@@ -252,6 +273,7 @@ class LockerSimulator:
             log.warning("sim.bad_control locker=%s problem=%s bytes=%d", self.locker_id, exc, len(payload))
             return []
         log.info("sim.control locker=%s op=%s", self.locker_id, ctl.op)
+        self.firmware.counters["controls"] = self.firmware.counters.get("controls", 0) + 1
         if isinstance(ctl, OfflineControl):
             self._drop_connection()
             self._online_at = now + ctl.seconds if ctl.seconds else None
@@ -273,6 +295,7 @@ class LockerSimulator:
         if client is None or not self._connected:
             self.firmware.counters["lost_offline"] = self.firmware.counters.get("lost_offline", 0) + 1
             return
+        assert out.message is not None  # settle() built every state marker
         client.publish(topic(self.site, self.locker_id, out.leaf), out.message.to_bytes(), qos=1,
                        retain=out.retain)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import queue
 import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ from device_profiles.locker_schema import LockerProfile
 from device_profiles.schema import load_profile_as
 from drivers.locker.broker import Mosquitto
 from drivers.locker.client import MqttLockerLink
+from drivers.locker.models import control_topic
 from drivers.locker.simulator import LockerSimulator
 
 SITE = "t-mall"
@@ -128,3 +130,14 @@ def observer(broker: Mosquitto) -> Iterator[Callable[..., Observer]]:
     yield make
     for o in made:
         o.close()
+
+
+def control(sim: LockerSimulator, ctl: Observer, body: dict[str, Any], timeout: float = 5.0) -> None:
+    """Publish a control message and wait until the simulator has acted on it (it arrives on its own
+    connection, so without waiting a command sent next could overtake it)."""
+    before = sim.stats().get("controls", 0)
+    ctl.publish(control_topic(SITE, sim.locker_id), body)
+    deadline = time.monotonic() + timeout
+    while sim.stats().get("controls", 0) <= before:
+        assert time.monotonic() < deadline, f"simulator did not act on {body['op']}"
+        time.sleep(0.005)

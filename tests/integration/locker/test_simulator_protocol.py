@@ -9,7 +9,7 @@ from typing import Any
 from drivers.locker.models import control_topic, parse_state, parse_status, topic
 from drivers.locker.simulator import LockerSimulator
 
-from .conftest import SITE, Observer
+from .conftest import SITE, Observer, control
 
 T = lambda leaf, lid="U1": topic(SITE, lid, leaf)  # noqa: E731
 
@@ -79,10 +79,9 @@ def test_not_taken_closes_and_slot_stays_occupied(make_sim: Callable[..., Locker
 
 def test_refusals_empty_busy_fault_expired(make_sim: Callable[..., LockerSimulator],
                                            observer: Callable[..., Observer]) -> None:
-    make_sim(fill=2)
+    sim = make_sim(fill=2)
     o = observer([T("ack")])
-    ctl = control_topic(SITE, "U1")
-    o.publish(ctl, {"op": "fault", "slot": 2})
+    control(sim, o, {"op": "fault", "slot": 2})
     cases = [(cmd("unlock", 3), "empty"), (cmd("unlock", 1), "opened"), (cmd("unlock", 1), "busy"),
              (cmd("unlock", 2), "fault"), (cmd("unlock", 1, ttl=-5), "expired")]
     for body, expected in cases:
@@ -133,7 +132,7 @@ def test_bad_request_with_cmd_id_and_jammed_door(make_sim: Callable[..., LockerS
     bad = {"cmd_id": "bad-1", "op": "unlock", "slot": 99, "expires_at": time.time() + 5}
     o.publish(T("cmd"), bad)
     assert o.wait_for(is_ack("bad-1"))["result"] == "bad_request"
-    o.publish(control_topic(SITE, "U1"), {"op": "jam_door", "slot": 4})
+    control(sim, o, {"op": "jam_door", "slot": 4})
     c = cmd("unlock", 4)
     o.publish(T("cmd"), c)
     assert o.wait_for(is_ack(c["cmd_id"]))["result"] == "fault"

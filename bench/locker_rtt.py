@@ -1,0 +1,183 @@
+"""Unlock→ack round trip through mosquitto to the locker simulator, beside the bare paho QoS 1 round trip.
+
+The bare baseline has the same shape as a command: request published QoS 1, an echo client answers QoS 1,
+the requester waits for it; its clients use the same socket options (TCP_NODELAY) as the locker path. Both run in alternating blocks in one process, so a noisy machine hits both.
+Slots are refilled between blocks with `insert` control messages (outside the timed window).
+Usage: .venv/bin/python bench/locker_rtt.py [--commands 2000] [--block 200]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import paho.mqtt.client as mqtt
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from device_profiles.locker_schema import LockerProfile  # noqa: E402
+from device_profiles.schema import load_profile_as  # noqa: E402
+from drivers.locker.broker import Mosquitto  # noqa: E402
+from drivers.locker.client import MqttLockerLink  # noqa: E402
+from drivers.locker.firmware import item_id  # noqa: E402
+from drivers.locker.models import control_topic  # noqa: E402
+from drivers.locker.simulator import LockerSimulator  # noqa: E402
+from drivers.locker.transport import new_client  # noqa: E402
+
+SITE = "bench-mall"
+LOCKER = "U1"
+PROFILE = ROOT / "device_profiles" / "lockers" / "umbrella-24.yaml"
+
+
+@dataclass
+class LockerRig:
+    """A broker, one simulator (--auto-take 0) and a station link: what a full-borrow bench also needs."""
+
+    broker: Mosquitto
+    sim: LockerSimulator
+    link: MqttLockerLink
+    control: mqtt.Client
+    profile: LockerProfile
+
+    def refill(self, slots: list[int], timeout: float = 10.0) -> None:
+        """Put the original item back into each emptied slot and wait until the cached state shows it."""
+        for slot in slots:
+            body = {"op": "insert", "item": item_id(self.profile, LOCKER, slot), "slot": slot}
+            self.control.publish(control_topic(SITE, LOCKER), json.dumps(body), qos=1)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            view = self.link.view(LOCKER)
+            if view and all((s := view.slot(n)) is not None and s.state == "occupied" for n in slots):
+                return
+            time.sleep(0.002)
+        raise TimeoutError("slots were not refilled")
+
+
+@contextmanager
+def locker_rig(workdir: Path, auto_take: float = 0.0) -> Iterator[LockerRig]:
+    profile = load_profile_as(PROFILE, LockerProfile)
+    mq = Mosquitto(workdir / "mosquitto").start()
+    sim = LockerSimulator(profile, SITE, LOCKER, mq.host, mq.port, auto_take=auto_take).start()
+    link = MqttLockerLink(SITE, "K01", [LOCKER], mq.host, mq.port)
+    link.start()
+    control = new_client("")
+    control.connect(mq.host, mq.port)
+    control.loop_start()
+    try:
+        if link.wait_for_state(LOCKER, 10) is None:
+            raise RuntimeError("no state from the simulator")
+        yield LockerRig(mq, sim, link, control, profile)
+    finally:
+        control.disconnect()
+        control.loop_stop()
+        link.close()
+        sim.stop()
+        mq.stop()
+
+
+def measure_command_rtt(rig: LockerRig, n: int) -> list[float]:
+    """n unlock→ack round trips (seconds), cycling over the slots and refilling them untimed."""
+    samples: list[float] = []
+    slots = list(range(1, rig.profile.slots + 1))
+    while len(samples) < n:
+        batch = slots[: n - len(samples)]
+        for slot in batch:
+            started = time.perf_counter()
+            ack = rig.link.command(LOCKER, "unlock", slot, cmd_id=str(uuid.uuid4()), ack_timeout=2, retries=0)
+            samples.append(time.perf_counter() - started)
+            if ack.result != "opened":
+                raise RuntimeError(f"slot {slot} answered {ack.result}")
+        rig.refill(batch)
+    return samples
+
+
+class BareEcho:
+    """The baseline: publish QoS 1 → echo client republishes QoS 1 → requester receives."""
+
+    def __init__(self, mq: Mosquitto) -> None:
+        self.got = threading.Event()
+        self.echo = new_client("")  # same socket options (TCP_NODELAY) as the locker path
+        self.req = new_client("")
+        ready = threading.Semaphore(0)
+        self.echo.on_connect = lambda c, u, f, rc, p: c.subscribe("bench/ping", qos=1)
+        self.echo.on_subscribe = lambda *a: ready.release()
+        self.echo.on_message = lambda c, u, m: c.publish("bench/pong", m.payload, qos=1)
+        self.req.on_connect = lambda c, u, f, rc, p: c.subscribe("bench/pong", qos=1)
+        self.req.on_subscribe = lambda *a: ready.release()
+        self.req.on_message = lambda c, u, m: self.got.set()
+        for c in (self.echo, self.req):
+            c.connect(mq.host, mq.port)
+            c.loop_start()
+        for _ in range(2):
+            ready.acquire(timeout=10)
+
+    def measure(self, n: int) -> list[float]:
+        samples = []
+        payload = json.dumps({"cmd_id": str(uuid.uuid4()), "op": "unlock", "slot": 1, "expires_at": 0})
+        for _ in range(n):
+            self.got.clear()
+            started = time.perf_counter()
+            self.req.publish("bench/ping", payload, qos=1)
+            if not self.got.wait(2):
+                raise TimeoutError("bare echo lost a message")
+            samples.append(time.perf_counter() - started)
+        return samples
+
+    def close(self) -> None:
+        for c in (self.echo, self.req):
+            c.disconnect()
+            c.loop_stop()
+
+
+def pct(samples: list[float], q: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000.0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--commands", type=int, default=2000)
+    parser.add_argument("--block", type=int, default=200)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.ERROR)
+    cmd: list[float] = []
+    bare: list[float] = []
+    with tempfile.TemporaryDirectory() as tmp, locker_rig(Path(tmp)) as rig:
+        echo = BareEcho(rig.broker)
+        measure_command_rtt(rig, 48)  # warm-up, not counted
+        echo.measure(48)
+        while len(cmd) < args.commands:
+            block = min(args.block, args.commands - len(cmd))
+            bare += echo.measure(block)
+            cmd += measure_command_rtt(rig, block)
+        echo.close()
+        link_stats = rig.link.stats()
+    rows = [("unlock→ack (simulator)", cmd), ("bare paho QoS1 echo", bare)]
+    print(f"{'path':<26}{'n':>7}{'p50 ms':>10}{'p90 ms':>10}{'p99 ms':>10}{'max ms':>10}")
+    for name, s in rows:
+        print(f"{name:<26}{len(s):>7}{pct(s, .5):>10.3f}{pct(s, .9):>10.3f}{pct(s, .99):>10.3f}"
+              f"{max(s) * 1000:>10.3f}")
+    ratio99 = pct(cmd, .99) / pct(bare, .99)
+    ratio50 = pct(cmd, .5) / pct(bare, .5)
+    print(f"p50 ratio {ratio50:.2f}x, p99 ratio {ratio99:.2f}x (goal p99 ≤ 2.00x); "
+          f"link resends={link_stats.get('resends', 0)} malformed={link_stats.get('malformed', 0)}")
+    result = {"bench": "locker_rtt", "commands": len(cmd), "cmd_p50_ms": round(pct(cmd, .5), 3),
+              "cmd_p99_ms": round(pct(cmd, .99), 3), "bare_p50_ms": round(pct(bare, .5), 3),
+              "bare_p99_ms": round(pct(bare, .99), 3), "p50_ratio": round(ratio50, 2),
+              "p99_ratio": round(ratio99, 2), "goal_p99_ratio": 2.0, "meets_goal": ratio99 <= 2.0}
+    print("RESULT " + json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
