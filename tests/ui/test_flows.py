@@ -89,7 +89,21 @@ def test_borrow_an_umbrella_end_to_end(make_ui, kiosk: Kiosk, screenshot_dir: Pa
     ratings = [e.data for e in kiosk.station.store.outbox_pending() if e.type == "survey.rated"]
     assert ratings == [{"flow": "borrow_umbrella", "score": 5, "lang": "zh_CN"}]
 
-    # and back: the shopper just puts it into a slot, from any screen
+    # a second umbrella for the same member is refused in plain words, nothing moves
+    ui.tap_text("借雨伞")
+    ui.wait_until(lambda: ui.app.current_screen().name == "borrow" and borrow.status == "ready", 10, "ready")
+    kiosk.camera.show(kiosk.station.tokens.member_code("M-10086", at=kiosk.stack.clock() + 30))
+    ui.wait_screen("message", 10)
+    kiosk.camera.clear()
+    assert any("您已有一件未归还" in t for t in ui.visible_texts())
+    ui.tap_text("返回首页")
+
+    # and back: scan the umbrella's label on the return screen, then put it into a slot
+    ui.tap_text("归还物品")
+    returning = ui.wait_screen("return")
+    kiosk.camera.show(f"I1.{lending.item_id}")
+    ui.wait_until(lambda: returning.recognised == lending.item_id, 10, "the label to be read")
+    kiosk.camera.clear()
     kiosk.stack.control("U1", {"op": "insert", "item": lending.item_id})
     returned = ui.wait_screen("returned", 15)
     assert returned.found and any("谢谢" in t for t in ui.visible_texts())
