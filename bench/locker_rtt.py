@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import subprocess
 import sys
 import tempfile
 import threading
@@ -44,7 +45,6 @@ class LockerRig:
     """A broker, one simulator (--auto-take 0) and a station link: what a full-borrow bench also needs."""
 
     broker: Mosquitto
-    sim: LockerSimulator
     link: MqttLockerLink
     control: mqtt.Client
     profile: LockerProfile
@@ -64,24 +64,48 @@ class LockerRig:
 
 
 @contextmanager
-def locker_rig(workdir: Path, auto_take: float = 0.0) -> Iterator[LockerRig]:
+def simulator(mq: Mosquitto, profile: LockerProfile, auto_take: float, in_process: bool) -> Iterator[None]:
+    """The locker: by default its own process, like the separate device it stands for."""
+    if in_process:
+        sim = LockerSimulator(profile, SITE, LOCKER, mq.host, mq.port, auto_take=auto_take).start()
+        try:
+            yield
+        finally:
+            sim.stop()
+        return
+    proc = subprocess.Popen([sys.executable, "-m", "drivers.locker.simulator", "--profile", str(PROFILE),
+                             "--site", SITE, "--locker", LOCKER, "--broker", mq.address,
+                             "--auto-take", str(auto_take)], cwd=ROOT, stdout=subprocess.PIPE)
+    try:
+        assert proc.stdout is not None
+        if not json.loads(proc.stdout.readline() or "{}").get("ok"):
+            raise RuntimeError("locker simulator did not start")
+        yield
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+@contextmanager
+def locker_rig(workdir: Path, auto_take: float = 0.0, in_process: bool = False) -> Iterator[LockerRig]:
     profile = load_profile_as(PROFILE, LockerProfile)
     mq = Mosquitto(workdir / "mosquitto").start()
-    sim = LockerSimulator(profile, SITE, LOCKER, mq.host, mq.port, auto_take=auto_take).start()
-    link = MqttLockerLink(SITE, "K01", [LOCKER], mq.host, mq.port)
-    link.start()
-    control = new_client("")
-    control.connect(mq.host, mq.port)
-    control.loop_start()
     try:
-        if link.wait_for_state(LOCKER, 10) is None:
-            raise RuntimeError("no state from the simulator")
-        yield LockerRig(mq, sim, link, control, profile)
+        with simulator(mq, profile, auto_take, in_process):
+            link = MqttLockerLink(SITE, "K01", [LOCKER], mq.host, mq.port)
+            link.start()
+            control = new_client("")
+            control.connect(mq.host, mq.port)
+            control.loop_start()
+            try:
+                if link.wait_for_state(LOCKER, 10) is None:
+                    raise RuntimeError("no state from the simulator")
+                yield LockerRig(mq, link, control, profile)
+            finally:
+                control.disconnect()
+                control.loop_stop()
+                link.close()
     finally:
-        control.disconnect()
-        control.loop_stop()
-        link.close()
-        sim.stop()
         mq.stop()
 
 
@@ -101,23 +125,42 @@ def measure_command_rtt(rig: LockerRig, n: int) -> list[float]:
     return samples
 
 
+def run_echo(address: str) -> None:
+    """The baseline's responder: republish every ping as a pong (QoS 1), until killed."""
+    host, _, port = address.rpartition(":")
+    echo = new_client("")
+    echo.on_connect = lambda c, u, f, rc, p: c.subscribe("bench/ping", qos=1)
+    echo.on_subscribe = lambda *a: print("ready", flush=True)
+    echo.on_message = lambda c, u, m: c.publish("bench/pong", m.payload, qos=1)
+    echo.connect(host, int(port))
+    echo.loop_forever()
+
+
 class BareEcho:
     """The baseline: publish QoS 1 → echo client republishes QoS 1 → requester receives."""
 
-    def __init__(self, mq: Mosquitto) -> None:
+    def __init__(self, mq: Mosquitto, in_process: bool = False) -> None:
         self.got = threading.Event()
-        self.echo = new_client("")  # same socket options (TCP_NODELAY) as the locker path
-        self.req = new_client("")
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.echo: mqtt.Client | None = None
+        self.req = new_client("")  # same socket options (TCP_NODELAY) as the locker path
         ready = threading.Semaphore(0)
-        self.echo.on_connect = lambda c, u, f, rc, p: c.subscribe("bench/ping", qos=1)
-        self.echo.on_subscribe = lambda *a: ready.release()
-        self.echo.on_message = lambda c, u, m: c.publish("bench/pong", m.payload, qos=1)
+        if in_process:
+            self.echo = new_client("")
+            self.echo.on_connect = lambda c, u, f, rc, p: c.subscribe("bench/ping", qos=1)
+            self.echo.on_subscribe = lambda *a: ready.release()
+            self.echo.on_message = lambda c, u, m: c.publish("bench/pong", m.payload, qos=1)
+            self.echo.connect(mq.host, mq.port)
+            self.echo.loop_start()
+        else:
+            self.proc = subprocess.Popen([sys.executable, __file__, "--echo", mq.address], stdout=subprocess.PIPE)
+            assert self.proc.stdout is not None and self.proc.stdout.readline().strip() == b"ready"
+            ready.release()
         self.req.on_connect = lambda c, u, f, rc, p: c.subscribe("bench/pong", qos=1)
         self.req.on_subscribe = lambda *a: ready.release()
         self.req.on_message = lambda c, u, m: self.got.set()
-        for c in (self.echo, self.req):
-            c.connect(mq.host, mq.port)
-            c.loop_start()
+        self.req.connect(mq.host, mq.port)
+        self.req.loop_start()
         for _ in range(2):
             ready.acquire(timeout=10)
 
@@ -135,8 +178,12 @@ class BareEcho:
 
     def close(self) -> None:
         for c in (self.echo, self.req):
-            c.disconnect()
-            c.loop_stop()
+            if c is not None:
+                c.disconnect()
+                c.loop_stop()
+        if self.proc is not None:
+            self.proc.terminate()
+            self.proc.wait(10)
 
 
 def pct(samples: list[float], q: float) -> float:
@@ -148,12 +195,18 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--commands", type=int, default=2000)
     parser.add_argument("--block", type=int, default=200)
+    parser.add_argument("--in-process", action="store_true",
+                        help="run the simulator and the echo client in this process (one GIL for all)")
+    parser.add_argument("--echo", metavar="HOST:PORT", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.echo:
+        run_echo(args.echo)
+        return 0
     logging.basicConfig(level=logging.ERROR)
     cmd: list[float] = []
     bare: list[float] = []
-    with tempfile.TemporaryDirectory() as tmp, locker_rig(Path(tmp)) as rig:
-        echo = BareEcho(rig.broker)
+    with tempfile.TemporaryDirectory() as tmp, locker_rig(Path(tmp), in_process=args.in_process) as rig:
+        echo = BareEcho(rig.broker, in_process=args.in_process)
         measure_command_rtt(rig, 48)  # warm-up, not counted
         echo.measure(48)
         while len(cmd) < args.commands:
@@ -171,7 +224,8 @@ def main(argv: list[str] | None = None) -> int:
     ratio50 = pct(cmd, .5) / pct(bare, .5)
     print(f"p50 ratio {ratio50:.2f}x, p99 ratio {ratio99:.2f}x (goal p99 ≤ 2.00x); "
           f"link resends={link_stats.get('resends', 0)} malformed={link_stats.get('malformed', 0)}")
-    result = {"bench": "locker_rtt", "commands": len(cmd), "cmd_p50_ms": round(pct(cmd, .5), 3),
+    result = {"bench": "locker_rtt", "responders": "in-process" if args.in_process else "processes",
+              "commands": len(cmd), "cmd_p50_ms": round(pct(cmd, .5), 3),
               "cmd_p99_ms": round(pct(cmd, .99), 3), "bare_p50_ms": round(pct(bare, .5), 3),
               "bare_p99_ms": round(pct(bare, .99), 3), "p50_ratio": round(ratio50, 2),
               "p99_ratio": round(ratio99, 2), "goal_p99_ratio": 2.0, "meets_goal": ratio99 <= 2.0}
