@@ -1,10 +1,8 @@
-"""The desk's tables at the centre (on the shared `Base`): ticket access and replies, lost & found, storage."""
+"""The desk's tables at the centre (on the shared `Base`; migration 0002): tickets, replies, lost & found, storage."""
 from __future__ import annotations
 
-import threading
-
-from sqlalchemy import JSON, Engine, Float, Index, Integer, String, Text
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy import JSON, Float, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
 
 from server_bridge.central.db import Base
 from server_bridge.central.models import BigId
@@ -71,23 +69,3 @@ class DeskStorage(Base):
     due_at: Mapped[float] = mapped_column(Float)
     picked_up_at: Mapped[float | None] = mapped_column(Float, nullable=True)
     fee_cents: Mapped[int | None] = mapped_column(Integer, nullable=True)
-
-
-DESK_TABLES = [m.__table__ for m in (DeskTicket, DeskReply, DeskFoundItem, DeskLostReport, DeskStorage)]
-_ready: set[str] = set()
-_ready_lock = threading.Lock()
-
-
-def ensure_schema(engine: Engine) -> None:
-    """Create the desk tables once per database at start-up (until the centre's migrations take extensions)."""
-    key = str(engine.url)
-    with _ready_lock:
-        if key not in _ready:
-            Base.metadata.create_all(engine, tables=DESK_TABLES, checkfirst=True)  # type: ignore[arg-type]
-            _ready.add(key)
-
-
-def ensure_in_session(session: Session) -> None:
-    """Inside a write transaction (ingest): DDL on the same connection, so SQLite's lock is not waited on."""
-    if str(session.get_bind().engine.url) not in _ready:
-        Base.metadata.create_all(session.connection(), tables=DESK_TABLES, checkfirst=True)  # type: ignore[arg-type]

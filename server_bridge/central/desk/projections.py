@@ -16,7 +16,6 @@ from server_bridge.central.desk.models import (
     DeskLostReport,
     DeskStorage,
     DeskTicket,
-    ensure_in_session,
 )
 from server_bridge.central.desk.tickets import code_hash
 from server_bridge.central.schemas import Envelope, Epoch
@@ -86,10 +85,6 @@ class TicketCode(_Data):
     lang: Literal["zh_CN", "en"] = "zh_CN"
 
 
-def _ready(session: Session) -> None:
-    ensure_in_session(session)
-
-
 def _chain(event_type: str, fn: core.Projection, model: type[BaseModel]) -> None:
     """Run the desk's projection after the centre's own one for the same event type (if it has one)."""
     before = core.PROJECTIONS.get(event_type)
@@ -106,14 +101,12 @@ def _chain(event_type: str, fn: core.Projection, model: type[BaseModel]) -> None
 
 
 def project_ticket_code(session: Session, station_id: str, event: Envelope) -> None:
-    _ready(session)
     d = TicketCode.model_validate(event.data)
     if d.code and d.code.split(".")[1] == d.complaint_id and session.get(DeskTicket, d.complaint_id) is None:
         session.add(DeskTicket(complaint_id=d.complaint_id, code_hash=code_hash(d.code), lang=d.lang))
 
 
 def project_found(session: Session, station_id: str, event: Envelope) -> None:
-    _ready(session)
     d = FoundRegistered.model_validate(event.data)
     if session.get(DeskFoundItem, d.item_id) is None:
         session.add(DeskFoundItem(item_id=d.item_id, station_id=station_id, category=d.category, floor=d.floor,
@@ -122,7 +115,6 @@ def project_found(session: Session, station_id: str, event: Envelope) -> None:
 
 
 def project_claimed(session: Session, station_id: str, event: Envelope) -> None:
-    _ready(session)
     d = FoundClaimed.model_validate(event.data)
     item = session.get(DeskFoundItem, d.item_id)
     if item is not None and item.status == "held":
@@ -130,7 +122,6 @@ def project_claimed(session: Session, station_id: str, event: Envelope) -> None:
 
 
 def project_handed_over(session: Session, station_id: str, event: Envelope) -> None:
-    _ready(session)
     d = FoundHandedOver.model_validate(event.data)
     item = session.get(DeskFoundItem, d.item_id)
     if item is not None and item.status == "held":
@@ -138,7 +129,6 @@ def project_handed_over(session: Session, station_id: str, event: Envelope) -> N
 
 
 def project_lost(session: Session, station_id: str, event: Envelope) -> None:
-    _ready(session)
     d = LostReported.model_validate(event.data)
     if session.get(DeskLostReport, d.report_id) is None:
         session.add(DeskLostReport(report_id=d.report_id, station_id=station_id, category=d.category, floor=d.floor,
@@ -147,7 +137,6 @@ def project_lost(session: Session, station_id: str, event: Envelope) -> None:
 
 
 def project_deposited(session: Session, station_id: str, event: Envelope) -> None:
-    _ready(session)
     d = StorageDeposited.model_validate(event.data)
     if session.get(DeskStorage, d.deposit_id) is None:
         session.add(DeskStorage(deposit_id=d.deposit_id, station_id=station_id, locker_id=d.locker_id, slot=d.slot,
@@ -155,7 +144,6 @@ def project_deposited(session: Session, station_id: str, event: Envelope) -> Non
 
 
 def project_picked_up(session: Session, station_id: str, event: Envelope) -> None:
-    _ready(session)
     d = StoragePickedUp.model_validate(event.data)
     row = session.get(DeskStorage, d.deposit_id)
     if row is not None and row.picked_up_at is None:
@@ -164,14 +152,12 @@ def project_picked_up(session: Session, station_id: str, event: Envelope) -> Non
 
 def handover_due(session: Session, ctx: RuleContext) -> Iterable[Finding]:
     """Found items still held after the retention period: security should take them, with a record."""
-    _ready(session)
     for item in session.scalars(select(DeskFoundItem).where(DeskFoundItem.status == "held",
                                                             DeskFoundItem.found_at < ctx.now - RETENTION_S)):
         yield Finding(item.station_id, item.item_id, {"category": item.category, "place": item.place})
 
 
 def storage_overtime(session: Session, ctx: RuleContext) -> Iterable[Finding]:
-    _ready(session)
     for row in session.scalars(select(DeskStorage).where(DeskStorage.picked_up_at.is_(None),
                                                          DeskStorage.due_at < ctx.now)):
         yield Finding(row.station_id, row.deposit_id, {"locker_id": row.locker_id, "slot": row.slot})

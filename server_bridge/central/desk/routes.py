@@ -2,12 +2,10 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, FastAPI, Form, Path, Query, Request
+from fastapi import APIRouter, Depends, Form, Path, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 from sqlalchemy import select
@@ -15,7 +13,7 @@ from sqlalchemy import select
 from server_bridge.central.api import any_station
 from server_bridge.central.dashboard import ops_user
 from server_bridge.central.desk import projections, tickets
-from server_bridge.central.desk.models import DeskFoundItem, DeskLostReport, ensure_schema
+from server_bridge.central.desk.models import DeskFoundItem, DeskLostReport
 from server_bridge.central.desk.words import words
 from server_bridge.central.models import Complaint
 
@@ -24,13 +22,7 @@ Code = Annotated[str, Path(max_length=80)]
 TicketId = Annotated[str, Path(pattern=r"^[A-Z0-9][A-Z0-9-]{0,31}$")]
 
 
-@asynccontextmanager
-async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
-    ensure_schema(app.state.central.db.engine)
-    yield
-
-
-router = APIRouter(lifespan=_lifespan)
+router = APIRouter()
 
 
 def _now(request: Request) -> float:

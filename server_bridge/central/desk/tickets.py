@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from kiosk.services.complaints import ComplaintRefused, clean_text
-from server_bridge.central.desk.models import DeskReply, DeskTicket, ensure_in_session
+from server_bridge.central.desk.models import DeskReply, DeskTicket
 from server_bridge.central.desk.sla import clocks
 from server_bridge.central.errors import CentralError
 from server_bridge.central.models import Complaint
@@ -38,7 +38,6 @@ def code_hash(code: str) -> str:
 
 def ticket_for_code(session: Session, code: str) -> Complaint:
     """The complaint a status QR belongs to; a code that does not match exactly is 'not found'."""
-    ensure_in_session(session)
     m = CODE_RE.match(code or "")
     access = session.get(DeskTicket, m.group(1)) if m else None
     if access is None or not hmac.compare_digest(access.code_hash, code_hash(code)):
@@ -50,7 +49,6 @@ def ticket_for_code(session: Session, code: str) -> Complaint:
 
 
 def _complaint(session: Session, complaint_id: str) -> Complaint:
-    ensure_in_session(session)
     complaint = session.get(Complaint, complaint_id)
     if complaint is None:
         raise TicketError(404, "ticket_not_found", "no such ticket")
