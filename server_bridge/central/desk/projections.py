@@ -18,6 +18,7 @@ from server_bridge.central.desk.models import (
     DeskTicket,
 )
 from server_bridge.central.desk.tickets import code_hash
+from server_bridge.central.i18n import WORDS
 from server_bridge.central.schemas import Envelope, Epoch
 
 log = logging.getLogger(__name__)
@@ -172,3 +173,5 @@ core.register_projection("storage.deposited", project_deposited, StorageDeposite
 core.register_projection("storage.picked_up", project_picked_up, StoragePickedUp)
 register_alert_rule("lostfound_handover_due", handover_due, "warning")
 register_alert_rule("storage_overtime", storage_overtime, "info")
+WORDS.setdefault("alert.lostfound_handover_due", ("失物保管满 7 天，待移交安保", "Found item held 7 days: hand over"))
+WORDS.setdefault("alert.storage_overtime", ("存包超时未取", "Stored bag past its time"))
