@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 
-from kiosk.store import Store
+from kiosk.store import OutboxEvent, Store
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +74,9 @@ class Uploader:
     # single steps -----------------------------------------------------------------------------
     def drain_once(self) -> int:
         """Send one batch of whatever is pending now; returns how many events the centre newly confirmed."""
-        pending = self.store.outbox_pending(self._batch_limit)
+        return self._send(self.store.outbox_pending(self._batch_limit))
+
+    def _send(self, pending: list[OutboxEvent]) -> int:
         if not pending:
             return 0
         body = json.dumps({"events": [ev.envelope() for ev in pending]}, ensure_ascii=False,
@@ -200,7 +202,7 @@ class Uploader:
         age = max(0.0, self.store.clock() - pending[0].created_at)
         if len(pending) < self._batch_limit and age < self.batch_max_age_s:
             return min(self.batch_max_age_s - age, POLL_S)  # let a fuller batch gather, but not for long
-        self.drain_once()
+        self._send(pending)
         return self._backoff_s if self._link == "down" else 0.0
 
 

@@ -35,7 +35,9 @@ class CentralProcess:
     def cli(self, *args: str) -> str:
         """Runs another verb of the central CLI against the same database; returns stdout."""
         out = subprocess.run([sys.executable, "-m", "server_bridge.central", *args, "--db", self.db_url],
-                             check=True, capture_output=True, text=True, env=self.env)
+                             capture_output=True, text=True, env=self.env)
+        if out.returncode != 0:
+            raise RuntimeError(f"central {args[0]} failed ({out.returncode}): {out.stderr[-1500:]}")
         return out.stdout.strip()
 
     def add_station(self, station_id: str) -> str:
