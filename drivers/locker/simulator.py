@@ -84,7 +84,7 @@ class LockerSimulator:
         ready = threading.Event()
         self._ctl = self._client(f"sim-{self.site}-{self.locker_id}-ctl")
         self._ctl.on_connect = lambda c, u, f, rc, p: self._safe(self._ctl_connected, c, rc, ready)
-        self._ctl.on_message = lambda c, u, m: self._inbox.put(("control", bytes(m.payload)))
+        self._ctl.on_message = lambda c, u, m: self._safe(self._on_control, bytes(m.payload))
         self._ctl.connect_async(self.host, self.port, keepalive=self.keepalive)
         self._ctl.loop_start()
         self._go_online()
@@ -226,8 +226,6 @@ class LockerSimulator:
         with self._lock:
             if kind == "msg" and arg[0] == self._topic_status:
                 self._heal_status(arg[1])
-            elif kind == "control":
-                out = self._control(arg, now)
             elif kind == "connected" and arg == self.session:
                 self._connected = True
                 self._publish_status()
@@ -253,6 +251,15 @@ class LockerSimulator:
             delay = self.firmware.next_due(now)
         if delay is not None and now + delay < self._wake_at:
             self._inbox.put(("tick", None))  # a timer earlier than the worker's sleep was armed
+
+    def _on_control(self, payload: bytes) -> None:
+        """Controls are acted on at once on their connection's thread, so a command sent right after
+        a control rarely overtakes it (tests that must be sure wait for stats()["controls"] to grow)."""
+        with self._lock:
+            for o in self._control(payload, self.clock()):
+                self._publish(o)
+        self._kill_dropped()
+        self._inbox.put(("tick", None))  # the worker re-reads its timers (a take, an `online` later)
 
     def _heal_status(self, payload: bytes) -> None:
         # a Will of an earlier session may land after we reconnected (broker takeover order): say we are up
