@@ -125,13 +125,17 @@ def measure_command_rtt(rig: LockerRig, n: int) -> list[float]:
     return samples
 
 
+def _pong(client: mqtt.Client, userdata: object, msg: mqtt.MQTTMessage) -> None:
+    client.publish("bench/pong", msg.payload, qos=1)
+
+
 def run_echo(address: str) -> None:
     """The baseline's responder: republish every ping as a pong (QoS 1), until killed."""
     host, _, port = address.rpartition(":")
     echo = new_client("")
     echo.on_connect = lambda c, u, f, rc, p: c.subscribe("bench/ping", qos=1)
     echo.on_subscribe = lambda *a: print("ready", flush=True)
-    echo.on_message = lambda c, u, m: c.publish("bench/pong", m.payload, qos=1)
+    echo.on_message = _pong
     echo.connect(host, int(port))
     echo.loop_forever()
 
@@ -149,7 +153,7 @@ class BareEcho:
             self.echo = new_client("")
             self.echo.on_connect = lambda c, u, f, rc, p: c.subscribe("bench/ping", qos=1)
             self.echo.on_subscribe = lambda *a: ready.release()
-            self.echo.on_message = lambda c, u, m: c.publish("bench/pong", m.payload, qos=1)
+            self.echo.on_message = _pong
             self.echo.connect(mq.host, mq.port)
             self.echo.loop_start()
         else:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from device_profiles.locker_schema import LockerProfile
+from drivers.locker.link import SlotStateName
 from drivers.locker.models import (
     Ack,
     Cmd,
@@ -65,6 +66,7 @@ class _Slot:
     opening: int = 0  # counts door openings, so a stale take timer is recognised
 
     def view(self, has_battery: bool) -> SlotState:
+        name: SlotStateName
         if self.disabled:
             name = "disabled"
         elif self.fault:
