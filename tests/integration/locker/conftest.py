@@ -141,3 +141,11 @@ def control(sim: LockerSimulator, ctl: Observer, body: dict[str, Any], timeout: 
     while sim.stats().get("controls", 0) <= before:
         assert time.monotonic() < deadline, f"simulator did not act on {body['op']}"
         time.sleep(0.005)
+
+
+def wait_until(check: Callable[[], bool], timeout: float = 5.0) -> bool:
+    """Poll what a user would notice (a view, a counter) until it holds or the time is up."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and not check():
+        time.sleep(0.02)
+    return check()

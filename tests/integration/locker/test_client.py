@@ -14,19 +14,11 @@ from drivers.locker.link import LockerError, LockerOffline, OutcomeUnknown
 from drivers.locker.models import Status, control_topic, topic
 from drivers.locker.simulator import LockerSimulator
 
-from .conftest import SITE, Observer, control, quick_profile
+from .conftest import SITE, Observer, control, quick_profile, wait_until
 
 SimFactory = Callable[..., LockerSimulator]
 LinkFactory = Callable[..., MqttLockerLink]
 
-
-def wait_until(check: Callable[[], bool], timeout: float = 5.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        time.sleep(0.02)
-    return check()
 
 
 def new_id() -> str:

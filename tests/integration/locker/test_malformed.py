@@ -13,7 +13,7 @@ from drivers.locker.client import MqttLockerLink
 from drivers.locker.models import MAX_PAYLOAD, control_topic, topic
 from drivers.locker.simulator import LockerSimulator
 
-from .conftest import SITE, Observer
+from .conftest import SITE, Observer, wait_until
 
 OVERSIZED = json.dumps({"seq": 1, "ts": 1.0, "slots": [], "pad": "x" * (MAX_PAYLOAD + 10)}).encode()
 JUNK: list[bytes] = [
@@ -25,12 +25,6 @@ JUNK: list[bytes] = [
     OVERSIZED,
 ]
 
-
-def wait_until(check: Callable[[], bool], timeout: float = 5.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and not check():
-        time.sleep(0.02)
-    return check()
 
 
 def test_junk_on_every_topic_is_counted_and_dropped_on_both_sides(
