@@ -80,7 +80,8 @@ class _Stream:
             return None
 
     def close(self) -> None:
-        self._owner._streams.discard(self)
+        with self._owner._cond:
+            self._owner._streams.discard(self)
 
     def __enter__(self) -> _Stream:
         return self
@@ -174,7 +175,8 @@ class MqttLockerLink:
 
     def events(self) -> _Stream:
         stream = _Stream(self)
-        self._streams.add(stream)
+        with self._cond:
+            self._streams.add(stream)
         return stream
 
     # -- commands -------------------------------------------------------------------------------------

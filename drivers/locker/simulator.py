@@ -157,7 +157,6 @@ class LockerSimulator:
         client.on_connect = lambda c, u, f, rc, p: self._safe(self._fw_connected, c, rc)
         client.on_disconnect = lambda c, u, f, rc, p: self._safe(self._fw_disconnected, rc)
         client.on_message = lambda c, u, m: self._safe(self._on_fw_message, m.topic, bytes(m.payload))
-        self._arm_will(client)
         self._fw = client
         client.connect_async(self.host, self.port, keepalive=self.keepalive)
         client.loop_start()

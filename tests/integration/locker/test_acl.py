@@ -1,6 +1,9 @@
 """Broker security: each device is confined to its own topics, and strangers are refused."""
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -115,3 +118,29 @@ def test_borrow_path_works_end_to_end_with_credentials(secured_broker: Secured, 
     finally:
         link.close()
         sim.stop()
+
+
+def test_simulator_process_with_password_file_says_goodbye_on_sigterm(secured_broker: Secured) -> None:
+    mq, auth = secured_broker
+    user = locker_user("U2")
+    profile = Path(__file__).resolve().parents[3] / "device_profiles" / "lockers" / "powerbank-12.yaml"
+    proc = subprocess.Popen([sys.executable, "-m", "drivers.locker.simulator", "--profile", str(profile),
+                             "--site", SECURED_SITE, "--locker", "U2", "--broker", mq.address, "--username", user,
+                             "--password-file", str(auth.password_path(user)), "--fill", "3", "--seed", "5"],
+                            stdout=subprocess.PIPE, cwd=Path(__file__).resolve().parents[3])
+    try:
+        assert proc.stdout is not None
+        hello = json.loads(proc.stdout.readline())
+        assert hello["ok"] and hello["slots"] == 12
+        station = as_user(mq, auth, station_user("K01"), [topic(SECURED_SITE, "U2", "status"),
+                                                          topic(SECURED_SITE, "U2", "state")])
+        state = station.wait_for(lambda t, d: t.endswith("/state"))
+        assert [s["state"] for s in state["slots"]].count("occupied") == 3
+        assert all(30 <= s["battery"] <= 100 for s in state["slots"] if "battery" in s)
+        proc.terminate()
+        assert proc.wait(10) == 0
+        bye = station.wait_for(lambda t, d: t.endswith("/status") and d["online"] is False)
+        assert bye["session"] == hello["session"]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
