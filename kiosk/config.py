@@ -46,6 +46,7 @@ class LockerConfig(Strict):
     username: str | None = None
     password_file: Path | None = None
     simulated: bool = True
+    sim_fill: str = Field(default="all", pattern=r"^(all|\d{1,3})$", description="what `make run`'s simulator holds")
 
 
 class PrinterConnection(Strict):

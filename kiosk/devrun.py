@@ -103,7 +103,7 @@ def start_printer(stack: Stack, config: StationConfig, var: Path) -> Path | None
 def start_lockers(stack: Stack, config: StationConfig, auto_take: float) -> None:
     for lk in config.lockers:
         argv = [PY, "-m", "drivers.locker.simulator", "--profile", str(lk.profile), "--site", config.site,
-                "--locker", lk.id, "--broker", f"{config.broker.host}:{config.broker.port}", "--fill", "all",
+                "--locker", lk.id, "--broker", f"{config.broker.host}:{config.broker.port}", "--fill", lk.sim_fill,
                 "--auto-take", str(auto_take)]
         if lk.username and lk.password_file:
             argv += ["--username", lk.username, "--password-file", str(lk.password_file)]

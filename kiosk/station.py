@@ -21,6 +21,7 @@ from kiosk.store import Store, StoreReplayGuard
 from kiosk.tokens import TokenBook, TokenKeys
 
 log = logging.getLogger(__name__)
+LENT_TYPES = ("umbrella", "power_bank", "stroller")
 
 
 def read_secret(path: Path | None) -> str | None:
@@ -68,6 +69,11 @@ class Station:
     uploader: Any = None
     staff: Any = None
     survey: Any = None
+    directory: Any = None
+    members: Any = None
+    complaints: Any = None
+    lostfound: Any = None
+    storage: Any = None
     started_at: float = field(default_factory=time.time)
     _stop: threading.Event = field(default_factory=threading.Event)
     _loop: threading.Thread | None = None
@@ -86,13 +92,15 @@ class Station:
             password=read_secret(config.broker.password_file), keepalive=config.broker.keepalive_s)
         printing = cls._build_printing(config, store, clock)
         receipts = PrintedReceipts(printing, config.station_id) if printing is not None else None
-        lending = LendingService(store=store, lockers=link, profiles=profiles, policy=config.policy,
+        lent = {lid: p for lid, p in profiles.items() if p.item_type in LENT_TYPES}
+        lending = LendingService(store=store, lockers=link, profiles=lent, policy=config.policy,
                                  station_id=config.station_id, tokens=tokens, receipts=receipts, clock=clock)
         station = cls(config=config, store=store, tokens=tokens, lockers=link, profiles=profiles,
                       lending=lending, printing=printing)
         if with_camera:
             station.scanning = cls._build_scanning(config, tokens, camera_source)
-        station.staff, station.survey = cls._build_desk_services(config, store, tokens, clock)
+        station.staff, station.survey = cls._build_staff_services(config, store, tokens, clock)
+        station._build_desk(clock)
         if with_uploader and config.central is not None:
             station.uploader = cls._build_uploader(config, store, station.health)
         return station
@@ -131,14 +139,38 @@ class Station:
         return ScanService(source, tokens)
 
     @staticmethod
-    def _build_desk_services(config: StationConfig, store: Store, tokens: TokenBook, clock: Any) -> tuple[Any, Any]:
-        try:
-            from kiosk.services.staff import StaffService
-            from kiosk.services.survey import SurveyService
-        except ImportError:
-            return None, None
+    def _build_staff_services(config: StationConfig, store: Store, tokens: TokenBook, clock: Any) -> tuple[Any, Any]:
+        from kiosk.services.staff import StaffService
+        from kiosk.services.survey import SurveyService
+
         staff_file = config.data_dir / "staff.toml"
         return StaffService(store, tokens, clock, staff_file if staff_file.exists() else None), SurveyService(store)
+
+    def _build_desk(self, clock: Any) -> None:
+        """Member centre, complaints, lost & found, directory and bag storage."""
+        from kiosk.content import load_content
+        from kiosk.services.complaints import ComplaintDesk, HttpTicketStatusApi
+        from kiosk.services.directory import Directory
+        from kiosk.services.lostfound import LostFound
+        from kiosk.services.members import HttpMemberApi, MemberCentre
+        from kiosk.services.storage import StorageService
+
+        config, store, tokens = self.config, self.store, self.tokens
+        url = config.central.url if config.central else "http://127.0.0.1:9"
+        token = (read_secret(config.central.token_file) if config.central else None) or ""
+        self.directory = Directory(load_content())
+        self.members = MemberCentre(store=store, tokens=tokens, api=HttpMemberApi(url, token),
+                                    station_id=config.station_id, open_lendings=self.lending.open_lendings,
+                                    clock=clock)
+        self.complaints = ComplaintDesk(store=store, tokens=tokens, station_id=config.station_id, public_url=url,
+                                        status_api=HttpTicketStatusApi(url, token), clock=clock)
+        self.lostfound = LostFound(store=store, tokens=tokens, photo_dir=config.data_dir / "lostfound",
+                                   station_id=config.station_id, clock=clock)
+        stored = {lid: p for lid, p in self.profiles.items() if p.item_type == "storage"}
+        if stored and "storage" in config.policy.items:
+            self.storage = StorageService(store=store, lockers=self.lockers, profiles=stored,
+                                          policy=config.policy.items["storage"], tokens=tokens,
+                                          station_id=config.station_id, clock=clock)
 
     @staticmethod
     def _build_uploader(config: StationConfig, store: Store, health: Any) -> Any:
