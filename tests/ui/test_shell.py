@@ -1,6 +1,7 @@
 """The app shell: attract → home, language switch on every screen, idle timeout wipe, staff PIN lockout."""
 from __future__ import annotations
 
+import datetime
 import re
 
 import pytest
@@ -110,3 +111,21 @@ def test_staff_pin_lockout_after_five_wrong(make_ui, bare_station, clock) -> Non
     type_pin(ui, STAFF_PIN)
     ui.wait_screen("diagnostics")
     assert app.session["staff"].staff_id == "S-001"
+
+
+def test_attract_loop_shows_the_malls_current_events(make_ui, bare_station) -> None:
+    from kiosk.content import load_content
+    from kiosk.services.directory import Directory
+
+    bare_station.directory = Directory(load_content())
+    ui = make_ui(bare_station)
+    attract = ui.app.current_screen()
+    attract.on_enter()
+    running = bare_station.directory.events(datetime.date.today())
+    assert len(attract.events) == len(running)
+    if running:
+        attract.slide = 3
+        ui.step(2)
+        assert any(running[0].zh.title in t for t in ui.visible_texts())
+        ui.tap_text("English")
+        assert any(running[0].en.title in t for t in ui.visible_texts())
