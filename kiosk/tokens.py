@@ -246,6 +246,11 @@ class TokenBook:
     def classify(self, payload: str | bytes) -> Token:
         """Verify whatever was scanned by its prefix; raises TokenRejected for anything not ours."""
         text = _check_text(payload)
+        if text.startswith(("https://", "http://")):
+            # a printed ticket's QR opens a status page on phones; its last path segment is our code
+            text = text.split("?", 1)[0].split("#", 1)[0].rstrip("/").rsplit("/", 1)[-1]
+            if text[:2] not in self._generic:
+                raise TokenRejected("unknown", "not a code we know")
         prefix = text[:2]
         if prefix == "M1":
             return self.verify_member(text)

@@ -92,3 +92,13 @@ def test_payloads_fit_qr_alphanumeric_mode() -> None:
 def test_redact_never_shows_the_content() -> None:
     code = book().member_code("M10086")
     assert "M10086" not in redact(code) and redact(code).startswith("M1")
+
+
+def test_a_url_carrying_a_signed_code_is_read_as_that_code_and_other_urls_are_not() -> None:
+    b = book()
+    b.register_kind("C1")
+    code = b.sign("C1", "T123")
+    assert b.classify(f"http://127.0.0.1:8800/desk/t/{code}?lang=zh").fields == ("T123",)
+    for url in ("https://evil.example/x", f"https://x/desk/t/{code[:-2]}AA", f"https://x/{b.member_code('M1')}"):
+        with pytest.raises(TokenRejected):
+            b.classify(url)
