@@ -1,6 +1,7 @@
 """MqttLockerLink against the simulator on a real mosquitto: retries, offline/online, seq gaps, reconnects."""
 from __future__ import annotations
 
+import socket
 import time
 import uuid
 from collections.abc import Callable
@@ -151,3 +152,23 @@ def test_unknown_or_silent_locker_refused_up_front(make_sim: SimFactory, broker:
             link.command("U9", "unlock", 1, cmd_id=new_id(), ack_timeout=0.2)
     finally:
         link.close()
+
+
+def test_station_availability_is_retained_with_a_will(
+        make_sim: SimFactory, broker: Mosquitto, observer: Callable[..., Observer]) -> None:
+    make_sim()
+    kiosk = f"mall/v1/{SITE}/kiosk/K05/status"
+    watcher = observer([kiosk])
+    link = MqttLockerLink(SITE, "K05", ["U1"], broker.host, broker.port, keepalive=5)
+    link.start()
+    hello = watcher.wait_for(lambda t, d: d["online"] is True)
+    assert hello["station"] == "K05" and hello["session"] == link.session
+    late = observer([kiosk])
+    assert late.wait_for(lambda t, d: True)["online"] is True, "retained for late subscribers"
+    sock = link._client.socket()  # the station's link dies without DISCONNECT, as on a power cut
+    link._client.loop_stop()
+    assert isinstance(sock, socket.socket)
+    sock.shutdown(socket.SHUT_RDWR)
+    will = watcher.wait_for(lambda t, d: d["online"] is False)
+    assert will["session"] == hello["session"]
+    sock.close()
