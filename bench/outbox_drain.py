@@ -8,13 +8,14 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-import sqlite3
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from sqlalchemy import create_engine, text  # noqa: E402
 
 from kiosk.store import Store  # noqa: E402
 from server_bridge.central.localpg import LocalPostgres, PostgresUnavailable  # noqa: E402
@@ -39,11 +40,15 @@ def drain(store: Store, central: CentralProcess, station: str, batch_max: int) -
     return elapsed, requests
 
 
-def centre_count(central: CentralProcess, station: str) -> int | None:
-    if not central.db_url.startswith("sqlite"):
-        return None
-    with sqlite3.connect(central.db_url.split("///", 1)[1]) as conn:
-        return int(conn.execute("SELECT COUNT(*) FROM events WHERE station_id=?", (station,)).fetchone()[0])
+def centre_count(central: CentralProcess, station: str) -> int:
+    """Events the centre holds for the station: the drain must have stored each one exactly once."""
+    engine = create_engine(central.db_url)
+    try:
+        with engine.connect() as conn:
+            return int(conn.execute(text("SELECT COUNT(DISTINCT seq) FROM events WHERE station_id=:s"),
+                                    {"s": station}).scalar_one())
+    finally:
+        engine.dispose()
 
 
 def run_backend(name: str, db_url: str, work: Path, events: int, baseline_events: int) -> dict:

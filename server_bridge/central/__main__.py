@@ -21,7 +21,7 @@ def _serve(args: argparse.Namespace) -> int:
 
     settings = AlertSettings(offline_after_s=args.offline_after, low_stock_min=args.low_stock,
                              sample_every_s=args.sample_every)
-    app = create_app(args.db, settings, eval_every_s=args.eval_every)
+    app = create_app(args.db, settings, eval_every_s=args.eval_every, flush_s=args.heartbeat_flush)
     print(f"central dashboard: http://{args.host}:{args.port}/", file=sys.stderr, flush=True)
     # Stations retry anything unanswered, so a stop need not wait long for idle keep-alive clients.
     uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level.lower(), access_log=False,
@@ -84,6 +84,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--offline-after", type=float, default=60.0, help="seconds without heartbeat")
     serve.add_argument("--low-stock", type=int, default=3)
     serve.add_argument("--eval-every", type=float, default=5.0, help="alert evaluation period (s)")
+    serve.add_argument("--heartbeat-flush", type=float, default=0.5,
+                       help="seconds between heartbeat writes; 0 writes each one through (slower)")
     serve.add_argument("--sample-every", type=float, default=60.0, help="device uptime sampling period (s)")
     add = verb("add-station", _add_station, "register a station; prints its new bearer token alone")
     add.add_argument("--station", required=True)

@@ -2,14 +2,13 @@
 a health snapshot is superseded by the next one, so losing <1 s of them on a crash costs nothing."""
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import JSON, Text, bindparam, cast, select, update
 from sqlalchemy.orm import Session
 
 from server_bridge.central.auth import hash_token, new_token
@@ -50,9 +49,12 @@ class HeartbeatBuffer:
         self.flushed = 0
 
     def put(self, station_id: str, beat: Heartbeat) -> None:
+        """Keep the beat for the next flush; with `flush_s <= 0` write it through at once (the naive way)."""
         health = beat.model_dump_json()  # normalised by the model, serialised in Rust
         with self._lock:
             self._pending[station_id] = (self.clock(), beat, health)
+        if self.flush_s <= 0:
+            self.flush()
 
     def flush(self) -> int:
         with self._lock:
@@ -60,17 +62,22 @@ class HeartbeatBuffer:
         if not pending:
             return 0
         rows: list[dict[str, Any]] = [
-            {"sid": sid, "at": at, "version": hb.version, "uptime": hb.uptime_s,
-             "health": json.loads(health)} for sid, (at, hb, health) in pending.items()]
+            {"sid": sid, "at": at, "version": hb.version, "uptime": hb.uptime_s, "health": health}
+            for sid, (at, hb, health) in pending.items()]
+        # The JSON text goes in as it is (no decode/encode round trip while holding the GIL).
+        health_text = bindparam("health", type_=Text)
+        health_value = cast(health_text, JSON) if self.db.dialect == "postgresql" else health_text
         stmt = (update(Station).where(Station.station_id == bindparam("sid"))
                 .values(last_heartbeat_at=bindparam("at"), version=bindparam("version"),
-                        uptime_s=bindparam("uptime"), health=bindparam("health")))
+                        uptime_s=bindparam("uptime"), health=health_value))
         with self.db.engine.begin() as conn:
             conn.execute(stmt, rows)
         self.flushed += len(rows)
         return len(rows)
 
     def start(self) -> HeartbeatBuffer:
+        if self.flush_s <= 0:
+            return self
         self._thread = threading.Thread(target=self._run, name="heartbeat-flush", daemon=True)
         self._thread.start()
         return self

@@ -17,7 +17,7 @@ class CentralProcess:
     """`python -m server_bridge.central serve` in a child process; `kill()` is a SIGKILL."""
 
     def __init__(self, db_url: str, workdir: Path, port: int | None = None, offline_after_s: float = 60.0,
-                 eval_every_s: float = 5.0, sample_every_s: float = 60.0,
+                 eval_every_s: float = 5.0, sample_every_s: float = 60.0, heartbeat_flush_s: float = 0.5,
                  extra_env: dict[str, str] | None = None) -> None:
         self.db_url = db_url
         self.workdir = Path(workdir)
@@ -25,6 +25,7 @@ class CentralProcess:
         self.offline_after_s = offline_after_s
         self.eval_every_s = eval_every_s
         self.sample_every_s = sample_every_s
+        self.heartbeat_flush_s = heartbeat_flush_s
         self.env = {**os.environ, **(extra_env or {})}
         self.proc: subprocess.Popen[bytes] | None = None
 
@@ -49,7 +50,8 @@ class CentralProcess:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "server_bridge.central", "--log-level", "INFO", "serve", "--db", self.db_url,
              "--host", "127.0.0.1", "--port", str(self.port), "--offline-after", str(self.offline_after_s),
-             "--eval-every", str(self.eval_every_s), "--sample-every", str(self.sample_every_s)],
+             "--eval-every", str(self.eval_every_s), "--sample-every", str(self.sample_every_s),
+             "--heartbeat-flush", str(self.heartbeat_flush_s)],
             stdout=log, stderr=log, env=self.env)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
