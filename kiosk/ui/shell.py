@@ -204,10 +204,16 @@ class KioskApp(App):
             screen.wipe()
             if not getattr(screen, "persistent", False):
                 self.manager.remove_widget(screen)
+        Clock.schedule_once(self._forget_transition)
         self.lang = self.settings.lang
         self.large_text, self.high_contrast = self.settings.large_text, self.settings.high_contrast
         self.low_reach = self.settings.low_reach
         log.info("ui.session_ended why=%s", why)
+
+    def _forget_transition(self, _dt: float) -> None:
+        # the finished transition still points at the screen that was left: let it go
+        if self.manager is not None and not self.manager.transition.is_active:
+            self.manager.transition = NoTransition()
 
     # scans and returns arrive on worker threads ---------------------------------------------------
     def _scan_from_worker(self, event: Any) -> None:

@@ -129,3 +129,18 @@ def test_attract_loop_shows_the_malls_current_events(make_ui, bare_station) -> N
         assert any(running[0].zh.title in t for t in ui.visible_texts())
         ui.tap_text("English")
         assert any(running[0].en.title in t for t in ui.visible_texts())
+
+
+def test_a_wiped_session_leaves_no_screen_behind_in_memory(make_ui, bare_station) -> None:
+    import gc
+    import weakref
+
+    from tests.ui.demo import open_screen
+
+    ui = make_ui(bare_station)
+    refs = [weakref.ref(open_screen(ui, bare_station, name)) for name in ("receipt", "staff_pin", "returned")]
+    ui.app.end_session("test")
+    ui.step(3)
+    gc.collect()
+    alive = [r() for r in refs if r() is not None]
+    assert alive == [], f"still in memory after the wipe: {[s.name for s in alive]}"
