@@ -52,10 +52,11 @@ def _seed_demo(args: argparse.Namespace) -> int:
     db = Database(args.db)
     try:
         with db.session() as s:
-            tokens = seed_demo(s, time.time())
+            # No tokens here: `add-station --station K01` claims a demo station and prints its token.
+            seed_demo(s, time.time(), issue_tokens=False)
     finally:
         db.dispose()
-    print(json.dumps({"ok": True, "new_station_tokens": tokens}, ensure_ascii=False))
+    print(json.dumps({"ok": True}))
     return 0
 
 
@@ -91,7 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("--station", required=True)
     add.add_argument("--name", default="")
     add.add_argument("--rotate", action="store_true", help="issue a new token for an existing station")
-    verb("seed-demo", _seed_demo, "demo stations K01, K02 and demo members (idempotent)")
+    verb("seed-demo", _seed_demo, "demo stations K01, K02 (claim each with add-station) and members; idempotent")
     verb("migrate", _migrate, "apply schema migrations")
     return parser
 

@@ -42,7 +42,8 @@ class StationTokens:
 
     def _reload(self) -> None:
         with self.db.session() as s:
-            rows = s.execute(select(Station.token_hash, Station.station_id)).tuples().all()
+            rows = s.execute(select(Station.token_hash, Station.station_id)
+                             .where(Station.token_hash != "")).tuples().all()
         with self._lock:
             self._by_hash = dict(rows)
             self._loaded_at = self.clock()

@@ -21,18 +21,28 @@ log = logging.getLogger(__name__)
 
 
 def add_station(session: Session, station_id: str, now: float, name: str = "", rotate: bool = False) -> str:
-    """Registers a station (or rotates its token) and returns the new bearer token, shown only once."""
+    """Registers a station, claims one registered without a token (seed-demo), or with `rotate` replaces its
+    token; returns the new bearer token, shown only this once."""
     token = new_token()
     station = session.get(Station, station_id)
-    if station is not None and not rotate:
-        raise StationExists(f"station {station_id} already exists (use --rotate for a new token)")
+    if station is not None and station.token_hash and not rotate:
+        raise StationExists(f"station {station_id} already has a token (use --rotate for a new one)")
     if station is None:
         session.add(Station(station_id=station_id, name=name, token_hash=hash_token(token), created_at=now,
                             acked_seq=0))
     else:
         station.token_hash = hash_token(token)
+        station.name = name or station.name
     log.info("station.token_issued station=%s rotate=%s", station_id, rotate)
     return token
+
+
+def register_station(session: Session, station_id: str, now: float, name: str = "") -> bool:
+    """A station record without a token yet (no request can authenticate as it until `add_station`)."""
+    if session.get(Station, station_id) is not None:
+        return False
+    session.add(Station(station_id=station_id, name=name, token_hash="", created_at=now, acked_seq=0))
+    return True
 
 
 class HeartbeatBuffer:

@@ -6,8 +6,8 @@ from sqlalchemy.orm import Session
 
 from kiosk.privacy import mask_phone
 from server_bridge.central.errors import NotFound
-from server_bridge.central.fleet import add_station
-from server_bridge.central.models import Member, MemberVisit, Station
+from server_bridge.central.fleet import add_station, register_station
+from server_bridge.central.models import Member, MemberVisit
 from server_bridge.central.schemas import MemberView, Visit
 
 DEMO_STATIONS = [("K01", "1F 南门服务台 South gate desk"), ("K02", "B1 停车场入口 Car park entrance")]
@@ -39,11 +39,12 @@ def member_view(session: Session, member_id: str, visits: int = 5) -> MemberView
                       recent_visits=[Visit(station_id=v.station_id, at=v.at, kind=v.kind) for v in recent])
 
 
-def seed_demo(session: Session, now: float) -> dict[str, str]:
-    """Demo stations and members; running it again changes nothing. Returns tokens of stations it created."""
+def seed_demo(session: Session, now: float, issue_tokens: bool = True) -> dict[str, str]:
+    """Demo stations and members; a rerun changes nothing. Returns {station: token} for the stations it
+    created; with `issue_tokens=False` they get none and `add-station` claims them later (make run)."""
     tokens: dict[str, str] = {}
     for station_id, name in DEMO_STATIONS:
-        if session.get(Station, station_id) is None:
+        if register_station(session, station_id, now, name) and issue_tokens:
             tokens[station_id] = add_station(session, station_id, now, name=name)
     for member_id, name, phone, level, points in DEMO_MEMBERS:
         if session.get(Member, member_id) is None:

@@ -1,0 +1,43 @@
+"""The central CLI as `make run` uses it: seed the demo, claim a demo station, tokens only when asked."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from server_bridge.central.db import Database
+from server_bridge.central.fleet import HeartbeatBuffer
+from server_bridge.central.models import Member, Station
+from server_bridge.central.runner import CentralProcess
+from server_bridge.central.schemas import Heartbeat
+
+
+def test_seed_demo_then_claim_a_demo_station(tmp_path: Path) -> None:
+    cli = CentralProcess(f"sqlite:///{tmp_path / 'c.db'}", tmp_path)
+    assert json.loads(cli.cli("seed-demo")) == {"ok": True}
+    assert json.loads(cli.cli("seed-demo")) == {"ok": True}  # idempotent
+    token = cli.cli("add-station", "--station", "K01")
+    assert len(token) >= 40 and "\n" not in token
+    with pytest.raises(RuntimeError, match="already has a token"):
+        cli.cli("add-station", "--station", "K01")
+    rotated = cli.cli("add-station", "--station", "K01", "--rotate")
+    assert rotated != token
+    db = Database(cli.db_url)
+    with db.session() as s:
+        assert s.get(Member, "M10003").level == "platinum"
+        assert s.get(Station, "K01").token_hash not in ("", token, rotated)  # stored hashed
+        assert s.get(Station, "K02").token_hash == ""  # not claimed: nobody can sign in as K02
+    db.dispose()
+
+
+def test_write_through_heartbeat_is_stored_at_once(tmp_path: Path) -> None:
+    cli = CentralProcess(f"sqlite:///{tmp_path / 'c.db'}", tmp_path)
+    cli.cli("seed-demo")
+    db = Database(cli.db_url)
+    beat = Heartbeat.model_validate({"ts": 1.0, "version": "7.7", "uptime_s": 1, "outbox": {"depth": 4}})
+    HeartbeatBuffer(db, flush_s=0, clock=lambda: 123.0).put("K02", beat)
+    with db.session() as s:
+        st = s.get(Station, "K02")
+        assert st.last_heartbeat_at == 123.0 and st.health["outbox"]["depth"] == 4 and st.version == "7.7"
+    db.dispose()
