@@ -93,14 +93,20 @@ WORDS: dict[str, tuple[str, str]] = {
     "disabled": ("停用", "disabled"),
     "maintenance": ("维护记录", "Maintenance"),
     "recent_events": ("最近事件", "Recent events"),
+    "cat.goods": ("商品", "Goods"),
+    "cat.service": ("服务态度", "Service attitude"),
+    "cat.facilities": ("设施", "Facilities"),
+    "cat.parking": ("停车", "Parking"),
+    "cat.cleanliness": ("环境卫生", "Cleanliness"),
+    "cat.other": ("其他", "Other"),
 }
 
 
 def t(lang: str) -> Callable[..., str]:
     index = 0 if lang == "zh" else 1
 
-    def lookup(key: str, **params: Any) -> str:
+    def lookup(key: str, default: str | None = None, **params: Any) -> str:
         word = WORDS.get(key)
-        text = word[index] if word else key
+        text = word[index] if word else (key if default is None else default)
         return text.format(**params) if params else text
     return lookup

@@ -117,7 +117,10 @@ def complaint_heatmap(session: Session, w: KpiWindow, tr: Callable[..., str]) ->
     cats = sorted({c for c, _ in counts})
     floors = sorted({f for _, f in counts}, key=_floor_order)
     rows = [{"category": c, "floor": f, "complaints": n} for (c, f), n in sorted(counts.items())]
-    return Panel("complaint_heatmap", "kpi.complaint_heatmap", charts.heatmap(cats, floors, dict(counts)), rows)
+    names = {c: tr(f"cat.{c}", default=c) for c in cats}
+    shown = {(names[c], f): n for (c, f), n in counts.items()}
+    return Panel("complaint_heatmap", "kpi.complaint_heatmap",
+                 charts.heatmap([names[c] for c in cats], floors, shown), rows)
 
 
 def device_uptime(session: Session, w: KpiWindow, tr: Callable[..., str]) -> Panel:
