@@ -25,6 +25,7 @@ import paho.mqtt.client as mqtt
 from device_profiles.locker_schema import LockerProfile
 from device_profiles.schema import ProfileError, load_profile_as
 from drivers.locker.firmware import Fill, LockerFirmware, Outgoing
+from drivers.locker.memory import LockerMemory
 from drivers.locker.models import (
     OfflineControl,
     OnlineControl,
@@ -50,7 +51,8 @@ class LockerSimulator:
                  username: str | None = None, password: str | None = None, fill: Fill = "all",
                  auto_take: float | None = None, seed: int = 0, keepalive: int = 5,
                  clock: Callable[[], float] = time.monotonic, wall: Callable[[], float] = time.time,
-                 charge_step_s: float = 30.0) -> None:
+                 charge_step_s: float = 30.0, state_file: Path | None = None,
+                 journal: Path | None = None) -> None:
         self.profile = profile
         self.site = check_id(site, "site")
         self.locker_id = check_id(locker_id, "locker_id")
@@ -60,6 +62,10 @@ class LockerSimulator:
         self.clock, self.wall = clock, wall
         self.firmware = LockerFirmware(profile, locker_id, fill=fill, auto_take=auto_take, seed=seed,
                                        wall=wall, charge_step_s=charge_step_s)
+        # a real locker keeps its slots in flash: with a state file or journal, a restart resumes where it was
+        self.memory = LockerMemory(state_file, journal) if state_file or journal else None
+        if self.memory is not None:
+            self.memory.load(self.firmware)
         # a fresh process must outrank any session of an earlier one: start from the wall clock in ms
         self.session = int(wall() * 1000)
         self._inbox: queue.Queue[tuple[str, Any]] = queue.Queue()
@@ -111,6 +117,8 @@ class LockerSimulator:
         self._fw = self._ctl = None
         if self._worker:
             self._worker.join(5)
+        if self.memory is not None:
+            self.memory.close()
 
     @property
     def online(self) -> bool:
@@ -233,8 +241,7 @@ class LockerSimulator:
                 self._online_at = None
                 self._go_online()
             out += self.firmware.due(now)
-            for o in out:  # under the lock, so two threads never publish seq numbers out of order
-                self._publish(o)
+            self._publish_all(out)  # under the lock, so two threads never publish seq numbers out of order
         self._kill_dropped()
 
     def _on_fw_message(self, name: str, payload: bytes) -> None:
@@ -245,8 +252,7 @@ class LockerSimulator:
         with self._lock:
             now = self.clock()
             # timers already due (an --auto-take 0 take) run here too, right behind the ack
-            for o in self.firmware.handle_cmd(payload, now, run_due=True):
-                self._publish(o)
+            self._publish_all(self.firmware.handle_cmd(payload, now, run_due=True))
             delay = self.firmware.next_due(now)
         if delay is not None and now + delay < self._wake_at:
             self._inbox.put(("tick", None))  # a timer earlier than the worker's sleep was armed
@@ -255,8 +261,7 @@ class LockerSimulator:
         """Controls are acted on at once on their connection's thread, so a command sent right after
         a control rarely overtakes it (tests that must be sure wait for stats()["controls"] to grow)."""
         with self._lock:
-            for o in self._control(payload, self.clock()):
-                self._publish(o)
+            self._publish_all(self._control(payload, self.clock()))
         self._kill_dropped()
         self._inbox.put(("tick", None))  # the worker re-reads its timers (a take, an `online` later)
 
@@ -295,6 +300,12 @@ class LockerSimulator:
                         ts=self.wall())
         if self._fw is not None:
             self._fw.publish(self._topic_status, status.to_bytes(), qos=1, retain=True)
+
+    def _publish_all(self, batch: list[Outgoing]) -> None:
+        if self.memory is not None and batch:
+            self.memory.record(self.firmware, batch)  # in flash before anyone hears of it
+        for o in batch:
+            self._publish(o)
 
     def _publish(self, out: Outgoing) -> None:
         client = self._fw
@@ -335,6 +346,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--auto-take", type=float, default=None, metavar="SECONDS",
                         help="take the item this long after a door opens (0 = at once)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--state-file", type=Path, default=None,
+                        help="slots and recent answers kept here across restarts (--fill only when absent)")
+    parser.add_argument("--journal", type=Path, default=None, help="one fsynced JSON line per physical act")
     parser.add_argument("--log-level", default="WARNING")
     args = parser.parse_args(argv)
     logging.basicConfig(level=getattr(logging, args.log_level.upper(), logging.WARNING), stream=sys.stderr,
@@ -343,7 +357,8 @@ def main(argv: list[str] | None = None) -> int:
         profile = load_profile_as(args.profile, LockerProfile)
         password = args.password_file.read_text().strip() if args.password_file else args.password
         sim = LockerSimulator(profile, args.site, args.locker, *args.broker, username=args.username,
-                              password=password, fill=args.fill, auto_take=args.auto_take, seed=args.seed)
+                              password=password, fill=args.fill, auto_take=args.auto_take, seed=args.seed,
+                              state_file=args.state_file, journal=args.journal)
         sim.start()
     except (ProfileError, ValueError, OSError) as exc:
         print(json.dumps({"ok": False, "error": str(exc)}), flush=True)
