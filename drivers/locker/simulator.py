@@ -353,6 +353,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=getattr(logging, args.log_level.upper(), logging.WARNING), stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    stopped = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopped.set())  # before the hello line: a parent may act on it
     try:
         profile = load_profile_as(args.profile, LockerProfile)
         password = args.password_file.read_text().strip() if args.password_file else args.password
@@ -365,8 +367,6 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     print(json.dumps({"ok": True, "locker": args.locker, "model": profile.model, "slots": profile.slots,
                       "session": sim.session}), flush=True)
-    stopped = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stopped.set())
     try:
         while not stopped.wait(1.0):
             pass
