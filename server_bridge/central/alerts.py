@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from server_bridge.central.db import Database
 from server_bridge.central.errors import NotFound
 from server_bridge.central.fleet import is_online, station_rows, stock
-from server_bridge.central.models import Alert, Complaint, DeviceSample, Lending, Station
+from server_bridge.central.models import Alert, Complaint, DeviceSample, Lending, ProjectionFailure, Station
 
 log = logging.getLogger(__name__)
 
@@ -127,6 +127,11 @@ def _complaint_close(session: Session, ctx: RuleContext) -> Iterable[Finding]:
         yield Finding(c.station_id, c.complaint_id, {"category": c.category, "floor": c.floor})
 
 
+def _projection_failed(session: Session, ctx: RuleContext) -> Iterable[Finding]:
+    for f in session.scalars(select(ProjectionFailure)):
+        yield Finding(f.station_id, f"{f.type}#{f.seq}", {"error": f.error[:200]})
+
+
 register_alert_rule("station_offline", _station_offline, "critical")
 register_alert_rule("printer_offline", _printer_offline, "critical", device=True)
 register_alert_rule("printer_paper_out", _printer("paper_out"), "critical", device=True)
@@ -137,6 +142,7 @@ register_alert_rule("low_stock", _low_stock, "warning", device=True)
 register_alert_rule("lending_overdue", _overdue, "warning")
 register_alert_rule("complaint_response_sla", _complaint_response, "warning")
 register_alert_rule("complaint_close_sla", _complaint_close, "critical")
+register_alert_rule("projection_failed", _projection_failed, "critical")
 
 
 def _key(kind: str, station_id: str, subject: str) -> str:

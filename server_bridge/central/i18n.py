@@ -65,6 +65,7 @@ WORDS: dict[str, tuple[str, str]] = {
     "alert.lending_overdue": ("借用逾期", "Lending overdue"),
     "alert.complaint_response_sla": ("投诉 1 小时未响应", "Complaint not answered within 1 h"),
     "alert.complaint_close_sla": ("投诉 24 小时未关闭", "Complaint not closed within 24 h"),
+    "alert.projection_failed": ("事件无法处理（已保存）", "Event stored but not applied"),
     "kpi.lendings": ("每日借用量（按类型）", "Lendings per day by type"),
     "kpi.satisfaction": ("满意度（目标 90）", "Satisfaction (goal 90)"),
     "kpi.complaint_times": ("投诉首次响应与解决时长", "Complaint first response and resolution"),

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any, cast
 
 from pydantic import ValidationError
@@ -9,8 +10,8 @@ from sqlalchemy import Table, insert, select
 from sqlalchemy.orm import Session
 
 from server_bridge.central.errors import EventInvalid, NotFound
-from server_bridge.central.models import Event, Station
-from server_bridge.central.projections import PROJECTIONS
+from server_bridge.central.models import Event, ProjectionFailure, Station
+from server_bridge.central.projections import PROJECTIONS, BatchProjection
 from server_bridge.central.schemas import Batch, Envelope
 
 log = logging.getLogger(__name__)
@@ -91,7 +92,7 @@ def _project(session: Session, station_id: str, old: int, new: int, fresh: dict[
         parked = {r.seq: Envelope.model_construct(seq=r.seq, id=r.event_id, type=r.type, ts=r.ts, data=r.data)
                   for r in rows if r.seq not in fresh}
     run: list[Envelope] = []
-    run_fn = None
+    run_fn: BatchProjection | None = None
     for seq in range(old + 1, new + 1):
         ev = fresh.get(seq) or parked[seq]
         spec = PROJECTIONS.get(ev.type)
@@ -101,12 +102,32 @@ def _project(session: Session, station_id: str, old: int, new: int, fresh: dict[
             run.append(ev)
             continue
         if run_fn is not None:
-            run_fn(session, station_id, run)
+            _apply_run(session, station_id, run_fn, run)
         run, run_fn = ([ev], spec.batch) if spec.batch is not None else ([], None)
         if spec.batch is None:
-            spec.fn(session, station_id, ev)
+            _apply_one(session, station_id, ev)
     if run_fn is not None:
-        run_fn(session, station_id, run)
+        _apply_run(session, station_id, run_fn, run)
+
+
+def _apply_run(session: Session, station_id: str, fn: BatchProjection, run: list[Envelope]) -> None:
+    try:
+        with session.begin_nested():
+            fn(session, station_id, run)
+    except Exception:  # one bad event must not wedge a station's uploads: retry the run event by event
+        log.exception("projection.batch_failed station=%s first_seq=%d", station_id, run[0].seq)
+        for ev in run:
+            _apply_one(session, station_id, ev)
+
+
+def _apply_one(session: Session, station_id: str, ev: Envelope) -> None:
+    try:
+        with session.begin_nested():
+            PROJECTIONS[ev.type].fn(session, station_id, ev)
+    except Exception as exc:  # stored, recorded and alerted instead of failing every later upload
+        log.exception("projection.failed station=%s seq=%d type=%s", station_id, ev.seq, ev.type)
+        session.add(ProjectionFailure(station_id=station_id, seq=ev.seq, type=ev.type,
+                                      error=f"{type(exc).__name__}: {exc}"[:1000], at=time.time()))
 
 
 def station_events(session: Session, station_id: str, limit: int = 100) -> list[dict[str, Any]]:

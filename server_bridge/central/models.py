@@ -174,3 +174,15 @@ class Alert(Base):
     acknowledged_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
     resolved_at: Mapped[float | None] = mapped_column(Float, nullable=True)
     resolved_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+
+
+class ProjectionFailure(Base):
+    """An event stored but not applied because its projection raised; ops see it as an alert."""
+    __tablename__ = "projection_failures"
+    __table_args__ = (UniqueConstraint("station_id", "seq", name="projection_failures_station_seq"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    station_id: Mapped[str] = mapped_column(String(32))
+    seq: Mapped[int] = mapped_column(BigInteger)
+    type: Mapped[str] = mapped_column(String(64))
+    error: Mapped[str] = mapped_column(Text)
+    at: Mapped[float] = mapped_column(Float)

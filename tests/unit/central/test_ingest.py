@@ -108,3 +108,25 @@ def test_stations_have_separate_sequences(central_db: Database) -> None:
     assert send(central_db, "K01", [started(1, "L1", "U-1")]) == 1
     assert send(central_db, "K02", [started(1, "L2", "U-2", station="K02")]) == 1
     assert count(central_db, Event) == 2
+
+
+def test_a_failing_projection_is_recorded_and_does_not_wedge_the_station(
+        central_db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    from server_bridge.central.alerts import AlertSettings, evaluate
+    from server_bridge.central.models import Alert, ProjectionFailure
+    from server_bridge.central.projections import PROJECTIONS, ProjectionSpec
+
+    def broken(session: object, station_id: str, event: object) -> None:
+        raise RuntimeError("desk bug")
+
+    monkeypatch.setitem(PROJECTIONS, "desk.broken", ProjectionSpec(broken, None))
+    acked = send(central_db, "K01", [started(1, "L1", "U-1"), envelope(2, "desk.broken", {}),
+                                     started(3, "L3", "U-3")])
+    assert acked == 3
+    assert count(central_db, Lending) == 2
+    with central_db.session() as s:
+        [failure] = s.scalars(select(ProjectionFailure)).all()
+        assert (failure.seq, failure.type) == (2, "desk.broken") and "desk bug" in failure.error
+        evaluate(s, time.time(), AlertSettings())
+    with central_db.session() as s:
+        assert s.scalars(select(Alert.subject).where(Alert.kind == "projection_failed")).all() == ["desk.broken#2"]
