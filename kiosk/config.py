@@ -11,6 +11,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from device_profiles.schema import ProfileError, validation_to_profile_error
+from kiosk.ui.settings import UiSettings
 
 Id = Annotated[str, Field(pattern=r"^[A-Z0-9][A-Z0-9-]{0,31}$")]
 SiteId = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,31}$")]
@@ -105,6 +106,7 @@ class StationConfig(Strict):
     printer: PrinterConfig | None = None
     camera: CameraConfig | None = None
     policy: Policy
+    ui: UiSettings | None = None
     source: Path = Path(".")
 
     @model_validator(mode="after")
@@ -128,7 +130,7 @@ class StationConfig(Strict):
         return key
 
 
-_PATH_KEYS = {"data_dir", "site_key_file", "profile", "password_file", "token_file"}
+_PATH_KEYS = {"data_dir", "site_key_file", "profile", "password_file", "token_file", "receipts_dir"}
 
 
 def _resolve_paths(node: object, base: Path) -> object:

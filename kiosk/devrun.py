@@ -15,7 +15,7 @@ import sys
 import time
 from pathlib import Path
 
-from drivers.locker.broker import Mosquitto, free_port, wait_port
+from drivers.locker.broker import Mosquitto, wait_port
 from kiosk.config import StationConfig, load_config
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -75,7 +75,9 @@ def start_central(stack: Stack, config: StationConfig, var: Path) -> None:
     run_cli("-m", "server_bridge.central", "seed-demo", "--db", db)
     token_file = config.central.token_file
     if token_file is not None and not token_file.exists():
-        token = run_cli("-m", "server_bridge.central", "add-station", "--db", db, "--station", config.station_id)
+        # a station known to the centre but whose token file is gone gets a fresh token
+        token = run_cli("-m", "server_bridge.central", "add-station", "--db", db, "--station", config.station_id,
+                        "--rotate")
         token_file.parent.mkdir(parents=True, exist_ok=True)
         token_file.write_text(token)
         token_file.chmod(0o600)
@@ -110,18 +112,27 @@ def start_lockers(stack: Stack, config: StationConfig, auto_take: float) -> None
         stack.spawn(f"locker-{lk.id}", argv)
 
 
-def station_argv(args: argparse.Namespace, var: Path) -> tuple[list[str], dict[str, str], str]:
+def station_argv(args: argparse.Namespace, var: Path) -> tuple[list[str], str]:
     """The station's command line, and how a person gets to see it."""
     base = [PY, "-m", "kiosk", "--config", str(args.config), "--log-level", "INFO", "run"]
     if args.headless:
-        return base + ["--headless"], {}, "headless (no UI)"
+        return base + ["--headless"], "headless (no UI)"
     if os.environ.get("DISPLAY"):
-        return base + ["--windowed"], {}, f"a window on display {os.environ['DISPLAY']}"
+        return base + ["--windowed"], f"a window on display {os.environ['DISPLAY']}"
     shots = var / "screenshots"
-    shots.mkdir(parents=True, exist_ok=True)
-    display = f":{free_port() % 400 + 100}"
-    return (["xvfb-run", "-n", display[1:], "-s", "-screen 0 1080x1920x24", *base, "--windowed",
-             "--screenshot-dir", str(shots)], {}, f"Xvfb {display}; screenshots every 5 s in {shots}")
+    return base + ["--windowed", "--screenshot-dir", str(shots)], f"its own Xvfb; screenshots every 5 s in {shots}"
+
+
+def ensure_staff(config: StationConfig) -> str:
+    """A demo staff member (PIN 2468) so staff mode can be tried; returns the badge payload."""
+    from kiosk.services.staff import write_staff_file
+    from kiosk.tokens import TokenBook, TokenKeys
+
+    staff_file = config.data_dir / "staff.toml"
+    if not staff_file.exists():
+        staff_file.parent.mkdir(parents=True, exist_ok=True)
+        write_staff_file(staff_file, {"S-001": ("Demo", "2468")})
+    return TokenBook(TokenKeys(config.site_key())).staff_badge("S-001")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -142,8 +153,9 @@ def main(argv: list[str] | None = None) -> int:
         start_central(stack, config, var)
         receipts = start_printer(stack, config, var)
         start_lockers(stack, config, args.auto_take)
-        cmd, env, seen_at = station_argv(args, var)
-        stack.spawn("station", cmd, env)
+        cmd, seen_at = station_argv(args, var)
+        badge = ensure_staff(config)
+        stack.spawn("station", cmd)
         cfg = f"--config {args.config}"
         print(f"""
 station {config.station_id} is running ({seen_at}); logs in {var / 'logs'}
@@ -157,6 +169,8 @@ borrow from another terminal:
   .venv/bin/python -m kiosk {cfg} sim show-qr "$CODE"      # or show it to the simulated camera
   .venv/bin/python -m kiosk {cfg} status
   .venv/bin/python -m kiosk {cfg} lendings --open
+staff mode: show the badge, then PIN 2468
+  .venv/bin/python -m kiosk {cfg} sim show-qr {badge}
 Ctrl-C stops everything.""", flush=True)
         signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
         while True:

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from kiosk.ui.settings import UiSettings
+from kiosk.watchdog import Watchdog
 
 log = logging.getLogger(__name__)
 
@@ -108,6 +109,10 @@ def run_ui(station: Any, *, windowed: bool = False, screenshot_dir: Path | None 
     from kiosk.ui.shell import KioskApp
 
     app = KioskApp(station, settings)
+    watchdog = Watchdog()
+    watchdog.ready()
+    # pinged from the Kivy clock: a hung UI thread stops the pings and systemd restarts the station
+    Clock.schedule_interval(lambda _dt: watchdog.ping(), watchdog.interval_s)
     if screenshot_dir is not None:
         target = screenshot_dir
 
@@ -125,6 +130,7 @@ def run_ui(station: Any, *, windowed: bool = False, screenshot_dir: Path | None 
     try:
         app.run()
     finally:
+        watchdog.stopping()
         log.info("ui.stopped ran_s=%.0f", time.monotonic() - started)
         if xvfb is not None:
             xvfb.stop()
