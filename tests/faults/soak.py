@@ -340,7 +340,7 @@ class Soak:
     def verdict(self) -> dict[str, Any]:
         journals = {lid: read_journal(self.dir / f"{lid}.journal") for lid in LOCKERS}
         stations = [read_station(sid, self.dir / sid / "station.db") for sid in STATIONS]
-        report = reconcile(journals, stations, read_centre(self.dir / "central.db"))
+        report = reconcile(journals, stations, read_centre(self.dir / "central.db"), STATIONS)
         refused: Counter[str] = Counter()
         errors = 0
         for sid in STATIONS:
@@ -367,6 +367,7 @@ def print_table(report: dict[str, Any]) -> None:
             ("centre lendings (open/closed)", f"{report['centre']['lendings']} "
                                               f"({report['centre']['open']}/{report['centre']['closed']})"),
             ("centre open, item back in a locker", report["centre"]["open_but_item_back_in_a_locker"]),
+            ("stranded (back, station thinks out)", report["stranded_items"]),
             ("run s / recovery s", f"{report['run_s']} / {report['recovery_s']}"),
             ("lendings per s", report["lendings_per_s"])]
     width = max(len(r[0]) for r in rows)

@@ -20,6 +20,7 @@ class StationRecord:
     lendings_by_intent: dict[str, list[dict[str, Any]]] = field(default_factory=lambda: defaultdict(list))
     lendings: list[dict[str, Any]] = field(default_factory=list)
     outbox_unsent: int = 0
+    items: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 @dataclass
@@ -59,6 +60,7 @@ def read_station(station_id: str, db: Path) -> StationRecord:
             row = dict(r)
             rec.lendings.append(row)
             rec.lendings_by_intent[row["intent_id"]].append(row)
+        rec.items = {r["item_id"]: dict(r) for r in conn.execute("SELECT * FROM items")}
         rec.outbox_unsent = conn.execute("SELECT COUNT(*) FROM outbox WHERE sent_at IS NULL").fetchone()[0]
     finally:
         conn.close()
@@ -82,12 +84,12 @@ def read_centre(db: Path) -> CentreRecord:
 
 
 def reconcile(journals: dict[str, list[dict[str, Any]]], stations: list[StationRecord],
-              centre: CentreRecord, examples: int = 5) -> dict[str, Any]:
+              centre: CentreRecord, lockers_of: dict[str, list[str]], examples: int = 5) -> dict[str, Any]:
     """Counts (and a few examples) of everything that is not exactly once."""
     removed: dict[str, list[dict[str, Any]]] = defaultdict(list)
     opened: Counter[str] = Counter()
     inserted = 0
-    last_act: dict[str, tuple[float, str]] = {}
+    last_act: dict[str, tuple[float, str, str]] = {}  # item -> (ts, act, locker) of its latest act
     for locker_id, acts in journals.items():
         for a in acts:
             if a["act"] == "item_removed":
@@ -99,7 +101,7 @@ def reconcile(journals: dict[str, list[dict[str, Any]]], stations: list[StationR
             if a.get("item") and a["act"] in ("item_removed", "item_inserted"):
                 prev = last_act.get(a["item"])
                 if prev is None or a["ts"] >= prev[0]:
-                    last_act[a["item"]] = (a["ts"], a["act"])
+                    last_act[a["item"]] = (a["ts"], a["act"], locker_id)
 
     intents: dict[str, dict[str, Any]] = {}
     lendings_of: dict[str, list[dict[str, Any]]] = defaultdict(list)
@@ -113,7 +115,7 @@ def reconcile(journals: dict[str, list[dict[str, Any]]], stations: list[StationR
 
     problems: dict[str, list[Any]] = {k: [] for k in (
         "lost_station", "lost_centre", "duplicated_station", "duplicated_centre", "double_opened",
-        "opened_unissued", "phantom_station", "phantom_centre", "item_mismatch", "removed_twice")}
+        "opened_unissued", "phantom_station", "phantom_centre", "item_mismatch", "removed_twice", "stranded")}
     for cmd_id, acts in removed.items():
         if len(acts) > 1:
             problems["removed_twice"].append(cmd_id)
@@ -142,9 +144,16 @@ def reconcile(journals: dict[str, list[dict[str, Any]]], stations: list[StationR
         if rows and cmd_id not in removed:
             problems["phantom_station"] += [r["lending_id"] for r in rows]
 
-    in_locker = {item for item, (_, act) in last_act.items() if act == "item_inserted"}
+    where = {item: lk for item, (_, act, lk) in last_act.items() if act == "item_inserted"}
+    in_locker = set(where)
+    for st in stations:  # back in one of this station's lockers, but its store still thinks it is out
+        problems["stranded"] += [{"station": st.station_id, "item": item} for item in sorted(in_locker)
+                                 if where.get(item) in lockers_of.get(st.station_id, ())
+                                 and st.items.get(item, {}).get("status", "in_locker") != "in_locker"]
     centre_rows = list(centre.lendings.values())
     open_rows = [r for r in centre_rows if r["status"] == "open"]
+    problems["centre_open_item_back"] = [{"lending": r["lending_id"], "item": r["item_id"]}
+                                         for r in open_rows if r["item_id"] in in_locker]
     lost = {str(p) for p in problems["lost_station"]} | set(problems["lost_centre"])
     return {
         "operations": {"dispensed": sum(len(v) for v in removed.values()), "doors_opened": sum(opened.values()),
@@ -158,8 +167,9 @@ def reconcile(journals: dict[str, list[dict[str, Any]]], stations: list[StationR
         "phantom": len(problems["phantom_station"]) + len(problems["phantom_centre"]),
         "item_mismatch": len(problems["item_mismatch"]),
         "outbox_unsent": sum(st.outbox_unsent for st in stations),
+        "stranded_items": len(problems["stranded"]),
         "centre": {"lendings": len(centre_rows), "open": len(open_rows), "closed": len(centre_rows) - len(open_rows),
-                   "open_but_item_back_in_a_locker": sum(1 for r in open_rows if r["item_id"] in in_locker),
+                   "open_but_item_back_in_a_locker": len(problems["centre_open_item_back"]),
                    "unmatched_returns": centre.unmatched_returns, "acked_seq": centre.acked},
         "examples": {k: v[:examples] for k, v in problems.items() if v},
     }

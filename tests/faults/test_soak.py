@@ -1,0 +1,56 @@
+"""The fault soak end to end: shoppers borrow and return across 2 stations and 4 lockers while faults are
+injected; afterwards every physical dispense is recorded exactly once at its station and at the centre."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run_soak(workdir: Path, lendings: int, faults: int, seed: int, timeout: float) -> dict[str, Any]:
+    proc = subprocess.run([sys.executable, "-m", "tests.faults.soak", "--lendings", str(lendings), "--faults",
+                           str(faults), "--seed", str(seed), "--workdir", str(workdir)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=timeout)
+    last = proc.stdout.strip().splitlines()[-1] if proc.stdout.strip() else ""
+    assert last.startswith("RESULT "), f"no RESULT line (exit {proc.returncode}): {proc.stderr[-3000:]}"
+    return json.loads(last[len("RESULT "):])
+
+
+def assert_exactly_once(report: dict[str, Any], lendings: int, faults: int) -> None:
+    ops = report["operations"]
+    assert ops["dispensed"] >= lendings and report["faults"] >= faults, report
+    assert (report["lost"], report["duplicated"], report["double_dispensed"], report["phantom"]) == (0, 0, 0, 0), \
+        report["examples"]
+    assert ops["station_lendings"] == ops["dispensed"], "one station lending per physical dispense"
+    assert report["centre"]["lendings"] == ops["dispensed"], "the centre has every lending, once"
+    assert ops["intents_unresolved"] == 0 and report["outbox_unsent"] == 0, "recovery settled and uploaded all"
+
+
+@pytest.fixture(scope="module")
+def bounded(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    return run_soak(tmp_path_factory.mktemp("soak"), lendings=300, faults=20, seed=8, timeout=300)
+
+
+def test_bounded_soak_loses_duplicates_and_double_dispenses_nothing(bounded: dict[str, Any]) -> None:
+    assert_exactly_once(bounded, lendings=300, faults=20)
+    assert len(bounded["faults_by_kind"]) >= 5, "the faults are of many kinds, not one"
+
+
+@pytest.mark.xfail(reason="returns a station does not see (it was down, the broker restarted, the return came "
+                          "before a slow-acked lending committed) are never recorded: see docs/soak.md",
+                   strict=False)
+def test_bounded_soak_every_return_closes_its_lending(bounded: dict[str, Any]) -> None:
+    assert bounded["centre"]["open_but_item_back_in_a_locker"] == 0, bounded["examples"]
+    assert bounded["stranded_items"] == 0, bounded["examples"]
+
+
+@pytest.mark.slow
+def test_full_soak_ten_thousand_lendings_two_hundred_faults(tmp_path: Path) -> None:
+    report = run_soak(tmp_path, lendings=10_000, faults=200, seed=10, timeout=4 * 3600)
+    assert_exactly_once(report, lendings=10_000, faults=200)
