@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 from typing import Any, cast
 
-from sqlalchemy import Connection, Table, and_, bindparam, delete, insert, select, update
+from sqlalchemy import Connection, Table, and_, bindparam, delete, insert, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -49,6 +49,24 @@ def _insert_ignoring_duplicates(conn: Connection, table: Table, rows: list[dict[
         fresh = [r for r in rows if r["lending_id"] not in existing]
         if fresh:
             conn.execute(insert(table), fresh)
+
+
+# PostgreSQL: one statement for the whole batch (executemany would be one round trip per row).
+_CLOSE_PG = text("""
+    UPDATE lendings AS l SET status = 'returned', returned_at = v.returned_at, return_station_id = v.rs,
+           return_locker_id = v.rl, return_slot = v.rslot, fee_cents = v.fee
+    FROM unnest(CAST(:lid AS text[]), CAST(:returned_at AS float8[]), CAST(:rs AS text[]), CAST(:rl AS text[]),
+                CAST(:rslot AS int[]), CAST(:fee AS int[])) AS v(lid, returned_at, rs, rl, rslot, fee)
+    WHERE l.lending_id = v.lid AND l.status = 'open'""")
+
+
+def _close_many(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    if conn.dialect.name != "postgresql":
+        conn.execute(_CLOSE, rows)
+        return
+    conn.execute(_CLOSE_PG, {"lid": [r["lid"] for r in rows], "returned_at": [r["returned_at"] for r in rows],
+                             "rs": [r["return_station_id"] for r in rows], "rl": [r["return_locker_id"] for r in rows],
+                             "rslot": [r["return_slot"] for r in rows], "fee": [r["fee_cents"] for r in rows]})
 
 
 def _close_params(lending_id: str, d: LendingReturned) -> dict[str, Any]:
@@ -121,7 +139,7 @@ def project_lending_batch(session: Session, station_id: str, events: list[Envelo
         if keyed else set()
     closing = [_close_params(lid, r) for lid, r in keyed.items() if lid in known]
     if closing:
-        conn.execute(_CLOSE, closing)  # already-closed ones are left as they are (replays, duplicates)
+        _close_many(conn, closing)  # already-closed ones are left as they are (replays, duplicates)
     for r in returns:
         if not r.lending_id or r.lending_id not in known:
             _return_by_item(conn, station_id, r)
