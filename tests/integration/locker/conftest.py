@@ -33,8 +33,8 @@ fw: quick-0.1
 """
 
 
-def quick_profile(tmp_path: Path, take_s: float = 0.6, power_bank: bool = False) -> LockerProfile:
-    """A 4-slot locker whose take timeout passes quickly, loaded from a real YAML file."""
+def quick_profile(tmp_path: Path, take_s: float = 5.0, power_bank: bool = False) -> LockerProfile:
+    """A 4-slot locker (take timeout as given), loaded from a real YAML file."""
     path = tmp_path / f"quick-{take_s}-{power_bank}.yaml"
     path.write_text(QUICK_PROFILE.format(item_type="power_bank" if power_bank else "umbrella",
                                          battery="true" if power_bank else "false", take_s=take_s))

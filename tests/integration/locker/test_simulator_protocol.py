@@ -4,12 +4,13 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from drivers.locker.models import control_topic, parse_state, parse_status, topic
 from drivers.locker.simulator import LockerSimulator
 
-from .conftest import SITE, Observer, control
+from .conftest import SITE, Observer, control, quick_profile
 
 T = lambda leaf, lid="U1": topic(SITE, lid, leaf)  # noqa: E731
 
@@ -62,8 +63,8 @@ def test_unlock_take_closes_empty(make_sim: Callable[..., LockerSimulator],
 
 
 def test_not_taken_closes_and_slot_stays_occupied(make_sim: Callable[..., LockerSimulator],
-                                                  observer: Callable[..., Observer]) -> None:
-    sim = make_sim()  # quick profile: take_s 0.6
+                                                  observer: Callable[..., Observer], tmp_path: Path) -> None:
+    sim = make_sim(profile=quick_profile(tmp_path, take_s=0.6))
     o = observer([T("ack"), T("event")])
     c = cmd("unlock", 1)
     o.publish(T("cmd"), c)
@@ -109,8 +110,7 @@ def test_repeated_cmd_id_gets_first_answer_and_moves_nothing(make_sim: Callable[
 
 
 def test_insert_and_query(make_sim: Callable[..., LockerSimulator], observer: Callable[..., Observer],
-                          tmp_path: Any) -> None:
-    from .conftest import quick_profile
+                          tmp_path: Path) -> None:
     make_sim("P1", profile=quick_profile(tmp_path, power_bank=True), fill=1)
     o = observer([T("ack", "P1"), T("event", "P1"), T("state", "P1")])
     o.publish(control_topic(SITE, "P1"), {"op": "insert", "item": "P-RET-1", "battery": 42})
