@@ -80,7 +80,7 @@ class Station:
 
     @classmethod
     def build(cls, config: StationConfig, *, clock: Any = time.time, camera_source: Any = None,
-              with_uploader: bool = True, with_camera: bool = True) -> Station:
+              with_uploader: bool = True, with_camera: bool = True, announce: bool = True) -> Station:
         from drivers.locker.client import MqttLockerLink
 
         store = Store(config.db_path, clock=clock)
@@ -89,7 +89,8 @@ class Station:
         link = MqttLockerLink(
             site=config.site, station_id=config.station_id, locker_ids=list(profiles),
             host=config.broker.host, port=config.broker.port, username=config.broker.username,
-            password=read_secret(config.broker.password_file), keepalive=config.broker.keepalive_s)
+            password=read_secret(config.broker.password_file), keepalive=config.broker.keepalive_s,
+            announce=announce)
         printing = cls._build_printing(config, store, clock)
         receipts = PrintedReceipts(printing, config.station_id) if printing is not None else None
         lent = {lid: p for lid, p in profiles.items() if p.item_type in LENT_TYPES}

@@ -7,7 +7,9 @@ network can raise into paho's thread.
 from __future__ import annotations
 
 import logging
+import os
 import queue
+import secrets
 import threading
 import time
 import uuid
@@ -96,7 +98,8 @@ class MqttLockerLink:
     def __init__(self, site: str, station_id: str, locker_ids: Iterable[str], host: str, port: int,
                  username: str | None = None, password: str | None = None,
                  clock: Callable[[], float] = time.monotonic, keepalive: int = 15, *,
-                 wall: Callable[[], float] = time.time, connect_timeout: float = 10.0) -> None:
+                 wall: Callable[[], float] = time.time, connect_timeout: float = 10.0,
+                 announce: bool = True) -> None:
         self.site = check_id(site, "site")
         self.station_id = check_id(station_id, "station_id")
         self.locker_ids = tuple(check_id(i, "locker_id") for i in locker_ids)
@@ -120,7 +123,12 @@ class MqttLockerLink:
         self._refused: str | None = None
         self._first_connect = threading.Event()
         self._kiosk_topic = kiosk_topic(site, station_id)
-        self._client = new_client(f"station-{site}-{station_id}", username, password)
+        # Only the station's main process says the station is up or down (retained + Will); tools that
+        # run beside it (lend, diag, status) must not. Each connection has its own client id, or the
+        # broker would drop the running station whenever a tool connects with the same one.
+        self.announce = announce
+        client_id = f"station-{site}-{station_id}-{os.getpid()}-{secrets.token_hex(3)}"
+        self._client = new_client(client_id, username, password)
         self._client.reconnect_delay_set(1, 10)
         self._client.on_pre_connect = self._guard(self._on_pre_connect)
         self._client.on_connect = self._guard(self._on_connect)
@@ -138,7 +146,7 @@ class MqttLockerLink:
             raise BrokerRefused(f"cannot connect to the locker broker: {why}")
 
     def close(self) -> None:
-        if self._connected:
+        if self._connected and self.announce:
             bye = KioskStatus(online=False, session=self.session, station=self.station_id, ts=self.wall())
             self._client.publish(self._kiosk_topic, bye.to_bytes(), qos=1, retain=True).wait_for_publish(2)
         self._client.disconnect()
@@ -252,8 +260,9 @@ class MqttLockerLink:
 
     def _on_pre_connect(self, client: mqtt.Client, userdata: Any) -> None:
         self.session += 1
-        will = KioskStatus(online=False, session=self.session, station=self.station_id)
-        client.will_set(self._kiosk_topic, will.to_bytes(), qos=1, retain=True)
+        if self.announce:
+            will = KioskStatus(online=False, session=self.session, station=self.station_id)
+            client.will_set(self._kiosk_topic, will.to_bytes(), qos=1, retain=True)
 
     def _on_connect(self, client: mqtt.Client, userdata: Any, flags: Any, rc: Any, props: Any) -> None:
         if rc.is_failure:
@@ -263,8 +272,9 @@ class MqttLockerLink:
             return
         subs = [(topic(self.site, i, leaf), 1) for i in self.locker_ids for leaf in SUBSCRIBED_LEAVES]
         client.subscribe(subs)
-        hello = KioskStatus(online=True, session=self.session, station=self.station_id, ts=self.wall())
-        client.publish(self._kiosk_topic, hello.to_bytes(), qos=1, retain=True)
+        if self.announce:
+            hello = KioskStatus(online=True, session=self.session, station=self.station_id, ts=self.wall())
+            client.publish(self._kiosk_topic, hello.to_bytes(), qos=1, retain=True)
         with self._cond:
             self._resync.update(self.locker_ids)  # retained state comes again; take it whatever its seq
             if self._ever_connected:

@@ -94,7 +94,7 @@ def cmd_mqtt_auth(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    station = build_station(args, with_uploader=False)
+    station = build_station(args, with_uploader=False, with_camera=False, announce=False)
     try:
         station.lockers.start()
         for locker_id in station.profiles:
@@ -114,7 +114,7 @@ def cmd_lend(args: argparse.Namespace) -> int:
     from kiosk.services.lending import LendingRefused
     from kiosk.tokens import TokenRejected
 
-    station = build_station(args, with_uploader=False)
+    station = build_station(args, with_uploader=False, with_camera=False, announce=False)
     try:
         try:
             member = station.tokens.verify_member(args.member_code)
@@ -202,7 +202,7 @@ def cmd_diag(args: argparse.Namespace) -> int:
     from drivers.locker.link import LockerError
     from kiosk.services.diagnostics import HEALTH_FILE_FRESH_S, report
 
-    station = build_station(args, with_uploader=False, with_camera=False)
+    station = build_station(args, with_uploader=False, with_camera=False, announce=False)
     config = station.config
     try:
         try:
