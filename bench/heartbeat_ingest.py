@@ -11,6 +11,7 @@ import asyncio
 import json
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -86,13 +87,21 @@ async def load(port: int, reqs: list[bytes], connections: int, warmup_s: float, 
 
 
 def measure(url: str, work: Path, stations: dict[str, str], flush_s: float, connections: int,
-            seconds: float, eval_every_s: float) -> dict:
+            seconds: float, eval_every_s: float, alerts: str) -> dict:
     central = CentralProcess(url, work / f"central-{flush_s}", offline_after_s=120, eval_every_s=eval_every_s,
-                             heartbeat_flush_s=flush_s)
+                             heartbeat_flush_s=flush_s, alerts="inline" if alerts == "inline" else "off")
     central.start()
+    worker = None
+    if alerts == "separate":  # the alert evaluator in its own process, as with several API instances
+        worker = subprocess.Popen([sys.executable, "-m", "server_bridge.central", "alerts", "--db", url,
+                                   "--eval-every", str(eval_every_s), "--offline-after", "120"],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         return asyncio.run(load(central.port, requests_for(stations, central.port), connections, 2.0, seconds))
     finally:
+        if worker is not None:
+            worker.terminate()
+            worker.wait(10)
         central.stop()
 
 
@@ -102,6 +111,8 @@ def main() -> int:
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--seconds", type=float, default=15.0)
     parser.add_argument("--eval-every", type=float, default=5.0, help="the centre's alert evaluation period")
+    parser.add_argument("--alerts", choices=["separate", "inline"], default="separate",
+                        help="alert evaluator as its own process (serve --alerts off) or inside the API process")
     parser.add_argument("--baseline-seconds", type=float, default=6.0, help="how long to run the baseline")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="bench-heartbeat-"))
@@ -112,8 +123,8 @@ def main() -> int:
         with db.session() as s:
             stations = {f"S{i:05d}": add_station(s, f"S{i:05d}", time.time()) for i in range(args.stations)}
         db.dispose()
-        naive = measure(url, work, stations, 0.0, args.connections, args.baseline_seconds, args.eval_every)
-        figures = measure(url, work, stations, 0.5, args.connections, args.seconds, args.eval_every)
+        naive = measure(url, work, stations, 0.0, args.connections, args.baseline_seconds, args.eval_every, args.alerts)
+        figures = measure(url, work, stations, 0.5, args.connections, args.seconds, args.eval_every, args.alerts)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     baseline = naive["per_s"]
@@ -122,7 +133,7 @@ def main() -> int:
           f"{'naive/s':>9}{'ratio':>7}")
     print(f"{args.stations:>9}{args.connections:>7}{figures['per_s']:>10.0f}{figures['p50_ms']:>9.1f}"
           f"{figures['p99_ms']:>9.1f}{figures['max_ms']:>9.1f}{figures['errors']:>8}{baseline:>9.0f}{ratio:>7.1f}")
-    result = {"stations": args.stations, "eval_every_s": args.eval_every, "connections": args.connections, "seconds": args.seconds,
+    result = {"stations": args.stations, "eval_every_s": args.eval_every, "alerts": args.alerts, "connections": args.connections, "seconds": args.seconds,
               "heartbeats_per_s": round(figures["per_s"]), "p50_ms": round(figures["p50_ms"], 2),
               "p99_ms": round(figures["p99_ms"], 2), "errors": figures["errors"],
               "write_through_per_s": round(baseline), "write_through_p99_ms": round(naive["p99_ms"], 2),

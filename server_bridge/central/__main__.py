@@ -6,9 +6,13 @@ import json
 import logging
 import sys
 import time
+from typing import TYPE_CHECKING
 
 from server_bridge.central.db import Database, db_url_from_env
 from server_bridge.central.errors import CentralError
+
+if TYPE_CHECKING:
+    from server_bridge.central.alerts import AlertSettings
 
 log = logging.getLogger("server_bridge.central")
 
@@ -16,17 +20,44 @@ log = logging.getLogger("server_bridge.central")
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from server_bridge.central.alerts import AlertSettings
     from server_bridge.central.app import create_app
 
-    settings = AlertSettings(offline_after_s=args.offline_after, low_stock_min=args.low_stock,
-                             sample_every_s=args.sample_every)
-    app = create_app(args.db, settings, eval_every_s=args.eval_every, flush_s=args.heartbeat_flush)
+    app = create_app(args.db, _alert_settings(args), eval_every_s=args.eval_every, flush_s=args.heartbeat_flush,
+                     inline_alerts=args.alerts == "inline")
     print(f"central dashboard: http://{args.host}:{args.port}/", file=sys.stderr, flush=True)
     # Stations retry anything unanswered, so a stop need not wait long for idle keep-alive clients.
     uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level.lower(), access_log=False,
                 timeout_graceful_shutdown=2)
     return 0
+
+
+def _alert_settings(args: argparse.Namespace) -> AlertSettings:
+    from server_bridge.central.alerts import AlertSettings
+
+    return AlertSettings(offline_after_s=args.offline_after, low_stock_min=args.low_stock,
+                         sample_every_s=args.sample_every)
+
+
+def _alerts(args: argparse.Namespace) -> int:
+    """The alert evaluator on its own (pair with `serve --alerts off`); runs until interrupted."""
+    from server_bridge.central import schema_migrations
+    from server_bridge.central.alerts import AlertEngine
+
+    schema_migrations.upgrade(args.db)
+    db = Database(args.db)
+    engine = AlertEngine(db, _alert_settings(args), every_s=args.eval_every)
+    try:
+        while True:
+            started = time.monotonic()
+            try:
+                engine.run_once()
+            except Exception:  # logged; the next pass tries again (e.g. a concurrent writer)
+                log.exception("alert.evaluate_failed")
+            time.sleep(max(0.0, args.eval_every - (time.monotonic() - started)))
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        db.dispose()
 
 
 def _add_station(args: argparse.Namespace) -> int:
@@ -79,21 +110,27 @@ def build_parser() -> argparse.ArgumentParser:
         p.set_defaults(func=func)
         return p
 
+    def alert_flags(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--offline-after", type=float, default=60.0, help="seconds without heartbeat")
+        p.add_argument("--low-stock", type=int, default=3)
+        p.add_argument("--eval-every", type=float, default=5.0, help="alert evaluation period (s)")
+        p.add_argument("--sample-every", type=float, default=60.0, help="device uptime sampling period (s)")
+
     serve = verb("serve", _serve, "run the API and dashboard")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8700)
-    serve.add_argument("--offline-after", type=float, default=60.0, help="seconds without heartbeat")
-    serve.add_argument("--low-stock", type=int, default=3)
-    serve.add_argument("--eval-every", type=float, default=5.0, help="alert evaluation period (s)")
+    alert_flags(serve)
+    serve.add_argument("--alerts", choices=["inline", "off"], default="inline",
+                       help="off when a separate `alerts` process evaluates them")
     serve.add_argument("--heartbeat-flush", type=float, default=0.5,
                        help="seconds between heartbeat writes; 0 writes each one through (slower)")
-    serve.add_argument("--sample-every", type=float, default=60.0, help="device uptime sampling period (s)")
     add = verb("add-station", _add_station, "register a station; prints its new bearer token alone")
     add.add_argument("--station", required=True)
     add.add_argument("--name", default="")
     add.add_argument("--rotate", action="store_true", help="issue a new token for an existing station")
     verb("seed-demo", _seed_demo, "demo stations K01, K02 (claim each with add-station) and members; idempotent")
     verb("migrate", _migrate, "apply schema migrations")
+    alert_flags(verb("alerts", _alerts, "evaluate alert rules in this process (pair with serve --alerts off)"))
     return parser
 
 

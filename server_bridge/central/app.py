@@ -94,7 +94,9 @@ def load_extensions() -> list[Any]:
 
 
 def create_app(db_url: str, settings: AlertSettings | None = None, eval_every_s: float = 5.0,
-               flush_s: float = 0.5, migrate: bool = True) -> FastAPI:
+               flush_s: float = 0.5, migrate: bool = True, inline_alerts: bool = True) -> FastAPI:
+    """`inline_alerts=False` when a separate `python -m server_bridge.central alerts` process evaluates
+    them (several API instances, or to keep rule evaluation off the API's interpreter)."""
     from server_bridge.central import api, dashboard, schema_migrations
 
     settings = settings or AlertSettings()
@@ -107,7 +109,8 @@ def create_app(db_url: str, settings: AlertSettings | None = None, eval_every_s:
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         central.heartbeats.start()
-        central.alerts.start()
+        if inline_alerts:
+            central.alerts.start()
         log.info("central.started db=%s", db.dialect)
         yield
         central.alerts.stop()

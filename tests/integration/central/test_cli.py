@@ -41,3 +41,40 @@ def test_write_through_heartbeat_is_stored_at_once(tmp_path: Path) -> None:
         st = s.get(Station, "K02")
         assert st.last_heartbeat_at == 123.0 and st.health["outbox"]["depth"] == 4 and st.version == "7.7"
     db.dispose()
+
+
+def test_separate_alert_worker_raises_alerts_for_an_api_without_them(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+    from sqlalchemy import select
+
+    from server_bridge.central.models import Alert
+
+    api = CentralProcess(f"sqlite:///{tmp_path / 'c.db'}", tmp_path, offline_after_s=3, eval_every_s=0.3,
+                         alerts="off")
+    api.cli("migrate")
+    token = api.add_station("K05")
+    api.start()
+    worker = subprocess.Popen([sys.executable, "-m", "server_bridge.central", "alerts", "--db", api.db_url,
+                               "--eval-every", "0.3", "--offline-after", "3"])
+    db = Database(api.db_url)
+    try:
+        beat = {"ts": 1.0, "version": "1", "uptime_s": 1, "outbox": {"depth": 0},
+                "printer": {"online": True, "paper_out": True}}
+        assert httpx.post(f"{api.url}/api/v1/stations/K05/heartbeat", json=beat,
+                          headers={"Authorization": f"Bearer {token}"}).status_code == 204
+        kinds: set[str] = set()
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and not {"printer_paper_out", "station_offline"} <= kinds:
+            time.sleep(0.2)
+            with db.session() as s:
+                kinds = set(s.scalars(select(Alert.kind).where(Alert.station_id == "K05")))
+        assert {"printer_paper_out", "station_offline"} <= kinds
+    finally:
+        worker.terminate()
+        worker.wait(10)
+        api.stop()
+        db.dispose()
