@@ -7,7 +7,7 @@ import io
 import os
 import time
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Path, Query, Request
@@ -116,19 +116,16 @@ def alerts_page(request: Request, lang: str | None = None) -> HTMLResponse:
     return _render(request, "alerts.html", _lang(request, lang), live=live, history=history)
 
 
-@router.post("/alerts/{alert_id}/ack")
-def ack_alert(request: Request, alert_id: int, user: Annotated[str, Depends(ops_user)],
-              by: Annotated[str, Form(max_length=64)] = "") -> RedirectResponse:
-    with request.app.state.central.db.session() as s:
-        alert_rules.acknowledge(s, alert_id, by or user, time.time())
-    return RedirectResponse("/alerts", status_code=303)
+ALERT_ACTIONS = {"ack": alert_rules.acknowledge, "resolve": alert_rules.resolve}
 
 
-@router.post("/alerts/{alert_id}/resolve")
-def resolve_alert(request: Request, alert_id: int, user: Annotated[str, Depends(ops_user)],
-                  by: Annotated[str, Form(max_length=64)] = "") -> RedirectResponse:
+@router.post("/alerts/{alert_id}/{action}")
+def alert_action(request: Request, alert_id: int, action: Literal["ack", "resolve"],
+                 user: Annotated[str, Depends(ops_user)],
+                 by: Annotated[str, Form(max_length=64)] = "") -> RedirectResponse:
+    """Acknowledge or resolve; the form's `by` (or the ops login) is recorded."""
     with request.app.state.central.db.session() as s:
-        alert_rules.resolve(s, alert_id, by or user, time.time())
+        ALERT_ACTIONS[action](s, alert_id, by or user, time.time())
     return RedirectResponse("/alerts", status_code=303)
 
 

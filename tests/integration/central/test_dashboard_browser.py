@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -87,6 +89,33 @@ def seed_activity(central: CentralProcess, token: str) -> None:
     assert r.json() == {"acked_seq": seq}
 
 
+@contextmanager
+def beating(central: CentralProcess, token: str, paper_out: bool = False) -> Iterator[None]:
+    """The station keeps heartbeating (every 0.5 s) while the block runs, then falls silent."""
+    stop = threading.Event()
+
+    def loop() -> None:
+        while not stop.is_set():
+            heartbeat(central, token, paper_out)
+            stop.wait(0.5)
+
+    thread = threading.Thread(target=loop, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(5)
+
+
+def shown_online(driver: object, central: CentralProcess) -> bool:
+    from selenium.webdriver.common.by import By
+
+    driver.get(f"{central.url}/?lang=en")  # type: ignore[attr-defined]
+    row = driver.find_element(By.ID, "station-K01")  # type: ignore[attr-defined]
+    return row.get_attribute("data-status") == "online" and "1.4.0" in row.text
+
+
 def wait_for(driver: object, condition: object, timeout: float = 20) -> None:
     from selenium.webdriver.support.ui import WebDriverWait
 
@@ -99,14 +128,10 @@ def test_station_goes_offline_alert_appears_and_is_acknowledged(central: Central
     driver = browser
     token = central.add_station("K01")
     seed_activity(central, token)
-    heartbeat(central, token, paper_out=True)
-    time.sleep(1.2)  # heartbeats are written within a second
-
-    driver.get(f"{central.url}/?lang=en")  # type: ignore[attr-defined]
-    row = driver.find_element(By.ID, "station-K01")  # type: ignore[attr-defined]
-    assert row.get_attribute("data-status") == "online"
-    assert "Paper out" in row.text
-    driver.save_screenshot(str(ARTIFACTS / "fleet-online.png"))  # type: ignore[attr-defined]
+    with beating(central, token, paper_out=True):
+        wait_for(driver, lambda d: shown_online(d, central))  # heartbeats are written within a second
+        assert "Paper out" in driver.find_element(By.ID, "station-K01").text  # type: ignore[attr-defined]
+        driver.save_screenshot(str(ARTIFACTS / "fleet-online.png"))  # type: ignore[attr-defined]
 
     # No more heartbeats: the page refreshes itself and shows the station offline with its alert.
     wait_for(driver, lambda d: d.find_element(By.ID, "station-K01").get_attribute("data-status") == "offline")
@@ -127,13 +152,18 @@ def test_station_goes_offline_alert_appears_and_is_acknowledged(central: Central
 
 
 def test_every_page_renders_in_both_languages(central: CentralProcess, browser: object) -> None:
-    from selenium.webdriver.common.by import By
 
     driver = browser
     token = central.add_station("K01")
     seed_activity(central, token)
-    heartbeat(central, token)
-    time.sleep(1.2)
+    with beating(central, token):
+        wait_for(driver, lambda d: shown_online(d, central))
+        check_pages(driver, central)
+
+
+def check_pages(driver: object, central: CentralProcess) -> None:
+    from selenium.webdriver.common.by import By
+
     driver.get(f"{central.url}/stations/K01?lang=zh")  # type: ignore[attr-defined]
     assert len(driver.find_elements(By.CSS_SELECTOR, "#slots-UL1 .slot")) == 24  # type: ignore[attr-defined]
     assert "雨伞" in driver.page_source  # type: ignore[attr-defined]
