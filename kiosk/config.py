@@ -11,6 +11,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from device_profiles.schema import ProfileError, validation_to_profile_error
+from kiosk.services.members import ParkingPolicy
 from kiosk.ui.settings import UiSettings
 
 Id = Annotated[str, Field(pattern=r"^[A-Z0-9][A-Z0-9-]{0,31}$")]
@@ -39,6 +40,8 @@ class CentralConfig(Strict):
     batch_max: int = Field(default=500, ge=1, le=5000)
     batch_max_age_s: float = Field(default=1.0, gt=0, le=60)
     heartbeat_s: float = Field(default=15.0, gt=0, le=3600)
+    public_url: str | None = Field(default=None, pattern=r"^https?://",
+                                   description="how shoppers' phones reach the centre (complaint status pages)")
 
 
 class LockerConfig(Strict):
@@ -92,6 +95,7 @@ class Policy(Strict):
     max_open_per_member_per_type: int = Field(default=1, ge=1, le=10)
     min_dispense_battery: int = Field(default=60, ge=0, le=100)
     retention_days: int = Field(default=90, ge=1, le=3650)
+    parking: ParkingPolicy = ParkingPolicy()
     items: dict[Literal["umbrella", "power_bank", "storage", "stroller"], ItemPolicy]
 
 

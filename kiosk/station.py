@@ -162,8 +162,9 @@ class Station:
         self.directory = Directory(load_content())
         self.members = MemberCentre(store=store, tokens=tokens, api=HttpMemberApi(url, token),
                                     station_id=config.station_id, open_lendings=self.lending.open_lendings,
-                                    clock=clock)
-        self.complaints = ComplaintDesk(store=store, tokens=tokens, station_id=config.station_id, public_url=url,
+                                    parking=config.policy.parking, clock=clock)
+        public_url = (config.central.public_url if config.central else None) or url
+        self.complaints = ComplaintDesk(store=store, tokens=tokens, station_id=config.station_id, public_url=public_url,
                                         status_api=HttpTicketStatusApi(url, token), clock=clock)
         self.lostfound = LostFound(store=store, tokens=tokens, photo_dir=config.data_dir / "lostfound",
                                    station_id=config.station_id, clock=clock)

@@ -144,3 +144,14 @@ def test_a_wiped_session_leaves_no_screen_behind_in_memory(make_ui, bare_station
     gc.collect()
     alive = [r() for r in refs if r() is not None]
     assert alive == [], f"still in memory after the wipe: {[s.name for s in alive]}"
+
+
+def test_home_offers_only_what_the_station_has_lockers_for(make_ui, station_stack) -> None:
+    for lid in ("U1", "U2", "P1"):
+        station_stack.start_sim(lid)
+    station = station_stack.build_station(handle_returns=False)
+    ui = make_ui(station)
+    ui.tap_at(540, 900)
+    texts = ui.visible_texts()
+    assert any("借雨伞" in t for t in texts) and any("借充电宝" in t for t in texts)
+    assert not any("借童车" in t for t in texts)

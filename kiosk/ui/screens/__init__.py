@@ -49,6 +49,7 @@ SCREENS: dict[str, str] = {
 HOME_TILES: list[HomeTile] = [
     HomeTile("umbrella", "☂", "Borrow an umbrella", "borrow", {"item_type": "umbrella"}),
     HomeTile("power_bank", "◉", "Borrow a power bank", "borrow", {"item_type": "power_bank"}),
+    HomeTile("stroller", "◎", "Borrow a stroller", "borrow", {"item_type": "stroller"}),
     HomeTile("return", "←", "Return an item", "return"),
     HomeTile("desk", "★", "More services", "desk_menu"),
 ]

@@ -12,7 +12,7 @@ log = logging.getLogger(__name__)
 
 STATUS_MSGIDS = {"missing": "This service is not available here", "offline": "The locker is offline",
                  "none": "None left here right now", "error": "Something went wrong"}
-TITLES = {"umbrella": "Borrow an umbrella", "power_bank": "Borrow a power bank"}
+TITLES = {"umbrella": "Borrow an umbrella", "power_bank": "Borrow a power bank", "stroller": "Borrow a stroller"}
 
 
 class BorrowScreen(FlowScreen):

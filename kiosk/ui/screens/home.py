@@ -16,10 +16,21 @@ class HomeScreen(FlowScreen):
         super().on_kv_post(*args)
         grid = self.ids.tiles
         for tile in HOME_TILES:
+            if not self.offered(tile):
+                continue
             widget = Factory.Tile(icon=tile.icon, msgid=tile.label)
             widget.tile_id = tile.id
             widget.bind(on_release=lambda _w, t=tile: self.open(t))
             grid.add_widget(widget)
+
+    def offered(self, tile: HomeTile) -> bool:
+        """A lending tile shows only where the station has lockers of that item type."""
+        item_type = tile.params.get("item_type")
+        if item_type is None:
+            return True
+        lending = getattr(self.app.station, "lending", None)
+        profiles = getattr(lending, "profiles", None)
+        return profiles is None or any(p.item_type == item_type for p in profiles.values())
 
     def open(self, tile: HomeTile) -> None:
         self.app.go(tile.screen, **tile.params)

@@ -9,7 +9,8 @@ from kivy.properties import NumericProperty, StringProperty
 from kiosk.ui.screens.base import FlowScreen
 
 TAKE = {"umbrella": "Please take your umbrella — {seconds} s",
-        "power_bank": "Please take your power bank — {seconds} s"}
+        "power_bank": "Please take your power bank — {seconds} s",
+        "stroller": "Please take the stroller — {seconds} s"}
 
 
 class WaitScreen(FlowScreen):
