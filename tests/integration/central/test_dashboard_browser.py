@@ -117,9 +117,12 @@ def shown_online(driver: object, central: CentralProcess) -> bool:
 
 
 def wait_for(driver: object, condition: object, timeout: float = 20) -> None:
+    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
     from selenium.webdriver.support.ui import WebDriverWait
 
-    WebDriverWait(driver, timeout, poll_frequency=0.25).until(condition)
+    # The fleet page reloads itself, so an element found a moment ago may be gone: look again.
+    WebDriverWait(driver, timeout, poll_frequency=0.25,
+                  ignored_exceptions=[StaleElementReferenceException, NoSuchElementException]).until(condition)
 
 
 def test_station_goes_offline_alert_appears_and_is_acknowledged(central: CentralProcess, browser: object) -> None:
@@ -130,7 +133,7 @@ def test_station_goes_offline_alert_appears_and_is_acknowledged(central: Central
     seed_activity(central, token)
     with beating(central, token, paper_out=True):
         wait_for(driver, lambda d: shown_online(d, central))  # heartbeats are written within a second
-        assert "Paper out" in driver.find_element(By.ID, "station-K01").text  # type: ignore[attr-defined]
+        wait_for(driver, lambda d: "Paper out" in d.find_element(By.ID, "station-K01").text)
         driver.save_screenshot(str(ARTIFACTS / "fleet-online.png"))  # type: ignore[attr-defined]
 
     # No more heartbeats: the page refreshes itself and shows the station offline with its alert.
