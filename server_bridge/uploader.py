@@ -70,6 +70,8 @@ class Uploader:
         self._acked_seq = 0
         self._sent_total = 0
         self._batch_limit = batch_max
+        self._heartbeat_error: str | None = None
+        self._last_heartbeat: float | None = None
 
     # single steps -----------------------------------------------------------------------------
     def drain_once(self) -> int:
@@ -103,7 +105,11 @@ class Uploader:
 
     def heartbeat_once(self) -> bool:
         """Send device health now; True when the centre took it."""
-        beat = dict(self.health() or {})
+        try:
+            beat = dict(self.health() or {})
+        except Exception:  # a broken health probe must not silence the station: send what we know
+            log.exception("upload.health_failed station=%s", self.station_id)
+            beat = {}
         depth, oldest = self.store.outbox_depth()
         beat.setdefault("version", "unknown")
         beat.setdefault("uptime_s", round(self.clock() - self._started_at, 1))
@@ -111,10 +117,18 @@ class Uploader:
         beat["ts"] = time.time()
         beat["outbox"] = {"depth": depth, "oldest_age_s": None if oldest is None else round(oldest, 1)}
         try:
-            self._post(self._heartbeat_url, json.dumps(beat, ensure_ascii=False).encode("utf-8"))
-        except (UploadRefused, httpx.HTTPError, OSError, ValueError) as exc:
+            self._post(self._heartbeat_url, json.dumps(beat, ensure_ascii=False, default=str).encode("utf-8"))
+        except UploadRefused as exc:
+            # Reachable but refused (a health field it cannot read): events keep flowing, status() tells why.
+            with self._lock:
+                self._heartbeat_error = str(exc)
+            log.warning("upload.heartbeat_refused station=%s status=%d", self.station_id, exc.status)
+            return False
+        except (httpx.HTTPError, OSError, ValueError) as exc:
             self._failed(f"heartbeat: {exc}")
             return False
+        with self._lock:
+            self._heartbeat_error, self._last_heartbeat = None, time.time()
         self._succeeded()
         return True
 
@@ -156,7 +170,8 @@ class Uploader:
                     "failures": self._failures, "backoff_s": round(self._backoff_s, 3),
                     "next_attempt_in_s": round(max(0.0, self._next_try - self.clock()), 3),
                     "acked_seq": self._acked_seq, "sent_total": self._sent_total,
-                    "outbox_depth": depth, "outbox_oldest_age_s": oldest}
+                    "outbox_depth": depth, "outbox_oldest_age_s": oldest,
+                    "last_heartbeat_at": self._last_heartbeat, "heartbeat_error": self._heartbeat_error}
 
     # background thread ------------------------------------------------------------------------
     def start(self) -> Uploader:
@@ -194,7 +209,7 @@ class Uploader:
             return self._next_try - now
         if now >= self._next_heartbeat:
             self._next_heartbeat = now + self.heartbeat_s
-            if not self.heartbeat_once():
+            if not self.heartbeat_once() and self._link == "down":
                 return self._backoff_s
         pending = self.store.outbox_pending(self._batch_limit)
         if not pending:

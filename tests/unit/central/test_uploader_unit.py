@@ -82,3 +82,21 @@ def test_oversized_batch_is_split(tmp_path: Path) -> None:
     while store.outbox_depth()[0]:
         up.drain_once()
     assert sizes[:3] == [8, 4, 2] and store.outbox_depth()[0] == 0
+
+
+def test_a_refused_heartbeat_or_broken_probe_does_not_hold_back_events(tmp_path: Path) -> None:
+    def centre(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/heartbeat"):
+            return httpx.Response(422, json={"code": "invalid_request"})
+        return httpx.Response(200, json={"acked_seq": json.loads(request.content)["events"][-1]["seq"]})
+
+    def broken_probe() -> dict:
+        raise RuntimeError("camera driver crashed")
+
+    store = Store(tmp_path / "station.db")
+    up = Uploader(store, "K01", "http://127.0.0.1:9", "tok", broken_probe, rng=random.Random(3),
+                  batch_max_age_s=0.0, transport=httpx.MockTransport(centre))
+    store.record_event("survey.rated", {"flow": "f", "score": 5, "lang": "en"})
+    assert up._step() == 0.0  # heartbeat refused, then the batch went out in the same step
+    status = up.status()
+    assert status["outbox_depth"] == 0 and status["link"] == "up" and "422" in status["heartbeat_error"]
