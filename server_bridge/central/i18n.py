@@ -34,7 +34,7 @@ WORDS: dict[str, tuple[str, str]] = {
     "cover_open": ("盖板打开", "Cover open"),
     "none": ("无", "None"),
     "fps": ("帧率", "fps"),
-    "decode_rate": ("识别率", "decode rate"),
+    "decode_rate": ("识别", "decodes"),
     "slot_grid": ("格口", "Slots"),
     "faults": ("故障", "Faults"),
     "kind": ("类型", "Kind"),

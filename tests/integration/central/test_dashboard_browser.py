@@ -134,6 +134,7 @@ def test_station_goes_offline_alert_appears_and_is_acknowledged(central: Central
     with beating(central, token, paper_out=True):
         wait_for(driver, lambda d: shown_online(d, central))  # heartbeats are written within a second
         wait_for(driver, lambda d: "Paper out" in d.find_element(By.ID, "station-K01").text)
+        wait_for(driver, lambda d: "Printer out of paper" in d.find_element(By.ID, "recent-alerts").text)
         driver.save_screenshot(str(ARTIFACTS / "fleet-online.png"))  # type: ignore[attr-defined]
 
     # No more heartbeats: the page refreshes itself and shows the station offline with its alert.
