@@ -10,15 +10,15 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import or_, select
+from sqlalchemy import Table, insert, or_, select
 from sqlalchemy.orm import Session
 
 from server_bridge.central.db import Database
 from server_bridge.central.errors import NotFound
 from server_bridge.central.fleet import is_online, station_rows, stock
-from server_bridge.central.models import Alert, Complaint, DeviceSample, Lending, ProjectionFailure, Station
+from server_bridge.central.models import Alert, Complaint, DeviceSample, Lending, ProjectionFailure
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +44,7 @@ class Finding:
 class RuleContext:
     now: float
     settings: AlertSettings
-    stations: list[Station]
+    stations: list[Any]  # rows of the stations table (see fleet.station_rows)
     online: set[str]
 
 
@@ -204,17 +204,20 @@ def resolve(session: Session, alert_id: int, by: str, now: float) -> Alert:
 
 
 def sample_devices(session: Session, now: float, settings: AlertSettings) -> None:
-    """A row per station for the uptime KPI."""
+    """A row per station for the uptime KPI (one multi-row insert)."""
+    rows = []
     for st in station_rows(session):
         up = is_online(st, now, settings.offline_after_s)
         health = st.health or {}
         printer = health.get("printer")
         lockers = health.get("lockers", [])
-        session.add(DeviceSample(station_id=st.station_id, at=now, station_up=up,
-                                 printer_up=None if printer is None else bool(up and printer.get("online")
-                                                                              and not printer.get("paper_out")),
-                                 lockers_up=sum(1 for lk in lockers if up and lk.get("online")),
-                                 lockers_total=len(lockers)))
+        rows.append({"station_id": st.station_id, "at": now, "station_up": up,
+                     "printer_up": None if printer is None else bool(up and printer.get("online")
+                                                                      and not printer.get("paper_out")),
+                     "lockers_up": sum(1 for lk in lockers if up and lk.get("online")),
+                     "lockers_total": len(lockers)})
+    if rows:
+        session.connection().execute(insert(cast(Table, DeviceSample.__table__)), rows)
 
 
 class AlertEngine:

@@ -61,7 +61,7 @@ def _render(request: Request, name: str, lang: str, **ctx: Any) -> HTMLResponse:
     return response
 
 
-def _station_card(st: Station, now: float, settings: alert_rules.AlertSettings, open_alerts: int) -> dict:
+def _station_card(st: Any, now: float, settings: alert_rules.AlertSettings, open_alerts: int) -> dict:
     health = st.health or {}
     lockers = health.get("lockers", [])
     return {"id": st.station_id, "name": st.name, "online": is_online(st, now, settings.offline_after_s),
