@@ -348,7 +348,7 @@ class MqttLockerLink:
                 self._gap(locker_id, last, st.seq)
             self._last_seq[locker_id] = st.seq
             v = self._views.get(locker_id) or LockerView(locker_id=locker_id, online=False)
-            slots = tuple(SlotView(s.slot, s.state, s.item, s.battery, s.charging) for s in st.slots)
+            slots = tuple(SlotView(s.slot, s.state, s.item, s.battery, s.charging, s.taken_by) for s in st.slots)
             self._views[locker_id] = replace(v, seq=st.seq, slots=slots, state_ts=st.ts)
             self._state_version[locker_id] += 1
             self._cond.notify_all()

@@ -63,6 +63,7 @@ class _Slot:
     fault: bool = False
     disabled: bool = False
     opened_by: str | None = None  # cmd_id of the unlock that opened the door
+    taken_by: str | None = None  # cmd_id under which the last item left this slot
     opening: int = 0  # counts door openings, so a stale take timer is recognised
 
     def view(self, has_battery: bool) -> SlotState:
@@ -77,7 +78,8 @@ class _Slot:
             name = "occupied" if self.item else "empty"
         battery = self.battery if has_battery and self.item else None
         charging = (battery < 100) if battery is not None else None
-        return SlotState(slot=self.number, state=name, item=self.item, battery=battery, charging=charging)
+        return SlotState(slot=self.number, state=name, item=self.item, battery=battery, charging=charging,
+                         taken_by=self.taken_by)
 
 
 def item_id(profile: LockerProfile, locker_id: str, slot: int) -> str:
@@ -256,6 +258,7 @@ class LockerFirmware:
     def _take(self, slot: _Slot) -> list[Outgoing]:
         item, slot.item, slot.battery = slot.item, None, None
         slot.door_open = False
+        slot.taken_by = slot.opened_by
         return [self._event("item_removed", slot, item=item, cmd_id=slot.opened_by),
                 self._event("door_closed", slot, cmd_id=slot.opened_by), STATE_CHANGED]
 

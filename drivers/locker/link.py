@@ -22,6 +22,7 @@ class SlotView:
     item: str | None = None
     battery: int | None = None
     charging: bool | None = None
+    taken_by: str | None = None  # cmd_id under which the slot's last item left
 
 
 @dataclass(frozen=True)

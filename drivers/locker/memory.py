@@ -44,6 +44,7 @@ class LockerMemory:
                 slot.fault, slot.jammed, slot.disabled = s.get("fault", False), s.get("jammed", False), \
                     s.get("disabled", False)
                 slot.door_open, slot.opened_by = False, None  # a power cut lets the latch close
+                slot.taken_by = s.get("taken_by")
             for cmd_id, ack in data.get("answers", []):
                 fw._answers[cmd_id] = Ack.model_validate(ack)
             saved_lines = int(data.get("journal_lines", 0))
@@ -77,6 +78,7 @@ class LockerMemory:
             fw._answers[act["cmd_id"]] = Ack(cmd_id=act["cmd_id"], ok=True, result="opened", slot=act["slot"])
         elif act["act"] == "item_removed":
             slot.item, slot.battery = None, None
+            slot.taken_by = act.get("cmd_id")
         elif act["act"] == "item_inserted":
             slot.item, slot.battery = act.get("item"), act.get("battery")
 
@@ -105,7 +107,7 @@ class LockerMemory:
         answers = list(fw._answers.items())[-ANSWERS_SAVED:]
         data = {"seq": fw.seq, "journal_lines": self.journal_lines,
                 "slots": [{"slot": s.number, "item": s.item, "battery": s.battery, "fault": s.fault,
-                           "jammed": s.jammed, "disabled": s.disabled} for s in fw.slots],
+                           "jammed": s.jammed, "disabled": s.disabled, "taken_by": s.taken_by} for s in fw.slots],
                 "answers": [[cmd_id, ack.model_dump(exclude_none=True)] for cmd_id, ack in answers]}
         tmp = self.state_file.with_name(self.state_file.name + ".tmp")
         with open(tmp, "w", encoding="utf-8") as f:

@@ -75,6 +75,9 @@ class SlotState(Message):
     item: ItemId | None = None
     battery: Battery | None = None
     charging: bool | None = None
+    # cmd_id of the unlock under which this slot's last item left: lets a station that lost the
+    # item_removed event tell "taken and already put back" from "never taken"
+    taken_by: CmdId | None = None
 
 
 class State(Message):

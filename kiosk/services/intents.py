@@ -168,6 +168,8 @@ class IntentBook:
         if view is None or not view.online:
             return "unknown"
         slot = view.slot(intent["slot"])
+        if slot is not None and slot.taken_by == intent["cmd_id"]:
+            return "taken"  # whatever is in the slot now came back later
         if slot is None or slot.state == "open":
             return "unknown"
         if slot.item == intent["item_id"] and slot.state in ("occupied", "fault", "disabled"):

@@ -121,6 +121,7 @@ class LendingService:
         self._listeners_lock = threading.Lock()
         self._stop = threading.Event()
         self._return_thread: threading.Thread | None = None
+        self._suspects: dict[str, tuple[str, int, int | None, int]] = {}
 
     # life cycle -------------------------------------------------------------------------------
     def start(self, handle_returns: bool = True) -> None:
@@ -140,7 +141,27 @@ class LendingService:
     def periodic(self) -> None:
         """Housekeeping the station loop calls every few seconds."""
         self.intents.reconcile(startup=False)
+        self.recover_returns()
         self.settle_bought()
+
+    def recover_returns(self) -> int:
+        """Returns whose item_inserted never reached us (station down, broker restarting): a slot that has
+        held an item we think is out, on two passes in a row, is that item's return."""
+        out = {r["item_id"] for r in self.store.query("SELECT item_id FROM items WHERE status IN ('lent','bought')")}
+        seen: dict[str, tuple[str, int, int | None, int]] = {}
+        for locker_id in self.profiles:
+            view = self.link.view(locker_id)
+            if view is None or not view.online:
+                continue
+            for s in view.slots:
+                if s.item in out and s.state != "open":
+                    seen[s.item] = (locker_id, s.slot, s.battery, view.seq or 0)
+        confirmed = [(item, where) for item, where in seen.items() if self._suspects.get(item, (None,))[:2] == where[:2]]
+        self._suspects = seen
+        for item, (locker_id, slot, battery, seq) in confirmed:
+            log.warning("lending.return_recovered item=%s locker=%s slot=%d", item, locker_id, slot)
+            self.handle_insert(LockerEvent(locker_id, seq, self.clock(), "item_inserted", slot, item, None, battery))
+        return len(confirmed)
 
     # queries ----------------------------------------------------------------------------------
     def item_policy(self, item_type: str) -> ItemPolicy:
@@ -353,6 +374,11 @@ class LendingService:
             log.warning("lending.insert_without_item locker=%s slot=%s", ev.locker_id, ev.slot)
             return None
         item_type = self.profiles[ev.locker_id].item_type
+        for intent in self.store.query("SELECT intent_id FROM intents WHERE item_id=? AND state IN ('pending','opened')",
+                                       (ev.item,)):
+            # the item left under a borrow not yet committed (its ack or item_removed is late): commit it first
+            log.info("lending.return_before_commit item=%s intent=%s", ev.item, intent["intent_id"])
+            self._commit_lending(intent["intent_id"], ev.item)
         now = self.clock()
         with self.store.transaction() as conn:
             known = conn.execute("SELECT status, locker_id, slot FROM items WHERE item_id=?", (ev.item,)).fetchone()

@@ -92,3 +92,36 @@ def test_cli_refuses_bad_member_codes_with_a_reason(stack: StationStack, kind: s
     out, err = proc.communicate(timeout=60)
     answer = json.loads(out.strip().splitlines()[-1])
     assert proc.returncode == 1 and answer["ok"] is False and answer["error"] == reason, err
+
+
+def settle_returns(stack: StationStack) -> list[tuple]:
+    """Restart, then the two housekeeping passes that confirm a return the station never heard of."""
+    station = stack.build_station(handle_returns=False)
+    station.lending.periodic()
+    station.lending.periodic()
+    rows = [tuple(r) for r in station.store.query("SELECT item_id, status, return_locker_id FROM lendings")]
+    station.stop()
+    stack.station = None
+    return rows
+
+
+def test_item_taken_and_put_back_into_the_same_slot_while_dead_is_one_lending_and_its_return(
+        stack: StationStack) -> None:
+    kill_when_door_opens(stack)
+    item = next(sl.item for sl in stack.sims["U1"].slots() if sl.slot == 1)
+    stack.control("U1", {"op": "take", "slot": 1})
+    stack.control("U1", {"op": "insert", "item": item, "slot": 1})
+    assert stack.sims["U1"].slots()[0].item == item
+
+    assert settle_returns(stack) == [(item, "returned", "U1")]
+
+
+def test_a_return_made_while_the_station_was_down_is_recorded_after_restart(stack: StationStack) -> None:
+    kill_when_door_opens(stack)
+    item = next(sl.item for sl in stack.sims["U1"].slots() if sl.slot == 1)
+    stack.control("U1", {"op": "take", "slot": 1})
+    lendings, _ = restart(stack)
+    assert lendings == [(item, "open")]
+    stack.control("U2", {"op": "insert", "item": item})  # nobody is listening
+
+    assert settle_returns(stack) == [(item, "returned", "U2")]

@@ -155,3 +155,23 @@ def test_locker_going_offline_after_the_door_opened_is_settled_when_it_returns(s
     s.wait(lambda: (station.lending.periodic() or True) and open_intents(s) == 0, timeout=20,
            what="the intent to be settled")
     assert lendings(s) == []
+
+
+def test_a_return_seen_before_its_borrow_committed_closes_the_lending(station_stack: StationStack) -> None:
+    """An item_inserted for an item whose borrow is still waiting on a late ack: it left, then came back."""
+    from drivers.locker.link import LockerEvent
+
+    s = station_stack
+    s.start_sim("U1", fill=1)
+    s.start_sim("U2", fill=0)
+    s.start_sim("P1")
+    station = s.build_station(handle_returns=False)
+    candidates, _ = station.lending.intents.candidates("umbrella", station.lending.min_battery)
+    r = station.lending.intents.reserve(candidates, "M5", "umbrella")
+    station.lending.intents.mark_opened(r.intent_id)
+
+    result = station.lending.handle_insert(LockerEvent("U2", 99, s.clock(), "item_inserted", 1, r.item_id))
+
+    assert result is not None and result.lending is not None
+    assert (result.lending.member_id, result.lending.status) == ("M5", "returned")
+    assert open_intents(s) == 0 and len(lendings(s)) == 1

@@ -59,7 +59,7 @@ def test_unlock_take_closes_empty(make_sim: Callable[..., LockerSimulator],
     assert (removed["item"], removed["cmd_id"]) == ("Q-U1-02", c["cmd_id"])
     assert closed["seq"] > removed["seq"] > opened["seq"]
     state = o.wait_for(lambda t, d: t.endswith("/state") and d["seq"] > closed["seq"])
-    assert state["slots"][1] == {"slot": 2, "state": "empty"}
+    assert state["slots"][1] == {"slot": 2, "state": "empty", "taken_by": c["cmd_id"]}
 
 
 def test_not_taken_closes_and_slot_stays_occupied(make_sim: Callable[..., LockerSimulator],
