@@ -135,13 +135,19 @@ def project_lending_batch(session: Session, station_id: str, events: list[Envelo
         _insert_ignoring_duplicates(conn, LENDINGS, starts)
         _match_early_returns(conn, starts)
     keyed = {r.lending_id: r for r in returns if r.lending_id}
-    known = set(conn.scalars(select(LENDINGS.c.lending_id).where(LENDINGS.c.lending_id.in_(list(keyed))))) \
-        if keyed else set()
-    closing = [_close_params(lid, r) for lid, r in keyed.items() if lid in known]
+    stored = {row.lending_id: row for row in conn.execute(
+        select(LENDINGS.c.lending_id, LENDINGS.c.status, LENDINGS.c.returned_at)
+        .where(LENDINGS.c.lending_id.in_(list(keyed))))} if keyed else {}
+    closing = [_close_params(lid, r) for lid, r in keyed.items() if lid in stored and stored[lid].status == "open"]
     if closing:
-        _close_many(conn, closing)  # already-closed ones are left as they are (replays, duplicates)
+        _close_many(conn, closing)
     for r in returns:
-        if not r.lending_id or r.lending_id not in known:
+        row = stored.get(r.lending_id) if r.lending_id else None
+        if row is None:
+            _return_by_item(conn, station_id, r)
+        elif row.status != "open" and row.returned_at != r.returned_at:
+            # the station closed a lending the centre already had closed (it missed an earlier return):
+            # the item's real open lending, started before this return, is the one coming back
             _return_by_item(conn, station_id, r)
     if buys:
         conn.execute(_BUY, buys)

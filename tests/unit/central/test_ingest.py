@@ -130,3 +130,19 @@ def test_a_failing_projection_is_recorded_and_does_not_wedge_the_station(
         evaluate(s, time.time(), AlertSettings())
     with central_db.session() as s:
         assert s.scalars(select(Alert.subject).where(Alert.kind == "projection_failed")).all() == ["desk.broken#2"]
+
+
+def test_a_return_naming_an_already_closed_lending_closes_the_items_real_open_one(central_db: Database) -> None:
+    """K01 missed the cross-station return of L1 (closed at the centre by K02), lent the item again as L2
+    elsewhere… then K01 finally closes its stale L1: the item that came back belongs to L2."""
+    send(central_db, "K01", [started(1, "L1", "U-4")])
+    again = started(2, "L2", "U-4", station="K02")
+    again["data"]["started_at"] = T0 + 200
+    send(central_db, "K02", [returned(1, "U-4", None, "K02", T0 + 100), again])
+    send(central_db, "K01", [returned(2, "U-4", "L1", "K01", T0 + 900)])
+    with central_db.session() as s:
+        first, second = s.get(Lending, "L1"), s.get(Lending, "L2")
+        assert (first.status, first.returned_at) == ("returned", T0 + 100)
+        assert (second.status, second.returned_at, second.return_station_id) == ("returned", T0 + 900, "K01")
+    send(central_db, "K01", [returned(2, "U-4", "L1", "K01", T0 + 900)])  # a replay changes nothing
+    assert count(central_db, UnmatchedReturn) == 0
