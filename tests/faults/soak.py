@@ -227,7 +227,7 @@ class Soak:
             return False
         slot = self.rng.choice(full)
         self.control(lid, {"op": "jam_door", "slot": slot})
-        self.later.append((now + self.rng.uniform(2.0, 8.0), "control", (lid, {"op": "repair", "slot": slot})))
+        self.later.append((now + self.rng.uniform(2.0, 8.0), "repair", (lid, slot)))
         return True
 
     def run_later(self, now: float, everything: bool = False) -> None:
@@ -238,8 +238,27 @@ class Soak:
                 self.children[arg].start(self.rng.randrange(1 << 30))
             elif action == "centre_up":
                 self.start_centre()
+            elif not self.children[arg[0]].alive or not self.control_client_up():
+                self.later.append((now + 1.0, action, arg))  # a control to a dead locker is lost: try later
             elif action == "control":
                 self.control(*arg)
+            elif action == "repair":
+                self.control(arg[0], {"op": "repair", "slot": arg[1]})
+                self.later.append((now + 2.0, "repair_check", arg))
+            elif action == "repair_check" and self.slot_faulty(*arg):
+                self.later.append((now, "repair", arg))
+
+    def control_client_up(self) -> bool:
+        return self.control_client is not None and self.control_client.is_connected()
+
+    def slot_faulty(self, locker_id: str, slot: int) -> bool:
+        """What the locker's flash says (a repair sent while it or the broker was down never arrived)."""
+        try:
+            data = json.loads((self.dir / f"{locker_id}.state.json").read_text())
+        except (OSError, ValueError):
+            return True
+        s = data["slots"][slot - 1]
+        return bool(s.get("jammed") or s.get("fault"))
 
     def start_centre(self) -> None:
         for _ in range(5):
@@ -305,6 +324,7 @@ class Soak:
             self.control(lid, {"op": "drop_acks", "n": 0})
         deadline = t + self.recover_s
         while time.monotonic() < deadline:
+            self.run_later(time.monotonic())
             self.supervise()
             self.read_journals(time.monotonic())
             if self.settled():
