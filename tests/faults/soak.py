@@ -33,7 +33,7 @@ from drivers.locker.firmware import item_id
 from drivers.locker.models import control_topic
 from server_bridge.central.runner import CentralProcess
 from tests.faults.soak_procs import Child, JournalTail, station_toml
-from tests.faults.soak_reconcile import read_centre, read_journal, read_station, reconcile
+from tests.faults.soak_reconcile import print_table, read_centre, read_journal, read_station, reconcile
 from tests.fixtures.station import short_profile
 
 log = logging.getLogger("tests.faults.soak")
@@ -372,27 +372,6 @@ class Soak:
                       unplanned_restarts={n: c.crashes for n, c in self.children.items() if c.crashes},
                       borrows_refused=dict(refused), station_tracebacks=errors, workdir=str(self.dir))
         return report
-
-
-def print_table(report: dict[str, Any]) -> None:
-    ops = report["operations"]
-    rows = [("lendings (physical dispenses)", ops["dispensed"]), ("returns (items back in a locker)", ops["returned"]),
-            ("doors opened", ops["doors_opened"]), ("intents written", ops["intents"]),
-            ("faults injected", report["faults"]),
-            *((f"  {k}", v) for k, v in report["faults_by_kind"].items()),
-            ("lost", report["lost"]), ("duplicated", report["duplicated"]),
-            ("double dispensed", report["double_dispensed"]), ("phantom", report["phantom"]),
-            ("item mismatch", report["item_mismatch"]), ("intents unresolved", ops["intents_unresolved"]),
-            ("outbox unsent", report["outbox_unsent"]),
-            ("centre lendings (open/closed)", f"{report['centre']['lendings']} "
-                                              f"({report['centre']['open']}/{report['centre']['closed']})"),
-            ("centre open, item back in a locker", report["centre"]["open_but_item_back_in_a_locker"]),
-            ("stranded (back, station thinks out)", report["stranded_items"]),
-            ("run s / recovery s", f"{report['run_s']} / {report['recovery_s']}"),
-            ("lendings per s", report["lendings_per_s"])]
-    width = max(len(r[0]) for r in rows)
-    for name, value in rows:
-        print(f"{name:<{width}}  {value}")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -173,3 +173,24 @@ def reconcile(journals: dict[str, list[dict[str, Any]]], stations: list[StationR
                    "unmatched_returns": centre.unmatched_returns, "acked_seq": centre.acked},
         "examples": {k: v[:examples] for k, v in problems.items() if v},
     }
+
+
+def print_table(report: dict[str, Any]) -> None:
+    ops = report["operations"]
+    rows = [("lendings (physical dispenses)", ops["dispensed"]), ("returns (items back in a locker)", ops["returned"]),
+            ("doors opened", ops["doors_opened"]), ("intents written", ops["intents"]),
+            ("faults injected", report["faults"]),
+            *((f"  {k}", v) for k, v in report["faults_by_kind"].items()),
+            ("lost", report["lost"]), ("duplicated", report["duplicated"]),
+            ("double dispensed", report["double_dispensed"]), ("phantom", report["phantom"]),
+            ("item mismatch", report["item_mismatch"]), ("intents unresolved", ops["intents_unresolved"]),
+            ("outbox unsent", report["outbox_unsent"]),
+            ("centre lendings (open/closed)", f"{report['centre']['lendings']} "
+                                              f"({report['centre']['open']}/{report['centre']['closed']})"),
+            ("centre open, item back in a locker", report["centre"]["open_but_item_back_in_a_locker"]),
+            ("stranded (back, station thinks out)", report["stranded_items"]),
+            ("run s / recovery s", f"{report['run_s']} / {report['recovery_s']}"),
+            ("lendings per s", report["lendings_per_s"])]
+    width = max(len(r[0]) for r in rows)
+    for name, value in rows:
+        print(f"{name:<{width}}  {value}")
