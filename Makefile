@@ -34,7 +34,7 @@ test: deps
 	@$(PY) -m pytest -q -m "not slow" -p no:cacheprovider
 
 soak: deps
-	@$(PY) -m pytest -q -m slow -p no:cacheprovider tests/faults
+	@$(PY) -m tests.faults.soak --lendings 10000 --faults 200 --seed 10
 
 bench: deps
 	@for b in bench/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done

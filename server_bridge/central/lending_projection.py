@@ -74,18 +74,58 @@ def _close_params(lending_id: str, d: LendingReturned) -> dict[str, Any]:
             "return_locker_id": d.locker_id, "return_slot": d.slot, "fee_cents": d.fee_cents}
 
 
-def _return_by_item(conn: Connection, station_id: str, d: LendingReturned) -> None:
-    """A return without a lending we know: close the open lending of that item wherever it was opened."""
-    lending_id = conn.scalars(select(LENDINGS.c.lending_id).where(
-        LENDINGS.c.item_id == d.item_id, LENDINGS.c.status == "open", LENDINGS.c.started_at <= d.returned_at)
-        .order_by(LENDINGS.c.started_at.desc()).limit(1)).first()
-    if lending_id is not None:
-        conn.execute(_CLOSE, [_close_params(lending_id, d)])
-        return
-    conn.execute(insert(UNMATCHED), [{"item_id": d.item_id, "station_id": station_id,
-                                                     "returned_at": d.returned_at,
-                                                     "data": d.model_dump(mode="json")}])
+def _unmatched(conn: Connection, station_id: str, d: LendingReturned) -> None:
+    conn.execute(insert(UNMATCHED), [{"item_id": d.item_id, "station_id": station_id, "returned_at": d.returned_at,
+                                      "data": d.model_dump(mode="json")}])
     log.info("projection.return_unmatched station=%s item=%s", station_id, d.item_id)
+
+
+def _item_timelines(conn: Connection, items: set[str]) -> dict[str, list[Any]]:
+    rows = conn.execute(select(LENDINGS.c.lending_id, LENDINGS.c.item_id, LENDINGS.c.started_at, LENDINGS.c.status,
+                               LENDINGS.c.returned_at).where(LENDINGS.c.item_id.in_(list(items)))
+                        .order_by(LENDINGS.c.started_at)).all()
+    timelines: dict[str, list[Any]] = {}
+    for row in rows:
+        timelines.setdefault(row.item_id, []).append(row._asdict())
+    return timelines
+
+
+def _pair_returns(conn: Connection, station_id: str, returns: list[LendingReturned]) -> None:
+    """Pair each return with the lending that was out at that moment: the item's latest start before it.
+
+    The item's timeline decides, not the lending id the station names: a station that missed a
+    cross-station return still names its stale lending on the item's next return."""
+    timelines = _item_timelines(conn, {r.item_id for r in returns})
+    closing: list[dict[str, Any]] = []
+    for r in sorted(returns, key=lambda x: x.returned_at):
+        out = [lending for lending in timelines.get(r.item_id, []) if lending["started_at"] <= r.returned_at]
+        if not out:
+            _unmatched(conn, station_id, r)  # its start has not arrived yet (matched when it does)
+            continue
+        lending = out[-1]
+        if lending["status"] == "open":
+            closing.append(_close_params(lending["lending_id"], r))
+            lending.update(status="returned", returned_at=r.returned_at)
+        elif lending["returned_at"] != r.returned_at:
+            _unmatched(conn, station_id, r)  # a second return with no lending in between
+    if closing:
+        _close_many(conn, closing)
+
+
+def _close_superseded(conn: Connection, starts: list[dict[str, Any]]) -> None:
+    """An item lent again was back in a locker by then: an earlier lending still open missed its return."""
+    timelines = _item_timelines(conn, {s["item_id"] for s in starts})
+    closing = []
+    for start in starts:
+        for lending in timelines.get(start["item_id"], []):
+            if lending["status"] == "open" and lending["started_at"] < start["started_at"]:
+                closing.append({"lid": lending["lending_id"], "returned_at": start["started_at"],
+                                "return_station_id": start["station_id"], "return_locker_id": start["locker_id"],
+                                "return_slot": start["slot"], "fee_cents": None})
+                lending["status"] = "returned"
+                log.info("projection.return_inferred lending=%s item=%s", lending["lending_id"], start["item_id"])
+    if closing:
+        _close_many(conn, closing)
 
 
 def _match_early_returns(conn: Connection, starts: list[dict[str, Any]]) -> None:
@@ -133,22 +173,11 @@ def project_lending_batch(session: Session, station_id: str, events: list[Envelo
                             "at": event_epoch(ev)})
     if starts:
         _insert_ignoring_duplicates(conn, LENDINGS, starts)
+    if returns:
+        _pair_returns(conn, station_id, returns)
+    if starts:  # after the batch's own returns have closed what they close
+        _close_superseded(conn, starts)
         _match_early_returns(conn, starts)
-    keyed = {r.lending_id: r for r in returns if r.lending_id}
-    stored = {row.lending_id: row for row in conn.execute(
-        select(LENDINGS.c.lending_id, LENDINGS.c.status, LENDINGS.c.returned_at)
-        .where(LENDINGS.c.lending_id.in_(list(keyed))))} if keyed else {}
-    closing = [_close_params(lid, r) for lid, r in keyed.items() if lid in stored and stored[lid].status == "open"]
-    if closing:
-        _close_many(conn, closing)
-    for r in returns:
-        row = stored.get(r.lending_id) if r.lending_id else None
-        if row is None:
-            _return_by_item(conn, station_id, r)
-        elif row.status != "open" and row.returned_at != r.returned_at:
-            # the station closed a lending the centre already had closed (it missed an earlier return):
-            # the item's real open lending, started before this return, is the one coming back
-            _return_by_item(conn, station_id, r)
     if buys:
         conn.execute(_BUY, buys)
     if ratings:

@@ -42,9 +42,6 @@ def test_bounded_soak_loses_duplicates_and_double_dispenses_nothing(bounded: dic
     assert len(bounded["faults_by_kind"]) >= 5, "the faults are of many kinds, not one"
 
 
-@pytest.mark.xfail(reason="the centre pairs a return with the lending the returning station names; after "
-                          "cross-station returns and uploads arriving out of order it closes the wrong one and "
-                          "leaves the real one open: docs/soak.md, finding 5", strict=False)
 def test_bounded_soak_every_return_closes_its_lending(bounded: dict[str, Any]) -> None:
     assert bounded["centre"]["open_but_item_back_in_a_locker"] == 0, bounded["examples"]
     assert bounded["stranded_items"] == 0, bounded["examples"]

@@ -146,3 +146,17 @@ def test_a_return_naming_an_already_closed_lending_closes_the_items_real_open_on
         assert (second.status, second.returned_at, second.return_station_id) == ("returned", T0 + 900, "K01")
     send(central_db, "K01", [returned(2, "U-4", "L1", "K01", T0 + 900)])  # a replay changes nothing
     assert count(central_db, UnmatchedReturn) == 0
+
+
+def test_an_item_lent_again_closes_its_earlier_lending_whose_return_was_never_reported(
+        central_db: Database) -> None:
+    send(central_db, "K01", [started(1, "L1", "U-8")])
+    again = started(1, "L2", "U-8", station="K02")
+    again["data"]["started_at"] = T0 + 500
+    send(central_db, "K02", [again])  # U-8 left a K02 locker at T0+500: L1 had come back by then
+    send(central_db, "K01", [returned(2, "U-8", "L1", "K01", T0 + 900)])
+    with central_db.session() as s:
+        first, second = s.get(Lending, "L1"), s.get(Lending, "L2")
+        assert (first.status, first.returned_at, first.return_station_id) == ("returned", T0 + 500, "K02")
+        assert (second.status, second.returned_at) == ("returned", T0 + 900)
+    assert count(central_db, UnmatchedReturn) == 0
