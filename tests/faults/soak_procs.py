@@ -8,6 +8,8 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+from tests.fixtures.station import POLICY_TOML
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -111,21 +113,4 @@ token_file = "{token_file}"
 batch_max_age_s = 0.2
 heartbeat_s = 2.0
 {locker_toml}
-[policy]
-max_open_per_member_per_type = 1
-min_dispense_battery = 60
-
-[policy.items.umbrella]
-free_minutes = 30
-fee_per_hour_cents = 200
-daily_cap_cents = 1000
-loan_hours = 24
-
-[policy.items.power_bank]
-free_minutes = 10
-fee_per_hour_cents = 300
-daily_cap_cents = 2000
-loan_hours = 24
-bought_after_days = 7
-price_cents = 9900
-"""
+{POLICY_TOML}"""
