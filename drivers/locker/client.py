@@ -369,7 +369,7 @@ class MqttLockerLink:
             self._counters["events"] += 1
             streams = list(self._streams)
         event = LockerEvent(locker_id=locker_id, seq=ev.seq, ts=ev.ts, type=ev.type, slot=ev.slot,
-                            item=ev.item, cmd_id=ev.cmd_id, battery=ev.battery)
+                            item=ev.item, cmd_id=ev.cmd_id, battery=ev.battery, received_mono=time.monotonic())
         for s in streams:
             s.put(event)
 

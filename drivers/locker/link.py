@@ -64,6 +64,7 @@ class LockerEvent:
     item: str | None = None
     cmd_id: str | None = None
     battery: int | None = None
+    received_mono: float | None = None  # time.monotonic() when the station received it
 
 
 class LockerError(Exception):

@@ -269,9 +269,9 @@ class LendingService:
                 self.intents.mark_opened(r.intent_id)
             deadline = self.monotonic() + prof.timeouts.take_s + TAKE_MARGIN_S
             say("door_open", deadline)
-            outcome = self._await_take(events, r, deadline)
+            outcome, removed = self._await_take(events, r, deadline)
         if outcome == "taken":
-            lending = self._commit_lending(r.intent_id, r.item_id)
+            lending = self._commit_lending(r.intent_id, r.item_id, self.happened_at(removed))
         else:
             lending = self.intents.settle_from_state(r.intent_id, wait_s=prof.timeouts.ack_s * 4 + 1)
         if lending is None:
@@ -293,12 +293,20 @@ class LendingService:
         say("done")
         return BorrowResult(lending, token, receipt)
 
-    def _await_take(self, events: Any, r: Reservation, deadline: float) -> str:
-        """'taken' on item_removed for our slot, 'closed' when the door shut first, 'timeout' otherwise."""
+    def happened_at(self, ev: LockerEvent | None) -> float:
+        """When an event happened on this station's clock: now, less how long it waited in our queue
+        (a slow ack holds the borrow while item_removed is already here; the lending starts when it left)."""
+        now = self.clock()
+        if ev is None or ev.received_mono is None:
+            return now
+        return now - max(0.0, time.monotonic() - ev.received_mono)
+
+    def _await_take(self, events: Any, r: Reservation, deadline: float) -> tuple[str, LockerEvent | None]:
+        """('taken', item_removed) for our slot, 'closed' when the door shut first, 'timeout' otherwise."""
         while True:
             left = deadline - self.monotonic()
             if left <= 0:
-                return "timeout"
+                return "timeout", None
             ev: LockerEvent | None = events.get(timeout=min(left, 0.5))
             if ev is None or ev.locker_id != r.locker_id or ev.slot != r.slot:
                 continue
@@ -307,25 +315,28 @@ class LendingService:
                     log.warning("lending.item_mismatch expected=%s got=%s", r.item_id, ev.item)
                     self.intents.set_item(r.intent_id, ev.item)
                     r = replace(r, item_id=ev.item)
-                return "taken"
+                return "taken", ev
             if ev.type == "door_closed":
-                return "closed"
+                return "closed", None
 
-    def _commit_lending(self, intent_id: str, item_id: str | None) -> Lending:
-        """Intent → lending + outbox event in one transaction; a second call returns the same lending."""
+    def _commit_lending(self, intent_id: str, item_id: str | None, taken_at: float | None = None) -> Lending:
+        """Intent → lending + outbox event in one transaction; a second call returns the same lending.
+
+        The lending starts when the item left (`taken_at`), never before its intent was written."""
         now = self.clock()
         with self.store.transaction() as conn:
             intent = conn.execute("SELECT * FROM intents WHERE intent_id=?", (intent_id,)).fetchone()
             existing = conn.execute("SELECT * FROM lendings WHERE intent_id=?", (intent_id,)).fetchone()
             if existing is not None:
                 return lending_from_row(existing)
+            started = min(now, max(intent["created_at"], now if taken_at is None else taken_at))
             item_id = item_id or intent["item_id"]
             policy = self.item_policy(intent["item_type"])
             lending = Lending(
                 lending_id=f"{self.station_id}-{uuid.uuid4().hex[:10].upper()}",
                 member_id=intent["member_id"], item_type=intent["item_type"], item_id=item_id,
                 station_id=self.station_id, locker_id=intent["locker_id"], slot=intent["slot"],
-                started_at=now, due_at=now + policy.loan_hours * 3600, status="open")
+                started_at=started, due_at=started + policy.loan_hours * 3600, status="open")
             conn.execute(
                 "INSERT INTO lendings (lending_id, intent_id, member_id, item_type, item_id, station_id, locker_id,"
                 " slot, started_at, due_at, status) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
@@ -374,12 +385,12 @@ class LendingService:
             log.warning("lending.insert_without_item locker=%s slot=%s", ev.locker_id, ev.slot)
             return None
         item_type = self.profiles[ev.locker_id].item_type
-        for intent in self.store.query("SELECT intent_id FROM intents WHERE item_id=? AND state IN ('pending','opened')",
+        for intent in self.store.query("SELECT intent_id, created_at FROM intents WHERE item_id=? AND state IN ('pending','opened')",
                                        (ev.item,)):
             # the item left under a borrow not yet committed (its ack or item_removed is late): commit it first
             log.info("lending.return_before_commit item=%s intent=%s", ev.item, intent["intent_id"])
-            self._commit_lending(intent["intent_id"], ev.item)
-        now = self.clock()
+            self._commit_lending(intent["intent_id"], ev.item, taken_at=intent["created_at"])
+        now = self.happened_at(ev)
         with self.store.transaction() as conn:
             known = conn.execute("SELECT status, locker_id, slot FROM items WHERE item_id=?", (ev.item,)).fetchone()
             if known and known["status"] == "in_locker" and known["locker_id"] == ev.locker_id \

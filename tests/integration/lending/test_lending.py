@@ -175,3 +175,21 @@ def test_a_return_seen_before_its_borrow_committed_closes_the_lending(station_st
     assert result is not None and result.lending is not None
     assert (result.lending.member_id, result.lending.status) == ("M5", "returned")
     assert open_intents(s) == 0 and len(lendings(s)) == 1
+
+
+def test_a_slow_ack_does_not_move_the_start_of_the_lending(station_stack: StationStack) -> None:
+    """The lending starts when the item left, not when the late ack let the borrow go on."""
+    s = station_stack
+    u1 = s.start_sim("U1", fill=1, auto_take=0.05)
+    s.start_sim("U2", fill=0)
+    s.start_sim("P1")
+    station = s.build_station(handle_returns=False)
+    s.control("U1", {"op": "delay_acks", "ms": 1500})
+    assert u1.firmware.delay_acks_s == 1.5
+
+    before = s.clock()
+    result = station.lending.borrow(s.member_code("M1"), "umbrella")
+    after = s.clock()
+
+    assert after - before >= 1.4  # the borrow did wait for the ack
+    assert result.lending.started_at - before < 0.8, "dated from item_removed, not from the late ack"
