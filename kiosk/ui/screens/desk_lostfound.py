@@ -18,14 +18,18 @@ CATEGORIES = [("documents", "Documents"), ("cards", "Cards"), ("phone", "Phone")
 MAX_ITEMS = 3
 
 
-class LostFoundScreen(CategoryFloorScreen):
-    flow = "lostfound"
-    items = ListProperty([])
+class LostFoundChoices(CategoryFloorScreen):
+    """Lost & found category and floor choices, shared by the shoppers' and the staff screen."""
 
     def on_kv_post(self, *args: Any) -> None:
         super().on_kv_post(*args)
         _choice(self, "categories", CATEGORIES, "category")
         _choice(self, "floors", [(f, f) for f in FLOORS], "floor")
+
+
+class LostFoundScreen(LostFoundChoices):
+    flow = "lostfound"
+    items = ListProperty([])
 
     def enter(self, **_: Any) -> None:
         super().enter()
@@ -128,16 +132,11 @@ def _frame_jpeg(frame: Any) -> bytes | None:
     return buf.getvalue()
 
 
-class StaffFoundScreen(CategoryFloorScreen):
+class StaffFoundScreen(LostFoundChoices):
     """Staff mode: register a found item with a camera photo; hand over items held past the retention period."""
 
     flow = "lostfound"
     due = ListProperty([])
-
-    def on_kv_post(self, *args: Any) -> None:
-        super().on_kv_post(*args)
-        _choice(self, "categories", CATEGORIES, "category")
-        _choice(self, "floors", [(f, f) for f in FLOORS], "floor")
 
     def enter(self, **_: Any) -> None:
         super().enter()
