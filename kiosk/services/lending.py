@@ -31,9 +31,10 @@ TAKE_MARGIN_S = 2.0
 class LendingRefused(Exception):
     """A borrow or return that did not happen; `code` is what the UI maps to words."""
 
-    def __init__(self, code: str, message: str) -> None:
+    def __init__(self, code: str, message: str, retry_elsewhere: bool = False) -> None:
         super().__init__(message)
         self.code = code
+        self.retry_elsewhere = retry_elsewhere  # nothing moved: another slot may be tried for this shopper
 
 
 @dataclass(frozen=True)
@@ -215,7 +216,7 @@ class LendingService:
         tried: set[tuple[str, int]] = set()
         last_error: LendingRefused | None = None
         for _ in range(3):
-            candidates, any_online = self.intents.candidates(item_type, self.min_battery, exclude=tried)
+            candidates, _ = self.intents.candidates(item_type, self.min_battery, exclude=tried)
             if not candidates:
                 break
             try:
@@ -227,8 +228,8 @@ class LendingService:
             try:
                 return self._dispense(reservation, progress)
             except LendingRefused as exc:
-                if exc.code not in ("slot_unusable", "locker_offline"):
-                    raise
+                if not exc.retry_elsewhere:
+                    raise  # the door may have opened: never open a second one for the same shopper
                 last_error = exc
         if last_error is not None and last_error.code != "slot_unusable":
             raise last_error
@@ -256,7 +257,7 @@ class LendingService:
                                         ttl=prof.timeouts.ack_s * 4)
             except LockerOffline as exc:
                 self.intents.cancel(r.intent_id, "locker_offline")
-                raise LendingRefused("locker_offline", "this locker is offline") from exc
+                raise LendingRefused("locker_offline", "this locker is offline", retry_elsewhere=True) from exc
             except OutcomeUnknown:
                 log.warning("lending.no_ack station=%s locker=%s slot=%d cmd=%s", self.station_id,
                             r.locker_id, r.slot, r.cmd_id)
@@ -264,7 +265,7 @@ class LendingService:
             if ack is not None and not (ack.ok and ack.result == "opened"):
                 self.intents.cancel(r.intent_id, f"ack_{ack.result}")
                 log.info("lending.slot_refused locker=%s slot=%d result=%s", r.locker_id, r.slot, ack.result)
-                raise LendingRefused("slot_unusable", f"slot answered {ack.result}")
+                raise LendingRefused("slot_unusable", f"slot answered {ack.result}", retry_elsewhere=True)
             if ack is not None:
                 self.intents.mark_opened(r.intent_id)
             deadline = self.monotonic() + prof.timeouts.take_s + TAKE_MARGIN_S

@@ -193,3 +193,26 @@ def test_a_slow_ack_does_not_move_the_start_of_the_lending(station_stack: Statio
 
     assert after - before >= 1.4  # the borrow did wait for the ack
     assert result.lending.started_at - before < 0.8, "dated from item_removed, not from the late ack"
+
+
+def test_a_locker_lost_after_its_door_opened_never_makes_another_locker_open_for_the_same_shopper(
+        station_stack: StationStack) -> None:
+    s = station_stack
+    u1 = s.start_sim("U1", fill=1)
+    u2 = s.start_sim("U2", fill=1, auto_take=0.1)
+    s.start_sim("P1")
+    station = s.build_station(handle_returns=False)
+    u2_item = u2.slots()[0].item
+
+    def locker_drops_with_the_door_open() -> None:
+        s.wait(lambda: any(sl.state == "open" for sl in u1.slots() + u2.slots()), what="a door open")
+        opened = "U1" if any(sl.state == "open" for sl in u1.slots()) else "U2"
+        s.control(opened, {"op": "offline"})
+
+    threading.Thread(target=locker_drops_with_the_door_open, daemon=True).start()
+    with pytest.raises(LendingRefused) as exc:
+        station.lending.borrow(s.member_code("M1"), "umbrella")
+    assert exc.value.code == "locker_offline"
+    openings = sum(slot.opening for sim in (u1, u2) for slot in sim.firmware.slots)
+    assert openings == 1, "exactly one door was opened for this shopper"
+    assert u2.slots()[0].item == u2_item
