@@ -29,8 +29,13 @@ def assess(health: dict[str, Any]) -> list[Problem]:
         faults = [s["slot"] for s in lk.get("slots", []) if s.get("state") == "fault"]
         if faults:
             problems.append(Problem("slot_fault", lid, f"locker {lid} slots in fault: {faults}"))
-        if lk.get("online") and not any(s.get("item") for s in lk.get("slots", [])):
-            problems.append(Problem("locker_empty", lid, f"locker {lid} has no items left"))
+        slots = lk.get("slots", [])
+        if lk.get("online") and slots:
+            if lk.get("item_type") == "storage":  # bag storage fills up; lending lockers run dry
+                if all(s.get("item") for s in slots):
+                    problems.append(Problem("locker_full", lid, f"storage locker {lid} has no free door"))
+            elif not any(s.get("item") for s in slots):
+                problems.append(Problem("locker_empty", lid, f"locker {lid} has no items left"))
     printer = health.get("printer")
     if printer is not None:
         if not printer.get("online"):
