@@ -101,7 +101,7 @@ def cmd_status(args: argparse.Namespace) -> int:
             station.lockers.wait_for_state(locker_id, timeout=3.0)
         health = station.health()
         health["open_lendings"] = len(station.lending.lendings(open_only=True))
-        for item_type in station.config.policy.items:
+        for item_type in sorted({p.item_type for p in station.lending.profiles.values()}):
             health.setdefault("available", {})[item_type] = asdict(station.lending.availability(item_type))
         emit(health)
     finally:

@@ -37,3 +37,14 @@ def test_diag_reports_an_unreachable_broker(station_stack: StationStack) -> None
     station_stack.broker.stop()
     rc, report = diag(station_stack)
     assert rc == 1 and ("broker_unreachable", "broker") in {(p["code"], p["device"]) for p in report["problems"]}
+
+
+def test_status_lists_lockers_and_what_can_be_borrowed(station_stack: StationStack) -> None:
+    for lid in ("U1", "U2", "P1"):
+        station_stack.start_sim(lid, fill=2)
+    proc = subprocess.run([sys.executable, "-m", "kiosk", "--config", str(station_stack.config_path), "status"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=60)
+    report = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert proc.returncode == 0
+    assert {k: v["count"] for k, v in report["available"].items()} == {"umbrella": 4, "power_bank": 2}
+    assert report["available"]["umbrella"]["lockers_online"] is True and report["open_lendings"] == 0
