@@ -31,6 +31,7 @@ run: deps
 
 test: deps
 	@$(PY) -m ruff check kiosk drivers server_bridge device_profiles bench tests
+	@$(PY) -m mypy kiosk drivers server_bridge device_profiles
 	@$(PY) -m pytest -q -m "not slow" -p no:cacheprovider
 
 soak: deps

@@ -155,7 +155,7 @@ class LendingService:
             if view is None or not view.online:
                 continue
             for s in view.slots:
-                if s.item in out and s.state != "open":
+                if s.item is not None and s.item in out and s.state != "open":
                     seen[s.item] = (locker_id, s.slot, s.battery, view.seq or 0)
         confirmed = [(item, where) for item, where in seen.items() if self._suspects.get(item, (None,))[:2] == where[:2]]
         self._suspects = seen

@@ -191,7 +191,7 @@ class TicketScreen(FlowScreen):
 
     def on_scan(self, event: Any) -> bool:
         code = getattr(event, "code", None)
-        if type(event).__name__ != "SignedScanned" or getattr(code, "prefix", "") != "C1":
+        if type(event).__name__ != "SignedScanned" or code is None or code.prefix != "C1":
             return False
         complaints = self.app.service("complaints")
         if complaints is None:

@@ -69,7 +69,7 @@ class StorageScreen(FlowScreen):
 
     def on_scan(self, event: Any) -> bool:
         code = getattr(event, "code", None)
-        if type(event).__name__ != "SignedScanned" or getattr(code, "prefix", "") != "B1":
+        if type(event).__name__ != "SignedScanned" or code is None or code.prefix != "B1":
             return False
         storage = self.app.service("storage")
         if storage is None:
