@@ -137,14 +137,13 @@ def cmd_lend(args: argparse.Namespace) -> int:
 
 
 def cmd_lendings(args: argparse.Namespace) -> int:
-    from kiosk.services.lending import lending_from_row
+    from kiosk.services.lending import list_lendings
     from kiosk.store import Store
 
     config = load(args)
     store = Store(config.db_path)
-    where = "WHERE status='open'" if args.open else ""
-    for row in store.query(f"SELECT * FROM lendings {where} ORDER BY started_at LIMIT ?", (args.limit,)):
-        emit(asdict(lending_from_row(row)))
+    for lending in list_lendings(store, args.open, args.limit, newest_first=False):
+        emit(asdict(lending))
     store.close()
     return 0
 

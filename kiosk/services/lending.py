@@ -103,6 +103,15 @@ def lending_from_row(row: Any) -> Lending:
     return Lending(**{k: row[k] for k in Lending.__dataclass_fields__})
 
 
+def list_lendings(store: Store, open_only: bool = False, limit: int = 200,
+                  newest_first: bool = True) -> list[Lending]:
+    """Lendings from the store alone (no locker link needed: the `lendings` CLI uses it too)."""
+    where = "WHERE status='open'" if open_only else ""
+    order = "DESC" if newest_first else "ASC"
+    rows = store.query(f"SELECT * FROM lendings {where} ORDER BY started_at {order} LIMIT ?", (limit,))
+    return [lending_from_row(r) for r in rows]
+
+
 class LendingService:
     def __init__(self, *, store: Store, lockers: LockerLink, profiles: dict[str, LockerProfile],
                  policy: Policy, station_id: str, tokens: TokenBook, receipts: ReceiptSink | None = None,
@@ -186,9 +195,7 @@ class LendingService:
         return Availability(item_type, len(candidates), any_online, best)
 
     def lendings(self, open_only: bool = False, limit: int = 200) -> list[Lending]:
-        where = "WHERE status='open'" if open_only else ""
-        rows = self.store.query(f"SELECT * FROM lendings {where} ORDER BY started_at DESC LIMIT ?", (limit,))
-        return [lending_from_row(r) for r in rows]
+        return list_lendings(self.store, open_only, limit)
 
     def open_lendings(self, member_id: str) -> list[Lending]:
         rows = self.store.query("SELECT * FROM lendings WHERE member_id=? AND status='open' ORDER BY started_at",

@@ -66,6 +66,8 @@ def test_item_left_while_station_was_dead_is_recorded_exactly_once(stack: Statio
 
     again, _ = restart(stack)  # a second restart changes nothing
     assert again == [(item, "open")]
+    out, _ = cli(stack, "lendings", "--open").communicate(timeout=60)
+    assert [json.loads(line)["item_id"] for line in out.splitlines()] == [item]
 
 
 def test_item_still_there_after_crash_means_no_lending(stack: StationStack) -> None:
