@@ -86,7 +86,8 @@ def test_claim_receipt_hands_back_once(lf: LostFound, clock: FakeClock, store: S
         lf.hand_back(staff_id="S02", claim_code=item.claim_code)
     assert exc.value.code == "not_held"
     with pytest.raises(LostFoundRefused) as exc:
-        lf.hand_back(staff_id="S02", claim_code=item.claim_code[:-1] + "Q")
+        tampered = item.claim_code[:-1] + ("Q" if item.claim_code[-1] != "Q" else "R")
+        lf.hand_back(staff_id="S02", claim_code=tampered)
     assert exc.value.code in ("forged", "malformed")
     assert changes(store) == before
 
