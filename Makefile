@@ -2,14 +2,19 @@
 # make test — install what is missing, then run the test suite (bounded soak included)
 SHELL := /bin/bash
 PY := .venv/bin/python
-APT_PACKAGES := mosquitto mosquitto-clients libzbar0 xvfb xauth fonts-noto-cjk postgresql chromium chromium-driver systemd libusb-1.0-0
+APT_PACKAGES := mosquitto mosquitto-clients libzbar0 xvfb xauth fonts-noto-cjk espeak-ng postgresql chromium chromium-driver systemd libusb-1.0-0
 export KIVY_NO_ARGS := 1
 export KIVY_NO_CONSOLELOG := 1
 export KIVY_HOME := $(CURDIR)/var/kivy-home
 
-.PHONY: run test bench soak lint deps clean
+.PHONY: run test bench soak lint deps clean fonts screenshots
 
-deps: .stamp-apt .stamp-venv
+deps: .stamp-apt .stamp-venv fonts
+
+# the Simplified Chinese face of Noto Sans CJK, extracted from the .ttc (whose first face is Japanese)
+fonts: var/fonts/NotoSansCJKsc-Regular.otf
+var/fonts/NotoSansCJKsc-Regular.otf: .stamp-apt .stamp-venv kiosk/ui/fonts.py
+	@$(PY) -m kiosk.ui.fonts var/fonts >/dev/null
 
 .stamp-apt: Makefile
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \

@@ -13,8 +13,6 @@ from kiosk.watchdog import Watchdog
 
 log = logging.getLogger(__name__)
 
-FONT = Path("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc")
-FONT_BOLD = Path("/usr/share/fonts/opentype/noto/NotoSansCJK-Bold.ttc")
 
 
 def prepare_kivy(settings: UiSettings, *, windowed: bool = True, kivy_home: Path | None = None) -> None:
@@ -36,14 +34,16 @@ def prepare_kivy(settings: UiSettings, *, windowed: bool = True, kivy_home: Path
     register_font()
 
 
-def register_font() -> None:
-    """Noto Sans CJK as the default font, so no label shows missing-glyph boxes."""
+def register_font() -> Path:
+    """Noto Sans CJK SC as the default font: no missing-glyph boxes, and Chinese in Chinese glyph shapes
+    (the .ttc's first face is the Japanese one; kiosk.ui.fonts extracts the SC face once)."""
     from kivy.core.text import LabelBase
 
-    if not FONT.exists():
-        raise FileNotFoundError(f"{FONT} is missing: install fonts-noto-cjk (the Makefile does)")
-    bold = FONT_BOLD if FONT_BOLD.exists() else FONT
-    LabelBase.register("Roboto", str(FONT), fn_bold=str(bold))
+    from kiosk.ui.fonts import ensure_fonts
+
+    files = ensure_fonts()
+    LabelBase.register("Roboto", str(files.regular), fn_bold=str(files.bold))
+    return files.regular
 
 
 def build_app(station: Any, settings: UiSettings | None = None, **kwargs: Any) -> Any:

@@ -28,7 +28,12 @@ class KTitle(KLabel):
 
 
 class KButton(Button):
-    """A touch target of at least the configured 15 mm, outlined so it never depends on colour."""
+    """A touch target of at least the configured 15 mm, outlined so it never depends on colour.
+
+    Ask for a taller button with `min_h`, never `height`: the class rule owns `height` and re-fires whenever
+    the text's texture changes, so a plain `height:` in a screen's kv is overwritten (every button was 64 px)."""
+
+    min_h = NumericProperty(0)
 
 
 class BarButton(Button):

@@ -52,3 +52,19 @@ def test_the_pin_is_shown_masked(make_ui, bare_station) -> None:
     assert not any("2468" in t for t in ui.visible_texts())
     ui.tap_text("删除")
     assert screen.ids.keypad.entered == "246"
+
+
+def test_buttons_keep_the_height_their_kv_asks_for(make_ui, bare_station) -> None:
+    """The <KButton> rule used to overwrite every height with max(tgt, text + pad): all buttons were 64 px."""
+    ui = make_ui(bare_station)
+    app = ui.app
+    ui.tap_at(540, 900)
+    tiles = [b for b in ui.buttons() if type(b).__name__ == "Tile"]
+    assert tiles and all(abs(t.height - app.tgt * 4) < 1 for t in tiles), [t.height for t in tiles]
+    app.on_scan(staff_scan(bare_station))
+    ui.step(3)
+    key = ui.button("5")
+    assert abs(key.height - app.tgt * 1.2) < 1, key.height
+    key.text = "5 "  # a new texture re-fires the class rule: the asked-for height stays
+    ui.step(2)
+    assert abs(key.height - app.tgt * 1.2) < 1, key.height

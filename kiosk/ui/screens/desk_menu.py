@@ -26,7 +26,7 @@ class DeskMenuScreen(FlowScreen):
         super().on_kv_post(*args)
         for icon, msgid, screen, params in DESK_ENTRIES:
             button = ChoiceButton(value=screen, icon=icon, msgid=msgid)
-            button.height = self.app.tgt * 1.4
+            button.min_h = self.app.tgt * 1.4
             button.bind(on_release=lambda _w, s=screen, p=params: self.app.go(s, **p))
             self.ids.entries.add_widget(button)
 
