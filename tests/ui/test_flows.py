@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from kivy.uix.button import Button
 
 from drivers.scanner import SimulatedCamera
 from kiosk.services.staff import write_staff_file
@@ -188,9 +189,16 @@ def test_staff_diagnostics_on_the_real_station(make_ui, kiosk: Kiosk, screenshot
     kiosk.stack.wait(lambda: len(kiosk.printer.receipts()) == 1, 10, "the test page")
     ui.wait_until(lambda: bool(diag.receipt_image), 10, "the receipt picture")
     slot_buttons = [b for b in ui.buttons() if b.text.startswith("1 ")]
+    view = diag.ids.frame.body
+    for button in ui.widgets(diag.ids.slots):  # the sixth slot column used to be cut off at the right edge
+        if not isinstance(button, Button):
+            continue
+        left, _ = button.to_window(button.x, button.y)
+        right, _ = button.to_window(button.right, button.y)
+        assert view.x <= left and right <= view.right - 2, f"{button.text!r} reaches {right:.0f} of {view.right:.0f}"
     ui.tap(slot_buttons[0])
     ui.tap_text("格口自检")
-    ui.wait_until(lambda: "selftest" in diag.ids.frame.notice, 10, "the self-test answer")
+    ui.wait_until(lambda: "格口自检 1 (U1)：完成" in diag.ids.frame.notice, 10, "the self-test answer")
     ui.screenshot(screenshot_dir / "flow-diagnostics-zh_CN.png")
     ui.tap_text("维护记录")
     form = ui.wait_screen("maintenance")

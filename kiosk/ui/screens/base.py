@@ -45,7 +45,9 @@ class FlowScreen(Screen):
         frame = self.ids.get("frame")
         msgid, ok, fmt = getattr(self, "_notice", ("", False, {}))
         if frame is not None:
-            frame.notice, frame.notice_ok = (self.app.t(msgid).format(**fmt) if msgid else ""), ok
+            # string values are translated too (a msgid such as an action name; anything else stays as is)
+            values = {k: self.app.t(v) if isinstance(v, str) else v for k, v in fmt.items()}
+            frame.notice, frame.notice_ok = (self.app.t(msgid).format(**values) if msgid else ""), ok
 
     def on_kv_post(self, *_: Any) -> None:
         self.app.bind(lang=self._show_notice)

@@ -17,6 +17,7 @@ TITLES = {"umbrella": "Borrow an umbrella", "power_bank": "Borrow a power bank",
 
 class BorrowScreen(FlowScreen):
     item_type = StringProperty("umbrella")
+    title_msgid = StringProperty(TITLES["umbrella"])   # set from TITLES: the kv never copies the table
     status = StringProperty("loading")     # loading | ready | none | offline | missing | error
     count = NumericProperty(-1)
     battery = NumericProperty(-1)           # best battery of what comes out next (power banks)
@@ -29,6 +30,7 @@ class BorrowScreen(FlowScreen):
     def enter(self, item_type: str = "umbrella", **_: Any) -> None:
         super().enter()
         self.item_type = item_type if item_type in TITLES else "umbrella"
+        self.title_msgid = TITLES[self.item_type]
         self.refresh()
 
     def on_enter(self, *_: Any) -> None:

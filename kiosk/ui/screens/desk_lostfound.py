@@ -16,6 +16,23 @@ CATEGORIES = [("documents", "Documents"), ("cards", "Cards"), ("phone", "Phone")
               ("keys", "Keys"), ("bag", "Bag"), ("clothing", "Clothing"), ("umbrella", "Umbrella"),
               ("kids", "Kids' things"), ("jewellery", "Jewellery"), ("other", "Other")]
 MAX_ITEMS = 3
+# when the shopper lost it: asked on screen, never made up
+WHEN = [("2h", "In the last 2 hours"), ("today", "Earlier today"), ("yesterday", "Yesterday"),
+        ("older", "Before yesterday")]
+
+
+def lost_at_for(when: str, now: float) -> float:
+    """A representative time for the shopper's answer (the middle of the span, local time)."""
+    midnight = time.mktime(time.localtime(now)[:3] + (0, 0, 0, 0, 0, -1))
+    if when == "2h":
+        return now - 3600
+    if when == "today":
+        return (midnight + max(midnight, now - 2 * 3600)) / 2
+    if when == "yesterday":
+        return midnight - 12 * 3600
+    if when == "older":
+        return midnight - 3 * 86400 + 12 * 3600
+    raise ValueError(f"unknown answer {when!r}")
 
 
 class LostFoundChoices(CategoryFloorScreen):
@@ -30,10 +47,18 @@ class LostFoundChoices(CategoryFloorScreen):
 class LostFoundScreen(LostFoundChoices):
     flow = "lostfound"
     items = ListProperty([])
+    when = StringProperty("")
+
+    def on_kv_post(self, *args: Any) -> None:
+        super().on_kv_post(*args)
+        _choice(self, "whens", WHEN, "when")
+
+    def on_when(self, *_: Any) -> None:
+        self._mark("whens", self.when)
 
     def enter(self, **_: Any) -> None:
         super().enter()
-        self.category, self.floor, self.items = "", "", []
+        self.category, self.floor, self.when, self.items = "", "", "", []
         self._show([])
 
     def browse(self) -> None:
@@ -54,9 +79,12 @@ class LostFoundScreen(LostFoundChoices):
         if not self.category:
             self.notify("Please choose what you lost")
             return
+        if not self.when:
+            self.notify("Please choose when you lost it")
+            return
         try:
             _report_id, matches = lf.report_lost(category=self.category, floor=self.floor or None,
-                                                 place=self.floor or "?", lost_at=time.time() - 6 * 3600)
+                                                 place=self.floor or "?", lost_at=lost_at_for(self.when, lf.clock()))
         except Exception as exc:  # LostFoundRefused: its code maps to words
             self.notify("Something went wrong")
             log.info("ui.lost_report_refused code=%s", getattr(exc, "code", "error"))
@@ -80,7 +108,7 @@ class LostFoundScreen(LostFoundChoices):
 
     def wipe(self) -> None:
         super().wipe()
-        self.category, self.floor, self.items = "", "", []
+        self.category, self.floor, self.when, self.items = "", "", "", []
 
 
 class FoundItemScreen(FlowScreen):

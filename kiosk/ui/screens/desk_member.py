@@ -17,6 +17,8 @@ OFFLINE_MSGIDS = {
     "member_offline_no_profile": "The mall's system is unreachable: member details are not available now.",
     "member_offline_lendings_ok": "Borrowing and returning still work.",
 }
+# the centre's level keys in words (an unknown key is shown as a plain "Member", never raw)
+LEVELS = {"regular": "Member", "silver": "Silver member", "gold": "Gold member", "platinum": "Platinum member"}
 REFUSALS = {
     "not_enough_points": "Not enough points for that",
     "parking_daily_limit": "That is more parking than one day allows",
@@ -93,7 +95,8 @@ class MemberScreen(FlowScreen):
             return t("Show your member code to the camera", lang)
         if state == "loading":
             return t("Looking you up…", lang)
-        head = f"{name} · {level}" if name else t("Member", lang)
+        level_words = t(LEVELS.get(level, "Member"), lang)
+        head = f"{name} · {level_words}" if name else level_words
         pts = t("{points} points", lang).format(points=int(points)) if points >= 0 else ""
         open_ = t("{count} open lendings", lang).format(count=int(lendings))
         visit = t("Last visit: {date}", lang).format(date=self.last_visit) if self.last_visit else ""

@@ -10,20 +10,12 @@ from kivy.clock import Clock
 from kivy.factory import Factory
 from kivy.properties import NumericProperty, StringProperty
 
+from kiosk.ui.health_words import RESULTS, SLOT_OPS, camera_words, other_lines, printer_words
 from kiosk.ui.screens.base import FlowScreen
 
 log = logging.getLogger(__name__)
 
 STATE_MARK = {"occupied": "■", "empty": "□", "open": "▲", "fault": "⚠", "disabled": "×"}
-
-
-def _short(value: Any, depth: int = 0) -> str:
-    if isinstance(value, dict):
-        return ", ".join(f"{k}={_short(v, depth + 1)}" for k, v in value.items()
-                         if not isinstance(v, list) and (depth < 1 or not isinstance(v, dict)))
-    if isinstance(value, float):
-        return f"{value:.1f}"
-    return str(value)
 
 
 class DiagnosticsScreen(FlowScreen):
@@ -93,16 +85,9 @@ class DiagnosticsScreen(FlowScreen):
     def show(self, health: dict[str, Any]) -> None:
         self._health = health
         t = self.app.t
-        printer = health.get("printer")
-        self.printer_text = t("Printer: {status}").format(status=_short(printer) if printer else t("none"))
-        camera = health.get("camera")
-        self.camera_text = t("Camera: {status}").format(status=_short(camera) if camera else t("none"))
-        lines = []
-        for key, value in health.items():
-            if key.startswith("_") or key in ("printer", "camera", "lockers"):
-                continue
-            lines.append(f"{key}: {_short(value)}")
-        self.links_text = "\n".join(lines)
+        self.printer_text = t("Printer: {status}").format(status=printer_words(health.get("printer"), t))
+        self.camera_text = t("Camera: {status}").format(status=camera_words(health.get("camera"), t))
+        self.links_text = "\n".join(other_lines(health, t))
         receipt = health.get("_receipt") or ""
         self.receipt_image = receipt if receipt and Path(receipt).exists() else ""
         self._show_slots(health.get("_views", []))
@@ -139,9 +124,12 @@ class DiagnosticsScreen(FlowScreen):
             return
         locker_id, slot = self.selected_locker, int(self.selected_slot)
         self.app.run_worker(lambda: staff.slot_command(session, lockers, locker_id, op, slot),
-                            lambda result: self.notify("{locker}/{slot} {op}: {result}", ok=True, locker=locker_id,
-                                                        slot=slot, op=op, result=result),
+                            lambda result: self._slot_done(locker_id, slot, op, result),
                             self._failed, name="ui-slot")
+
+    def _slot_done(self, locker_id: str, slot: int, op: str, result: str) -> None:
+        self.notify("{action} {slot} of {locker}: {result}", ok=result == "ok", locker=locker_id, slot=slot,
+                    action=SLOT_OPS.get(op, op), result=RESULTS.get(result, "failed"))
 
     def test_page(self) -> None:
         printing, session = self.app.service("printing"), self.app.session.get("staff")

@@ -60,12 +60,16 @@ class ReturnedScreen(FlowScreen):
         t = self.app.t
         if not found:
             return t("We could not match this item to a lending. Staff have been told; nothing is charged now.", lang)
-        text = t("You had it for {minutes} min.", lang).format(minutes=int(minutes))
+        text = (t("You had it for {minutes} min.", lang).format(minutes=int(minutes)) if minutes >= 1
+                else t("You had it for less than a minute.", lang))
         if bought:
-            return text + " " + t("It was kept past the limit and counted as bought.", lang)
-        if fee_cents <= 0:
-            return text + " " + t("No fee.", lang)
-        return text + " " + t("Fee: ¥{amount}", lang).format(amount=f"{fee_cents / 100:.2f}")
+            rest = t("It was kept past the limit and counted as bought.", lang)
+        elif fee_cents <= 0:
+            rest = t("No fee.", lang)
+        else:
+            rest = t("Fee: ¥{amount}", lang).format(amount=f"{fee_cents / 100:.2f}")
+        # Chinese sentences end in 。 and run on without a space; English ones take one
+        return text + ("" if lang.startswith("zh") else " ") + rest
 
     def wipe(self) -> None:
         super().wipe()
