@@ -1,4 +1,4 @@
-"""The station's MQTT adapter for its lockers (protocol v1): `MqttLockerLink` implements `LockerLink`.
+"""The station's MQTT adapter for its lockers (protocol v1.1, and v1 lockers): `MqttLockerLink` implements `LockerLink`.
 
 One paho-mqtt connection (QoS 1, its own network thread) keeps a cache from retained status/state, matches
 acks to waiting commands by cmd_id, re-queries on seq gaps and streams events; nothing that arrives from the
@@ -30,6 +30,7 @@ from drivers.locker.link import (
     LockerView,
     OutcomeUnknown,
     SlotView,
+    Unsupported,
 )
 from drivers.locker.models import (
     Cmd,
@@ -50,6 +51,9 @@ log = logging.getLogger(__name__)
 
 SUBSCRIBED_LEAVES = ("status", "state", "event", "ack")
 GAP_QUERY_INTERVAL_S = 1.0  # one re-query per locker per second is enough; a burst of gaps needs one answer
+# a seq this far from the last one is not messages lost but a corrupt counter (a firmware bit-flip sends 10^12):
+# adopting it would make every genuine later state look stale, so the station re-queries and resynchronises
+SEQ_MAX_JUMP = 100_000
 RECENT_EVENTS = 256
 
 
@@ -202,6 +206,9 @@ class MqttLockerLink:
                 raise LockerOffline("the station is not connected to the locker broker", locker_id)
             if v is None or not v.online:
                 raise LockerOffline(f"locker {locker_id} is offline", locker_id)
+            if op == "open" and not v.speaks_v11:
+                raise Unsupported(f"locker {locker_id} runs protocol v1 firmware ({v.fw or 'unknown'}), "
+                                  "which cannot open an empty door", locker_id)
             if cmd_id in self._pending:
                 raise LockerError(f"command {cmd_id} is already in flight", locker_id)
             self._pending[cmd_id] = pending
@@ -323,8 +330,15 @@ class MqttLockerLink:
             if v.session is not None and st.session < v.session:
                 self._counters["stale_status"] += 1  # a late Will of an earlier connection
                 return
-            if st.online and st.session != v.session:
+            new_session = st.online and st.session != v.session
+            if new_session:
                 self._resync.add(locker_id)  # a new session may have restarted its seq
+                if v.fw is not None and st.fw != v.fw:  # a reboot into other firmware: say so, trust only it
+                    self._counters["firmware_changes"] += 1
+                    log.warning("locker.firmware_changed locker=%s was=%s now=%s proto=%s", locker_id, v.fw,
+                                st.fw, st.proto or "1.0")
+                # a rebooted locker's status is its whole truth: a v1 firmware has no proto, maybe no fw
+                v = replace(v, model=st.model, fw=st.fw, proto=st.proto)
             self._views[locker_id] = replace(v, online=st.online, session=st.session,
                                              model=st.model or v.model, fw=st.fw or v.fw)
             if not st.online:
@@ -341,6 +355,9 @@ class MqttLockerLink:
             last = self._last_seq.get(locker_id)
             if locker_id in self._resync or last is None:
                 self._resync.discard(locker_id)
+            elif abs(st.seq - last) > SEQ_MAX_JUMP:
+                self._implausible(locker_id, last, st.seq)
+                return
             elif st.seq <= last:
                 self._counters["stale_state"] += 1
                 return
@@ -348,7 +365,8 @@ class MqttLockerLink:
                 self._gap(locker_id, last, st.seq)
             self._last_seq[locker_id] = st.seq
             v = self._views.get(locker_id) or LockerView(locker_id=locker_id, online=False)
-            slots = tuple(SlotView(s.slot, s.state, s.item, s.battery, s.charging, s.taken_by) for s in st.slots)
+            slots = tuple(SlotView(s.slot, s.state, s.item, s.battery, s.charging, s.taken_by, s.fault,
+                                   bool(s.left_open)) for s in st.slots)
             self._views[locker_id] = replace(v, seq=st.seq, slots=slots, state_ts=st.ts)
             self._state_version[locker_id] += 1
             self._cond.notify_all()
@@ -362,14 +380,19 @@ class MqttLockerLink:
                 return
             recent.append(ev.seq)
             last = self._last_seq.get(locker_id)
-            if last is not None and ev.seq > last + 1 and locker_id not in self._resync:
-                self._gap(locker_id, last, ev.seq)
-            if last is None or ev.seq > last:
-                self._last_seq[locker_id] = ev.seq
+            if last is not None and abs(ev.seq - last) > SEQ_MAX_JUMP:
+                # the event itself is delivered (losing an item_removed is worse), its seq is not believed
+                self._implausible(locker_id, last, ev.seq)
+            else:
+                if last is not None and ev.seq > last + 1 and locker_id not in self._resync:
+                    self._gap(locker_id, last, ev.seq)
+                if last is None or ev.seq > last:
+                    self._last_seq[locker_id] = ev.seq
             self._counters["events"] += 1
             streams = list(self._streams)
         event = LockerEvent(locker_id=locker_id, seq=ev.seq, ts=ev.ts, type=ev.type, slot=ev.slot,
-                            item=ev.item, cmd_id=ev.cmd_id, battery=ev.battery, received_mono=time.monotonic())
+                            item=ev.item, cmd_id=ev.cmd_id, battery=ev.battery, received_mono=time.monotonic(),
+                            fault=ev.fault)
         for s in streams:
             s.put(event)
 
@@ -384,10 +407,24 @@ class MqttLockerLink:
             p.ack = LockerAck(locker_id=locker_id, cmd_id=ack.cmd_id, ok=ack.ok, result=ack.result, slot=ack.slot)
             p.done.set()
 
+    def _implausible(self, locker_id: str, last: int, got: int) -> None:
+        """A seq that no loss explains (lock held): keep the last believable one and ask for the whole state;
+        the answer is taken whatever its seq, so a locker whose counter really jumped is followed too."""
+        self._counters["seq_implausible"] += 1
+        log.warning("locker.seq_implausible locker=%s last=%d got=%d", locker_id, last, got)
+        self._query(locker_id, force=True)
+
     def _gap(self, locker_id: str, last: int, got: int) -> None:
         """Messages were lost (called with the lock held): ask the locker for its whole state again."""
         self._counters["seq_gaps"] += 1
         log.warning("locker.seq_gap locker=%s last=%d got=%d", locker_id, last, got)
+        self._query(locker_id)
+
+    def _query(self, locker_id: str, force: bool = False) -> None:
+        """Resynchronise: at most one query per locker per GAP_QUERY_INTERVAL_S (lock held). With force, the
+        next state is taken whatever its seq even when no query goes out now."""
+        if force:
+            self._resync.add(locker_id)
         now = self.clock()
         if now - self._last_gap_query.get(locker_id, float("-inf")) < GAP_QUERY_INTERVAL_S:
             return

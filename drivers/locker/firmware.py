@@ -1,7 +1,8 @@
 """What a locker's firmware decides, without the network: slots, doors, items, batteries, timers.
 
-`LockerFirmware` turns commands, shopper actions and the passing of time into the protocol v1 messages a
+`LockerFirmware` turns commands, shopper actions and the passing of time into the protocol v1.1 messages a
 real locker would publish; `drivers.locker.simulator` carries them over MQTT. Time is always passed in.
+With `proto="1.0"` it behaves as an old v1 locker: no `open`, no fault codes, no door-left-open or tamper.
 """
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from drivers.locker.models import (
     CountControl,
     DelayControl,
     Event,
+    FaultControl,
     InsertControl,
     Message,
     ProtocolError,
@@ -37,6 +39,7 @@ log = logging.getLogger(__name__)
 
 Leaf = Literal["ack", "event", "state"]
 Fill = int | Literal["all"] | None
+Proto = Literal["1.0", "1.1"]
 ANSWERS_KEPT = 4096  # cmd_ids remembered for idempotence; far more than a station sends within a ttl
 
 
@@ -65,8 +68,18 @@ class _Slot:
     opened_by: str | None = None  # cmd_id of the unlock that opened the door
     taken_by: str | None = None  # cmd_id under which the last item left this slot
     opening: int = 0  # counts door openings, so a stale take timer is recognised
+    fault_code: str | None = None  # v1.1: why the slot is in fault (a jammed lock is door_jammed)
+    held: bool = False  # something keeps the door from closing (a shopper, a bag strap): take/timeout leave it open
+    left_open: bool = False  # open longer than the profile's door_open_s (v1.1 reports it)
 
-    def view(self, has_battery: bool) -> SlotState:
+    def code(self) -> str | None:
+        if self.disabled:
+            return "slot_disabled"
+        if self.fault:
+            return self.fault_code or ("door_jammed" if self.jammed else "unknown")
+        return None
+
+    def view(self, has_battery: bool, v11: bool = True) -> SlotState:
         name: SlotStateName
         if self.disabled:
             name = "disabled"
@@ -78,8 +91,11 @@ class _Slot:
             name = "occupied" if self.item else "empty"
         battery = self.battery if has_battery and self.item else None
         charging = (battery < 100) if battery is not None else None
+        if not v11:
+            return SlotState(slot=self.number, state=name, item=self.item, battery=battery, charging=charging,
+                             taken_by=self.taken_by)
         return SlotState(slot=self.number, state=name, item=self.item, battery=battery, charging=charging,
-                         taken_by=self.taken_by)
+                         taken_by=self.taken_by, fault=self.code(), left_open=(self.door_open and self.left_open) or None)
 
 
 def item_id(profile: LockerProfile, locker_id: str, slot: int) -> str:
@@ -92,8 +108,10 @@ class LockerFirmware:
 
     def __init__(self, profile: LockerProfile, locker_id: str, *, fill: Fill = "all",
                  auto_take: float | None = None, seed: int = 0, wall: Callable[[], float],
-                 charge_step_s: float = 30.0) -> None:
+                 charge_step_s: float = 30.0, proto: Proto = "1.1") -> None:
         self.profile = profile
+        self.proto = proto
+        self.v11 = proto != "1.0"
         self.locker_id = locker_id
         self.auto_take = auto_take
         self.wall = wall
@@ -123,17 +141,21 @@ class LockerFirmware:
 
     def state(self) -> Outgoing:
         """The retained state, numbered with the next seq (every publication has its own seq)."""
-        slots = [s.view(self._has_battery) for s in self.slots]
+        slots = [s.view(self._has_battery, self.v11) for s in self.slots]
         return Outgoing("state", State(seq=self._next_seq(), ts=self.wall(), slots=slots))
 
     def slot_views(self) -> list[SlotState]:
-        return [s.view(self._has_battery) for s in self.slots]
+        return [s.view(self._has_battery, self.v11) for s in self.slots]
 
     def _event(self, type_: str, slot: _Slot, *, item: str | None = None, cmd_id: str | None = None,
-               battery: int | None = None) -> Outgoing:
+               battery: int | None = None, fault: str | None = None) -> Outgoing:
         ev = Event(seq=self._next_seq(), ts=self.wall(), type=type_, slot=slot.number,  # type: ignore[arg-type]
-                   item=item, cmd_id=cmd_id, battery=battery)
+                   item=item, cmd_id=cmd_id, battery=battery, fault=fault if self.v11 else None)
         return Outgoing("event", ev)
+
+    def _v11_event(self, type_: str, slot: _Slot, **kw: str | None) -> list[Outgoing]:
+        """Events a v1 locker never sends (door_left_open, tamper): none at all in v1 mode."""
+        return [self._event(type_, slot, **kw)] if self.v11 else []  # type: ignore[arg-type]
 
     def _at(self, when: float, kind: str, slot: int = 0, token: int = 0, ack: Ack | None = None) -> None:
         heapq.heappush(self._timers, (when, next(self._tick), kind, slot, token, ack))
@@ -164,9 +186,12 @@ class LockerFirmware:
             elif kind == "take" and slot and slot.door_open and slot.opening == token:
                 out += self._take(slot)
             elif kind == "take_timeout" and slot and slot.door_open and slot.opening == token:
-                if not slot.jammed:
-                    slot.door_open = False
-                    out += [self._event("door_closed", slot, cmd_id=slot.opened_by), STATE_CHANGED]
+                if not slot.jammed and not slot.held:
+                    out += self._close(slot)
+            elif kind == "left_open" and slot and slot.door_open and slot.opening == token and not slot.left_open:
+                slot.left_open = True
+                log.info("sim.door_left_open locker=%s slot=%d", self.locker_id, slot.number)
+                out += [*self._v11_event("door_left_open", slot, cmd_id=slot.opened_by), STATE_CHANGED]
             elif kind == "charge":
                 self._charge_armed = False
                 out += self._charge()
@@ -202,6 +227,9 @@ class LockerFirmware:
         if first is not None:
             self._count("duplicates")
             return self._answer(first, now, [], remember=False)
+        if cmd.op == "open" and not self.v11:  # what a v1 parser says of an op it does not know
+            self._count("bad_request")
+            return self._answer(Ack(cmd_id=cmd.cmd_id, ok=False, result="bad_request"), now, [])
         if cmd.expires_at < self.wall():
             self._count("expired")
             return self._answer(Ack(cmd_id=cmd.cmd_id, ok=False, result="expired", slot=cmd.slot), now, [])
@@ -242,25 +270,39 @@ class LockerFirmware:
             return ack("fault"), []
         if slot.door_open:
             return ack("busy"), []
-        if not slot.item:
+        if cmd.op == "unlock" and not slot.item:
             return ack("empty"), []
+        if cmd.op == "open" and slot.item:
+            return ack("occupied"), []  # `open` is for putting something in: never expose what is inside
         if slot.jammed:
-            slot.fault = True
-            return ack("fault"), [self._event("fault", slot, cmd_id=cmd.cmd_id), STATE_CHANGED]
-        slot.door_open = True
-        slot.opened_by = cmd.cmd_id
-        slot.opening += 1
-        self._at(now + self.profile.timeouts.take_s, "take_timeout", slot.number, slot.opening)
-        if self.auto_take is not None:
+            slot.fault, slot.fault_code = True, "door_jammed"
+            return ack("fault"), [self._event("fault", slot, cmd_id=cmd.cmd_id, fault="door_jammed"), STATE_CHANGED]
+        self._open_door(slot, cmd.cmd_id, now)
+        # an `open` door waits return_s for something to be put in, an `unlock` door take_s for the item to leave
+        wait_s = self.profile.timeouts.take_s if cmd.op == "unlock" else self.profile.timeouts.return_s
+        self._at(now + wait_s, "take_timeout", slot.number, slot.opening)
+        if self.auto_take is not None and cmd.op == "unlock":
             self._at(now + self.auto_take, "take", slot.number, slot.opening)
         return ack("opened"), [self._event("door_opened", slot, cmd_id=cmd.cmd_id), STATE_CHANGED]
 
+    def _open_door(self, slot: _Slot, cmd_id: str | None, now: float) -> None:
+        slot.door_open = True
+        slot.opened_by = cmd_id
+        slot.opening += 1
+        slot.left_open = False
+        self._at(now + self.profile.timeouts.door_open_s, "left_open", slot.number, slot.opening)
+
+    def _close(self, slot: _Slot) -> list[Outgoing]:
+        slot.door_open = slot.held = slot.left_open = False
+        return [self._event("door_closed", slot, cmd_id=slot.opened_by), STATE_CHANGED]
+
     def _take(self, slot: _Slot) -> list[Outgoing]:
         item, slot.item, slot.battery = slot.item, None, None
-        slot.door_open = False
         slot.taken_by = slot.opened_by
-        return [self._event("item_removed", slot, item=item, cmd_id=slot.opened_by),
-                self._event("door_closed", slot, cmd_id=slot.opened_by), STATE_CHANGED]
+        removed = self._event("item_removed", slot, item=item, cmd_id=slot.opened_by)
+        if slot.held:  # the item left, the door stays open (and may be reported left open later)
+            return [removed, STATE_CHANGED]
+        return [removed, *self._close(slot)]
 
     def handle_control(self, ctl: Control, now: float) -> list[Outgoing]:
         """Act out a shopper or a broken locker; refusals are counted and logged, never raised."""
@@ -281,11 +323,29 @@ class LockerFirmware:
             if ctl.op == "jam_door":
                 slot.jammed = True
                 return []
-            if ctl.op == "fault":
-                slot.fault = True
-                return [self._event("fault", slot), STATE_CHANGED]
+            if ctl.op == "hold_door":
+                slot.held = True
+                return []
+            if ctl.op == "close_door":
+                if not slot.door_open:
+                    return self._refuse(ctl.op, "door not open")
+                return self._close(slot)
+            if ctl.op == "force_door":
+                if slot.door_open:
+                    return self._refuse(ctl.op, "door already open")
+                self._open_door(slot, None, now)
+                slot.held = True  # nobody's latch will close it: it stays open until someone closes it
+                log.warning("sim.tamper locker=%s slot=%d", self.locker_id, slot.number)
+                return [*self._v11_event("tamper", slot), STATE_CHANGED]
             slot.fault = slot.jammed = False
+            slot.fault_code = None
             return [STATE_CHANGED]
+        if isinstance(ctl, FaultControl):
+            if ctl.slot > len(self.slots):
+                return self._refuse(ctl.op, "no such slot")
+            slot = self.slots[ctl.slot - 1]
+            slot.fault, slot.fault_code = True, ctl.code or "unknown"
+            return [self._event("fault", slot, fault=slot.fault_code), STATE_CHANGED]
         if isinstance(ctl, CountControl):
             if ctl.op == "drop_acks":
                 self.drop_acks = ctl.n
@@ -302,9 +362,11 @@ class LockerFirmware:
             return self._refuse("insert", "item already in this locker")
         if ctl.slot is not None:
             candidates = [s for s in self.slots if s.number == ctl.slot]
+            # an item goes into an open empty door too: one opened by `open` (a deposit) or left open
+            free = [s for s in candidates if not s.item and not s.fault and not s.disabled]
         else:
             candidates = self.slots
-        free = [s for s in candidates if not s.item and not s.door_open and not s.fault and not s.disabled]
+            free = [s for s in candidates if not s.item and not s.door_open and not s.fault and not s.disabled]
         if not free:
             return self._refuse("insert", "no empty slot")
         slot = free[0]
@@ -313,6 +375,9 @@ class LockerFirmware:
         if self._has_battery:
             battery = ctl.battery if ctl.battery is not None else 50
         slot.battery = battery
+        if slot.door_open:  # put in through an opened door, under that door's cmd_id; then the door shuts
+            inserted = self._event("item_inserted", slot, item=ctl.item, battery=battery, cmd_id=slot.opened_by)
+            return [inserted, STATE_CHANGED] if slot.held else [inserted, *self._close(slot)]
         return [self._event("item_inserted", slot, item=ctl.item, battery=battery), STATE_CHANGED]
 
     def _refuse(self, op: str, why: str) -> list[Outgoing]:

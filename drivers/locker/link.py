@@ -10,9 +10,10 @@ from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
 SlotStateName = Literal["occupied", "empty", "open", "fault", "disabled"]
-CommandOp = Literal["unlock", "query", "selftest", "enable", "disable"]
-AckResult = Literal["opened", "busy", "empty", "fault", "expired", "duplicate", "bad_request", "ok"]
-EventType = Literal["door_opened", "door_closed", "item_removed", "item_inserted", "fault", "tamper"]
+CommandOp = Literal["unlock", "open", "query", "selftest", "enable", "disable"]
+AckResult = Literal["opened", "busy", "empty", "occupied", "fault", "expired", "duplicate", "bad_request", "ok"]
+EventType = Literal["door_opened", "door_closed", "item_removed", "item_inserted", "fault", "tamper",
+                    "door_left_open"]
 
 
 @dataclass(frozen=True)
@@ -23,6 +24,8 @@ class SlotView:
     battery: int | None = None
     charging: bool | None = None
     taken_by: str | None = None  # cmd_id under which the slot's last item left
+    fault: str | None = None  # v1.1 fault code (drivers.locker.faults has the words)
+    left_open: bool = False  # v1.1: the door has stood open longer than the profile's door_open_s
 
 
 @dataclass(frozen=True)
@@ -37,12 +40,26 @@ class LockerView:
     seq: int | None = None
     slots: tuple[SlotView, ...] = ()
     state_ts: float | None = None  # the locker's ts of the last state
+    proto: str | None = None  # protocol the firmware announced in its status; None = a v1 locker
 
     def slot(self, number: int) -> SlotView | None:
         for s in self.slots:
             if s.slot == number:
                 return s
         return None
+
+    @property
+    def speaks_v11(self) -> bool:
+        """Whether the locker announced protocol 1.1 or later (and so understands `open`)."""
+        return self.proto is not None and tuple(int(p) for p in self.proto.split(".")) >= (1, 1)
+
+    def doors_left_open(self) -> list[int]:
+        """Slots whose door has stood open too long: what the screen asks to close ("please close door 7")."""
+        return [s.slot for s in self.slots if s.left_open]
+
+    def faults(self) -> dict[int, str]:
+        """Slot number → fault code of every slot in `fault` (code `unknown` when a v1 locker gives none)."""
+        return {s.slot: s.fault or "unknown" for s in self.slots if s.state == "fault"}
 
 
 @dataclass(frozen=True)
@@ -65,6 +82,7 @@ class LockerEvent:
     cmd_id: str | None = None
     battery: int | None = None
     received_mono: float | None = None  # time.monotonic() when the station received it
+    fault: str | None = None  # v1.1 fault code on `fault` events
 
 
 class LockerError(Exception):
@@ -79,6 +97,12 @@ class LockerError(Exception):
 
 class LockerOffline(LockerError):
     code = "locker_offline"
+
+
+class Unsupported(LockerError):
+    """The locker's firmware does not speak the protocol version this command needs (e.g. `open` on v1)."""
+
+    code = "locker_unsupported"
 
 
 class OutcomeUnknown(LockerError):

@@ -1,4 +1,7 @@
-"""Protocol v1 messages (docs/protocol.md) as strict pydantic models, and the parsers that guard every topic.
+"""Protocol v1.1 messages (docs/protocol.md) as strict pydantic models, and the parsers that guard every topic.
+
+v1.1 only adds optional fields, one op (`open`), one ack result (`occupied`) and one event (`door_left_open`),
+so every v1 message is still valid and a v1 locker still works (it simply never sends the new fields).
 
 Anything that arrives over MQTT goes through a `parse_*` function: oversized payloads are refused before
 parsing, and every failure is one `ProtocolError` whose message names the field, never the payload.
@@ -16,6 +19,7 @@ from drivers.locker.link import LockerError
 MAX_PAYLOAD = 64 * 1024
 MAX_SLOT = 256
 ROOT = "mall/v1"
+PROTOCOL = "1.1"  # what this side speaks; a locker says so in its status (`proto`), a v1 locker says nothing
 LOCKER_LEAVES = ("status", "state", "event", "cmd", "ack")
 
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
@@ -27,6 +31,10 @@ Battery = Annotated[int, Field(ge=0, le=100)]
 CmdId = Annotated[str, Field(pattern=_CMD_ID)]
 Seq = Annotated[int, Field(ge=0)]
 Ts = Annotated[float, Field(ge=0)]
+# fault codes are open-ended (a power-bank cabinet reports about fifty): any well-formed code is carried,
+# drivers.locker.faults has the words for the known ones
+FaultCode = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,39}$")]
+ProtoVersion = Annotated[str, Field(pattern=r"^[0-9]{1,3}\.[0-9]{1,3}$")]
 
 
 class ProtocolError(LockerError):
@@ -58,6 +66,7 @@ class Status(Message):
     model: str | None = Field(default=None, max_length=64)
     fw: str | None = Field(default=None, max_length=32)
     ts: Ts | None = None
+    proto: ProtoVersion | None = None  # v1.1: the protocol the firmware speaks; absent = "1.0"
 
 
 class KioskStatus(Message):
@@ -78,6 +87,8 @@ class SlotState(Message):
     # cmd_id of the unlock under which this slot's last item left: lets a station that lost the
     # item_removed event tell "taken and already put back" from "never taken"
     taken_by: CmdId | None = None
+    fault: FaultCode | None = None  # v1.1: why the slot is `fault`/`disabled` (door_jammed, rfid_unreadable …)
+    left_open: bool | None = None  # v1.1: the door has stood open longer than the profile's door_open_s
 
 
 class State(Message):
@@ -89,22 +100,28 @@ class State(Message):
 class Event(Message):
     seq: Seq
     ts: Ts
-    type: Literal["door_opened", "door_closed", "item_removed", "item_inserted", "fault", "tamper"]
+    type: Literal["door_opened", "door_closed", "item_removed", "item_inserted", "fault", "tamper",
+                  "door_left_open"]
     slot: SlotNo | None = None
     item: ItemId | None = None
     cmd_id: CmdId | None = None
     battery: Battery | None = None
+    fault: FaultCode | None = None  # v1.1: on `fault` events
+
+
+SLOT_OPS = ("unlock", "open", "enable", "disable")
+V1_OPS = ("unlock", "query", "selftest", "enable", "disable")  # `open` is v1.1
 
 
 class Cmd(Message):
     cmd_id: CmdId
-    op: Literal["unlock", "query", "selftest", "enable", "disable"]
+    op: Literal["unlock", "open", "query", "selftest", "enable", "disable"]
     slot: SlotNo | None = None
     expires_at: Ts
 
     @model_validator(mode="after")
     def _slot_needed(self) -> Cmd:
-        if self.op in ("unlock", "enable", "disable") and self.slot is None:
+        if self.op in SLOT_OPS and self.slot is None:
             raise ValueError(f"op {self.op} needs a slot")
         return self
 
@@ -112,7 +129,7 @@ class Cmd(Message):
 class Ack(Message):
     cmd_id: CmdId
     ok: bool
-    result: Literal["opened", "busy", "empty", "fault", "expired", "duplicate", "bad_request", "ok"]
+    result: Literal["opened", "busy", "empty", "occupied", "fault", "expired", "duplicate", "bad_request", "ok"]
     slot: SlotNo | None = None
 
 
@@ -133,8 +150,14 @@ class InsertControl(_Control):
 
 
 class SlotControl(_Control):
-    op: Literal["jam_door", "fault", "repair"]
+    op: Literal["jam_door", "repair", "hold_door", "close_door", "force_door"]
     slot: SlotNo
+
+
+class FaultControl(_Control):
+    op: Literal["fault"]
+    slot: SlotNo
+    code: FaultCode | None = None  # v1.1 fault code; default `unknown`
 
 
 class OfflineControl(_Control):
@@ -157,7 +180,7 @@ class DelayControl(_Control):
 
 
 Control = Annotated[
-    TakeControl | InsertControl | SlotControl | OfflineControl | OnlineControl | CountControl | DelayControl,
+    TakeControl | InsertControl | SlotControl | FaultControl | OfflineControl | OnlineControl | CountControl | DelayControl,
     Field(discriminator="op"),
 ]
 _CONTROL = TypeAdapter(Control)

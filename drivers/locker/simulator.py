@@ -1,4 +1,4 @@
-"""Locker firmware simulator: speaks protocol v1 over MQTT exactly as a real locker, and takes control messages.
+"""Locker firmware simulator: speaks protocol v1.1 (or, with proto="1.0", v1) over MQTT exactly as a real locker, and takes control messages.
 
 `python -m drivers.locker.simulator --profile FILE --site S --locker ID --broker HOST:PORT …` or, in-process,
 `LockerSimulator(...).start()`. The firmware connection carries the protocol (LWT, retained status with a
@@ -24,9 +24,10 @@ import paho.mqtt.client as mqtt
 
 from device_profiles.locker_schema import LockerProfile
 from device_profiles.schema import ProfileError, load_profile_as
-from drivers.locker.firmware import Fill, LockerFirmware, Outgoing
+from drivers.locker.firmware import Fill, LockerFirmware, Outgoing, Proto
 from drivers.locker.memory import LockerMemory
 from drivers.locker.models import (
+    PROTOCOL,
     OfflineControl,
     OnlineControl,
     ProtocolError,
@@ -52,7 +53,7 @@ class LockerSimulator:
                  auto_take: float | None = None, seed: int = 0, keepalive: int = 5,
                  clock: Callable[[], float] = time.monotonic, wall: Callable[[], float] = time.time,
                  charge_step_s: float = 30.0, state_file: Path | None = None,
-                 journal: Path | None = None) -> None:
+                 journal: Path | None = None, proto: Proto = "1.1", fw: str | None = None) -> None:
         self.profile = profile
         self.site = check_id(site, "site")
         self.locker_id = check_id(locker_id, "locker_id")
@@ -60,8 +61,9 @@ class LockerSimulator:
         self.username, self.password = username, password
         self.keepalive = keepalive
         self.clock, self.wall = clock, wall
+        self.fw_version = fw or profile.fw  # a flashed firmware may differ from the profile's
         self.firmware = LockerFirmware(profile, locker_id, fill=fill, auto_take=auto_take, seed=seed,
-                                       wall=wall, charge_step_s=charge_step_s)
+                                       wall=wall, charge_step_s=charge_step_s, proto=proto)
         # a real locker keeps its slots in flash: with a state file or journal, a restart resumes where it was
         self.memory = LockerMemory(state_file, journal) if state_file or journal else None
         if self.memory is not None:
@@ -296,8 +298,8 @@ class LockerSimulator:
         return self.firmware.handle_control(ctl, now)
 
     def _publish_status(self) -> None:
-        status = Status(online=True, session=self.session, model=self.profile.model, fw=self.profile.fw,
-                        ts=self.wall())
+        status = Status(online=True, session=self.session, model=self.profile.model, fw=self.fw_version,
+                        ts=self.wall(), proto=PROTOCOL if self.firmware.v11 else None)
         if self._fw is not None:
             self._fw.publish(self._topic_status, status.to_bytes(), qos=1, retain=True)
 
@@ -349,6 +351,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--state-file", type=Path, default=None,
                         help="slots and recent answers kept here across restarts (--fill only when absent)")
     parser.add_argument("--journal", type=Path, default=None, help="one fsynced JSON line per physical act")
+    parser.add_argument("--proto", choices=("1.0", "1.1"), default="1.1",
+                        help="protocol the firmware speaks (1.0 acts out an old v1 locker)")
+    parser.add_argument("--fw", default=None, help="firmware version in status (default: the profile's fw)")
     parser.add_argument("--log-level", default="WARNING")
     args = parser.parse_args(argv)
     logging.basicConfig(level=getattr(logging, args.log_level.upper(), logging.WARNING), stream=sys.stderr,
@@ -360,7 +365,7 @@ def main(argv: list[str] | None = None) -> int:
         password = args.password_file.read_text().strip() if args.password_file else args.password
         sim = LockerSimulator(profile, args.site, args.locker, *args.broker, username=args.username,
                               password=password, fill=args.fill, auto_take=args.auto_take, seed=args.seed,
-                              state_file=args.state_file, journal=args.journal)
+                              state_file=args.state_file, journal=args.journal, proto=args.proto, fw=args.fw)
         sim.start()
     except (ProfileError, ValueError, OSError) as exc:
         print(json.dumps({"ok": False, "error": str(exc)}), flush=True)

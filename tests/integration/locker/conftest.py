@@ -27,17 +27,19 @@ item_type: {item_type}
 slots: 4
 layout: {{rows: 2, columns: 2}}
 sensors: {{door: true, rfid: true, battery: {battery}}}
-timeouts: {{ack_s: 0.5, take_s: {take_s}, return_s: 5, door_open_s: 30}}
+timeouts: {{ack_s: 0.5, take_s: {take_s}, return_s: {return_s}, door_open_s: {door_open_s}}}
 item_prefix: Q
 fw: quick-0.1
 """
 
 
-def quick_profile(tmp_path: Path, take_s: float = 5.0, power_bank: bool = False) -> LockerProfile:
-    """A 4-slot locker (take timeout as given), loaded from a real YAML file."""
-    path = tmp_path / f"quick-{take_s}-{power_bank}.yaml"
+def quick_profile(tmp_path: Path, take_s: float = 5.0, power_bank: bool = False, door_open_s: float = 30,
+                  return_s: float = 5) -> LockerProfile:
+    """A 4-slot locker (timeouts as given), loaded from a real YAML file."""
+    path = tmp_path / f"quick-{take_s}-{power_bank}-{door_open_s}-{return_s}.yaml"
     path.write_text(QUICK_PROFILE.format(item_type="power_bank" if power_bank else "umbrella",
-                                         battery="true" if power_bank else "false", take_s=take_s))
+                                         battery="true" if power_bank else "false", take_s=take_s,
+                                         door_open_s=door_open_s, return_s=return_s))
     return load_profile_as(path, LockerProfile)
 
 
