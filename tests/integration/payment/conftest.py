@@ -1,0 +1,93 @@
+"""Fixtures for the payment room: the simulated gateway on a free loopback port, a notification receiver."""
+from __future__ import annotations
+
+import shutil
+import threading
+from collections.abc import Callable, Iterator
+from datetime import datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from drivers.payment import PaymentProvider, make_providers
+from drivers.payment.gateway import Gateway
+from drivers.payment.gateway.ledger import CST
+
+
+@pytest.fixture(scope="session")
+def gateway_keys_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Keys are generated once per session (RSA generation is slow); each gateway copies them."""
+    d = tmp_path_factory.mktemp("gateway-keys")
+    Gateway(d).httpd.server_close()
+    return d
+
+
+@pytest.fixture
+def gateway(tmp_path: Path, gateway_keys_dir: Path) -> Iterator[Gateway]:
+    state = tmp_path / "gateway"
+    shutil.copytree(gateway_keys_dir, state)
+    gw = Gateway(state, notify_retry=(0.1, 0.2, 0.5)).start()
+    yield gw
+    gw.stop()
+
+
+@pytest.fixture
+def providers(gateway: Gateway) -> dict[str, PaymentProvider]:
+    return make_providers(str(gateway.merchant_file), timeout_s=2.0)
+
+
+class Receiver:
+    """A merchant notify endpoint: verifies each notification with the provider adapter, answers like a merchant."""
+
+    def __init__(self, providers: dict[str, PaymentProvider]) -> None:
+        self.providers = providers
+        self.received: list[tuple[str, Any]] = []
+        self.refuse_next = 0
+        self.event = threading.Condition()
+        receiver = self
+
+        class H(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                name = self.path.rsplit("/", 1)[-1]
+                try:
+                    result: Any = receiver.providers[name].verify_notification(dict(self.headers), body)
+                except Exception as e:
+                    result = e
+                with receiver.event:
+                    refuse = receiver.refuse_next > 0
+                    receiver.refuse_next -= 1 if refuse else 0
+                    receiver.received.append((name, result))
+                    receiver.event.notify_all()
+                out = b"fail" if refuse else b"success"
+                self.send_response(500 if refuse else 200)
+                self.send_header("Content-Length", str(len(out)))
+                self.end_headers()
+                self.wfile.write(out)
+
+            def log_message(self, *a: Any) -> None:
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), H)
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/notify/"
+
+    def wait(self, n: int, timeout: float = 5.0) -> list[tuple[str, Any]]:
+        with self.event:
+            self.event.wait_for(lambda: len(self.received) >= n, timeout)
+            return list(self.received)
+
+
+@pytest.fixture
+def receiver(providers: dict[str, PaymentProvider]) -> Iterator[Receiver]:
+    r = Receiver(providers)
+    yield r
+    r.httpd.shutdown()
+    r.httpd.server_close()
+
+
+@pytest.fixture
+def china_today() -> Callable[[], Any]:
+    return lambda: datetime.now(CST).date()
