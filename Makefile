@@ -35,8 +35,8 @@ run: deps
 	@$(PY) -m kiosk.devrun
 
 test: deps
-	@$(PY) -m ruff check kiosk drivers server_bridge device_profiles bench tests
-	@$(PY) -m mypy kiosk drivers server_bridge device_profiles
+	@$(PY) -m ruff check mallcommon kiosk drivers server_bridge device_profiles bench tests
+	@$(PY) -m mypy mallcommon kiosk drivers server_bridge device_profiles
 	@$(PY) -m pytest -q -m "not slow" -p no:cacheprovider
 
 soak: deps
@@ -46,8 +46,8 @@ bench: deps
 	@for b in bench/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
 
 lint: deps
-	@$(PY) -m ruff check kiosk drivers server_bridge device_profiles bench tests
-	@$(PY) -m mypy kiosk drivers server_bridge device_profiles
+	@$(PY) -m ruff check mallcommon kiosk drivers server_bridge device_profiles bench tests
+	@$(PY) -m mypy mallcommon kiosk drivers server_bridge device_profiles
 
 clean:
 	rm -rf var .stamp-apt .stamp-venv

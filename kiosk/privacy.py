@@ -1,33 +1,6 @@
-"""Personal data rules: phone numbers are masked on screens, receipts and logs."""
+"""The station's personal-data rules live in `mallcommon.privacy` (the centre needs them too)."""
 from __future__ import annotations
 
-import re
+from mallcommon.privacy import PhoneInvalid, mask_phone, normalize_phone, scrub
 
-_MOBILE = re.compile(r"^1[3-9]\d{9}$")
-_DIGITS_IN_TEXT = re.compile(r"(?<!\d)(1[3-9]\d)(\d{4})(\d{4})(?!\d)")
-
-
-class PhoneInvalid(ValueError):
-    code = "phone_invalid"
-
-
-def normalize_phone(raw: str) -> str:
-    """A mainland mobile number (11 digits, starting 13–19); spaces and dashes are ignored."""
-    digits = re.sub(r"[\s-]", "", raw or "")
-    if digits.startswith("+86"):
-        digits = digits[3:]
-    if not _MOBILE.match(digits):
-        raise PhoneInvalid("please enter an 11-digit mobile number")
-    return digits
-
-
-def mask_phone(phone: str) -> str:
-    """138****5678 — keeps the first 3 and last 4 digits."""
-    if len(phone) < 7:
-        return "*" * len(phone)
-    return phone[:3] + "*" * (len(phone) - 7) + phone[-4:]
-
-
-def scrub(text: str) -> str:
-    """Masks every mobile number inside free text before it is logged or shown."""
-    return _DIGITS_IN_TEXT.sub(lambda m: f"{m.group(1)}****{m.group(3)}", text)
+__all__ = ["PhoneInvalid", "mask_phone", "normalize_phone", "scrub"]

@@ -8,11 +8,7 @@ import subprocess
 import time
 from pathlib import Path
 
-
-def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((host, 0))
-        return int(s.getsockname()[1])
+from mallcommon.net import free_port  # also imported from here by tests and runners
 
 
 def wait_port(host: str, port: int, timeout: float = 10.0) -> None:

@@ -7,9 +7,7 @@ from __future__ import annotations
 
 import logging
 import random
-import re
 import time
-import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -18,36 +16,21 @@ from typing import Any, Literal, Protocol
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from kiosk.privacy import PhoneInvalid, mask_phone, normalize_phone
 from kiosk.store import Store
 from kiosk.tokens import SignedCode, TokenBook, TokenRejected
+from mallcommon.privacy import PhoneInvalid, mask_phone, normalize_phone
+from mallcommon.text import InputRefused, clean_text
 
 log = logging.getLogger(__name__)
 
 TICKET_PREFIX = "C1"
-MAX_TEXT = 500
 CATEGORIES = ("goods", "attitude", "facilities", "parking", "cleanliness", "other")
 Category = Literal["goods", "attitude", "facilities", "parking", "cleanliness", "other"]
-_MARKUP = re.compile(r"<\s*/?\s*[a-zA-Z!?]|&#?[a-zA-Z0-9]+;|javascript:", re.IGNORECASE)
 _TICKET_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I/L: read aloud over the phone
 
 
-class ComplaintRefused(Exception):
-    """Input the desk will not take; `code` maps to words on screen, the message is safe to show."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-
-
-def clean_text(text: str, limit: int = MAX_TEXT) -> str:
-    """Shared by the kiosk and the centre's web form: bounded plain text, no markup, no control chars."""
-    text = unicodedata.normalize("NFC", text or "").strip()
-    if len(text) > limit:
-        raise ComplaintRefused("text_too_long", f"please keep it under {limit} characters (got {len(text)})")
-    if _MARKUP.search(text):
-        raise ComplaintRefused("text_has_markup", "please write plain text without < > tags or codes")
-    return "".join(ch for ch in text if ch in "\n\t" or unicodedata.category(ch)[0] != "C")
+# The desk's refusals are the shared input refusals: `clean_text` (also used by the centre's web form) raises them.
+ComplaintRefused = InputRefused
 
 
 class ComplaintForm(BaseModel):

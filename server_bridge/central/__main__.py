@@ -42,10 +42,11 @@ def _alerts(args: argparse.Namespace) -> int:
     """The alert evaluator on its own (pair with `serve --alerts off`); runs until interrupted."""
     from server_bridge.central import schema_migrations
     from server_bridge.central.alerts import AlertEngine
+    from server_bridge.central.wiring import build_registry
 
     schema_migrations.upgrade(args.db)
     db = Database(args.db)
-    engine = AlertEngine(db, _alert_settings(args), every_s=args.eval_every)
+    engine = AlertEngine(db, _alert_settings(args), build_registry().alert_rules, every_s=args.eval_every)
     try:
         while True:
             started = time.monotonic()

@@ -1,14 +1,14 @@
 """Alerts: rules find conditions, the engine raises each once, ops acknowledge and resolve, history stays.
 
-`register_alert_rule(kind, fn, severity, device=False)`: `fn(session, ctx) -> Iterable[Finding]`. A device
-rule is judged only for stations that are online (an offline station's last health is stale).
+A rule is `fn(session, ctx) -> Iterable[Finding]`, listed with its severity in `wiring.register_core` (a device
+rule is judged only for stations that are online: an offline station's last health is stale).
 """
 from __future__ import annotations
 
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -58,20 +58,13 @@ class RuleSpec:
     device: bool
 
 
-ALERT_RULES: dict[str, RuleSpec] = {}
-
-
-def register_alert_rule(kind: str, fn: AlertRule, severity: str = "warning", device: bool = False) -> None:
-    ALERT_RULES[kind] = RuleSpec(fn, severity, device)
-
-
-def _station_offline(session: Session, ctx: RuleContext) -> Iterable[Finding]:
+def station_offline(session: Session, ctx: RuleContext) -> Iterable[Finding]:
     for st in ctx.stations:
         if st.station_id not in ctx.online:
             yield Finding(st.station_id, "", {"last_heartbeat_at": st.last_heartbeat_at})
 
 
-def _printer(flag: str) -> AlertRule:
+def printer_flag(flag: str) -> AlertRule:
     def rule(session: Session, ctx: RuleContext) -> Iterable[Finding]:
         for st in ctx.stations:
             printer = (st.health or {}).get("printer")
@@ -80,14 +73,14 @@ def _printer(flag: str) -> AlertRule:
     return rule
 
 
-def _printer_offline(session: Session, ctx: RuleContext) -> Iterable[Finding]:
+def printer_offline(session: Session, ctx: RuleContext) -> Iterable[Finding]:
     for st in ctx.stations:
         printer = (st.health or {}).get("printer")
         if st.station_id in ctx.online and printer is not None and not printer.get("online"):
             yield Finding(st.station_id, "printer")
 
 
-def _locker_offline(session: Session, ctx: RuleContext) -> Iterable[Finding]:
+def locker_offline(session: Session, ctx: RuleContext) -> Iterable[Finding]:
     for st in ctx.stations:
         if st.station_id in ctx.online:
             for lk in (st.health or {}).get("lockers", []):
@@ -95,7 +88,7 @@ def _locker_offline(session: Session, ctx: RuleContext) -> Iterable[Finding]:
                     yield Finding(st.station_id, lk["locker_id"], {"item_type": lk.get("item_type")})
 
 
-def _low_stock(session: Session, ctx: RuleContext) -> Iterable[Finding]:
+def low_stock(session: Session, ctx: RuleContext) -> Iterable[Finding]:
     for st in ctx.stations:
         if st.station_id in ctx.online:
             for lk in (st.health or {}).get("lockers", []):
@@ -107,55 +100,44 @@ def _low_stock(session: Session, ctx: RuleContext) -> Iterable[Finding]:
                                        "item_type": lk.get("item_type")})
 
 
-def _overdue(session: Session, ctx: RuleContext) -> Iterable[Finding]:
+def overdue(session: Session, ctx: RuleContext) -> Iterable[Finding]:
     rows = session.scalars(select(Lending).where(Lending.status == "open", Lending.due_at < ctx.now))
     for lending in rows:
         yield Finding(lending.station_id, lending.lending_id,
                       {"item_id": lending.item_id, "item_type": lending.item_type, "due_at": lending.due_at})
 
 
-def _complaint_response(session: Session, ctx: RuleContext) -> Iterable[Finding]:
+def complaint_response(session: Session, ctx: RuleContext) -> Iterable[Finding]:
     limit = ctx.now - ctx.settings.complaint_response_s
     for c in session.scalars(select(Complaint).where(Complaint.first_response_at.is_(None),
                                                      Complaint.closed_at.is_(None), Complaint.filed_at < limit)):
         yield Finding(c.station_id, c.complaint_id, {"category": c.category, "floor": c.floor})
 
 
-def _complaint_close(session: Session, ctx: RuleContext) -> Iterable[Finding]:
+def complaint_close(session: Session, ctx: RuleContext) -> Iterable[Finding]:
     limit = ctx.now - ctx.settings.complaint_close_s
     for c in session.scalars(select(Complaint).where(Complaint.closed_at.is_(None), Complaint.filed_at < limit)):
         yield Finding(c.station_id, c.complaint_id, {"category": c.category, "floor": c.floor})
 
 
-def _projection_failed(session: Session, ctx: RuleContext) -> Iterable[Finding]:
+def projection_failed(session: Session, ctx: RuleContext) -> Iterable[Finding]:
     for f in session.scalars(select(ProjectionFailure)):
         yield Finding(f.station_id, f"{f.type}#{f.seq}", {"error": f.error[:200]})
 
 
-register_alert_rule("station_offline", _station_offline, "critical")
-register_alert_rule("printer_offline", _printer_offline, "critical", device=True)
-register_alert_rule("printer_paper_out", _printer("paper_out"), "critical", device=True)
-register_alert_rule("printer_paper_near_end", _printer("paper_near_end"), "warning", device=True)
-register_alert_rule("printer_cover_open", _printer("cover_open"), "warning", device=True)
-register_alert_rule("locker_offline", _locker_offline, "critical", device=True)
-register_alert_rule("low_stock", _low_stock, "warning", device=True)
-register_alert_rule("lending_overdue", _overdue, "warning")
-register_alert_rule("complaint_response_sla", _complaint_response, "warning")
-register_alert_rule("complaint_close_sla", _complaint_close, "critical")
-register_alert_rule("projection_failed", _projection_failed, "critical")
 
 
 def _key(kind: str, station_id: str, subject: str) -> str:
     return f"{kind}|{station_id}|{subject}"[:160]
 
 
-def evaluate(session: Session, now: float, settings: AlertSettings) -> list[Alert]:
-    """One pass over every rule; returns the alerts raised in this pass."""
+def evaluate(session: Session, now: float, settings: AlertSettings, rules: Mapping[str, RuleSpec]) -> list[Alert]:
+    """One pass over every rule (`registry.alert_rules`); returns the alerts raised in this pass."""
     stations = station_rows(session)
     online = {s.station_id for s in stations if is_online(s, now, settings.offline_after_s)}
     ctx = RuleContext(now, settings, stations, online)
     raised: list[Alert] = []
-    for kind, spec in ALERT_RULES.items():
+    for kind, spec in rules.items():
         found = {_key(kind, f.station_id, f.subject): f for f in spec.fn(session, ctx)}
         candidates = session.scalars(select(Alert).where(
             Alert.kind == kind, or_(Alert.open_key.is_not(None), Alert.cleared_at.is_(None)))).all()
@@ -223,9 +205,9 @@ def sample_devices(session: Session, now: float, settings: AlertSettings) -> Non
 class AlertEngine:
     """Evaluates rules every `every_s` seconds in a background thread (one per centre instance)."""
 
-    def __init__(self, db: Database, settings: AlertSettings, every_s: float = 5.0,
+    def __init__(self, db: Database, settings: AlertSettings, rules: Mapping[str, RuleSpec], every_s: float = 5.0,
                  clock: Callable[[], float] = time.time) -> None:
-        self.db, self.settings, self.every_s, self.clock = db, settings, every_s, clock
+        self.db, self.settings, self.rules, self.every_s, self.clock = db, settings, rules, every_s, clock
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._last_sample = -1e18
@@ -233,7 +215,7 @@ class AlertEngine:
     def run_once(self) -> list[Alert]:
         now = self.clock()
         with self.db.session() as session:
-            raised = evaluate(session, now, self.settings)
+            raised = evaluate(session, now, self.settings, self.rules)
             if now - self._last_sample >= self.settings.sample_every_s:
                 sample_devices(session, now, self.settings)
                 self._last_sample = now

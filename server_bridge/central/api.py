@@ -4,36 +4,24 @@ from __future__ import annotations
 import time
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Path, Request, Response
+from fastapi import APIRouter, Path, Request, Response
 from pydantic import ValidationError
 
+from server_bridge.central.deps import AnyStationDep, DbDep, HeartbeatsDep, RegistryDep, StationDep
 from server_bridge.central.errors import EventInvalid
 from server_bridge.central.ingest import ingest_batch
 from server_bridge.central.members import member_view
 from server_bridge.central.schemas import Ack, ApiError, Batch, Heartbeat, MemberView
 
 router = APIRouter(prefix="/api/v1", tags=["stations"])
-StationPath = Annotated[str, Path(pattern=r"^[A-Z0-9][A-Z0-9-]{0,31}$")]
-Auth = Annotated[str | None, Header(alias="Authorization")]
 ERRORS: dict[int | str, dict] = {code: {"model": ApiError} for code in (401, 403, 404, 413, 422)}
 
 
-async def station_auth(station_id: StationPath, request: Request, authorization: Auth = None) -> str:
-    """Runs before the body is judged, so a stranger learns nothing about what we accept. Async on purpose:
-    a cached dict lookup is cheaper than the hop to a worker thread a sync dependency costs."""
-    return str(request.app.state.central.tokens.check(authorization, station_id))
-
-
-async def any_station(request: Request, authorization: Auth = None) -> str:
-    return str(request.app.state.central.tokens.check_any(authorization))
-
-
 @router.post("/stations/{station_id}/events", response_model=Ack, responses=ERRORS)
-def post_events(batch: Batch, request: Request, station_id: Annotated[str, Depends(station_auth)]) -> Ack:
+def post_events(batch: Batch, station_id: StationDep, db: DbDep, registry: RegistryDep) -> Ack:
     """Store a batch idempotently; the answer is the highest contiguous seq stored for this station."""
-    central = request.app.state.central
-    with central.db.session() as session:
-        acked = ingest_batch(session, station_id, batch, time.time())
+    with db.session() as session:
+        acked = ingest_batch(session, station_id, batch, time.time(), registry.projections)
     return Ack(acked_seq=acked)
 
 
@@ -43,7 +31,7 @@ HEARTBEAT_BODY = {"requestBody": {"required": True, "content": {"application/jso
 
 @router.post("/stations/{station_id}/heartbeat", status_code=204, responses=ERRORS,
              openapi_extra=HEARTBEAT_BODY)
-async def post_heartbeat(request: Request, station_id: Annotated[str, Depends(station_auth)]) -> Response:
+async def post_heartbeat(request: Request, station_id: StationDep, heartbeats: HeartbeatsDep) -> Response:
     """Device health; the newest per station is kept (written to the database within a second)."""
     # Parsed by pydantic-core straight from bytes: this is the centre's busiest endpoint.
     try:
@@ -52,12 +40,12 @@ async def post_heartbeat(request: Request, station_id: Annotated[str, Depends(st
         err = exc.errors()[0]
         where = ".".join(str(p) for p in err["loc"])
         raise EventInvalid(f"body.{where}: {err['msg']}", field=f"body.{where}") from exc
-    request.app.state.central.heartbeats.put(station_id, beat)
+    heartbeats.put(station_id, beat)
     return Response(status_code=204)
 
 
 @router.get("/members/{member_id}", response_model=MemberView, responses=ERRORS)
-def get_member(member_id: Annotated[str, Path(min_length=1, max_length=64)], request: Request,
-               _station: Annotated[str, Depends(any_station)]) -> MemberView:
-    with request.app.state.central.db.session() as session:
+def get_member(member_id: Annotated[str, Path(min_length=1, max_length=64)], _station: AnyStationDep,
+               db: DbDep) -> MemberView:
+    with db.session() as session:
         return member_view(session, member_id)

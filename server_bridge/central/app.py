@@ -1,11 +1,13 @@
-"""The FastAPI app: station API, ops dashboard, extension routers; background heartbeat flush and alerts."""
+"""The FastAPI app: station API, ops dashboard, the desk; background heartbeat flush and alerts.
+
+The composition root of the centre: one `Central` (see `deps`), one registry (`wiring.build_registry`), one
+`include_router` line per router.
+"""
 from __future__ import annotations
 
-import importlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -13,29 +15,21 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 
-from server_bridge.central import extensions
+from server_bridge.central import api, dashboard, desk, schema_migrations
 from server_bridge.central.alerts import AlertEngine, AlertSettings
 from server_bridge.central.auth import StationTokens
 from server_bridge.central.db import Database
+from server_bridge.central.deps import Central
 from server_bridge.central.errors import CentralError
 from server_bridge.central.fleet import HeartbeatBuffer
 from server_bridge.central.schemas import MAX_BODY_BYTES, Heartbeat
+from server_bridge.central.wiring import build_registry
 
 log = logging.getLogger(__name__)
 STATIC = __file__.rsplit("/", 1)[0] + "/static"
 
 Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
-
-
-@dataclass
-class Central:
-    """Everything a request handler needs, hung on `app.state.central`."""
-    db: Database
-    tokens: StationTokens
-    heartbeats: HeartbeatBuffer
-    alerts: AlertEngine
-    settings: AlertSettings
 
 
 class BodyLimit:
@@ -85,26 +79,18 @@ async def _too_large(send: Send) -> None:
     await send({"type": "http.response.body", "body": payload})
 
 
-def load_extensions() -> list[Any]:
-    routers = []
-    for spec in extensions.ROUTERS:
-        module, _, attr = spec.partition(":")
-        routers.append(getattr(importlib.import_module(module), attr))
-    return routers
-
-
 def create_app(db_url: str, settings: AlertSettings | None = None, eval_every_s: float = 5.0,
                flush_s: float = 0.5, migrate: bool = True, inline_alerts: bool = True) -> FastAPI:
     """`inline_alerts=False` when a separate `python -m server_bridge.central alerts` process evaluates
     them (several API instances, or to keep rule evaluation off the API's interpreter)."""
-    from server_bridge.central import api, dashboard, schema_migrations
-
     settings = settings or AlertSettings()
     if migrate:
         schema_migrations.upgrade(db_url)
     db = Database(db_url)
+    registry = build_registry()  # every projection, alert rule and KPI panel, core and desk
     central = Central(db=db, tokens=StationTokens(db), heartbeats=HeartbeatBuffer(db, flush_s=flush_s),
-                      alerts=AlertEngine(db, settings, every_s=eval_every_s), settings=settings)
+                      alerts=AlertEngine(db, settings, registry.alert_rules, every_s=eval_every_s),
+                      settings=settings, registry=registry)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -118,11 +104,10 @@ def create_app(db_url: str, settings: AlertSettings | None = None, eval_every_s:
         db.dispose()
 
     app = FastAPI(title="Mall stations — central ops", version="1.0", lifespan=lifespan)
-    app.state.central = central
+    app.state.central = central  # read only by `deps.get_central`
     app.include_router(api.router)
     app.include_router(dashboard.router)
-    for router in load_extensions():
-        app.include_router(router)
+    app.include_router(desk.router)  # issue 7: complaint tickets, lost & found, storage
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     @app.exception_handler(CentralError)

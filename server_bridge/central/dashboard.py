@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import csv
-import hmac
 import io
 import os
 import time
@@ -12,15 +11,15 @@ from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from fastapi.security import HTTPBasic, HTTPBasicCredentials
 from fastapi.templating import Jinja2Templates
 from sqlalchemy import func, select
 
 from server_bridge.central import alerts as alert_rules
+from server_bridge.central.deps import DbDep, OpsUserDep, RegistryDep, SettingsDep, ops_user
 from server_bridge.central.fleet import is_online, station_rows, stock
 from server_bridge.central.i18n import LANGS, t
 from server_bridge.central.ingest import station_events
-from server_bridge.central.kpis import KPIS, KpiWindow
+from server_bridge.central.kpis import KpiWindow
 from server_bridge.central.models import Alert, Complaint, Lending, MaintenanceRecord, Rating, Station
 
 TEMPLATES = Jinja2Templates(directory=__file__.rsplit("/", 1)[0] + "/templates")
@@ -34,19 +33,6 @@ def _when(epoch: float | None) -> str:
 
 TEMPLATES.env.filters["when"] = _when
 FLEET_REFRESH_S = 5
-_basic = HTTPBasic(auto_error=False)
-
-
-def ops_user(credentials: Annotated[HTTPBasicCredentials | None, Depends(_basic)]) -> str:
-    """When CENTRAL_OPS_PASSWORD is set the dashboard asks for it (HTTP Basic); the user name is recorded."""
-    password = os.environ.get("CENTRAL_OPS_PASSWORD")
-    if not password:
-        return credentials.username if credentials else "ops"
-    if credentials is None or not hmac.compare_digest(credentials.password.encode(), password.encode()):
-        raise HTTPException(401, "ops login required", headers={"WWW-Authenticate": "Basic"})
-    return credentials.username or "ops"
-
-
 router = APIRouter(include_in_schema=False, dependencies=[Depends(ops_user)])
 
 
@@ -75,13 +61,12 @@ def _station_card(st: Any, now: float, settings: alert_rules.AlertSettings, open
 
 
 @router.get("/", response_class=HTMLResponse)
-def fleet(request: Request, lang: str | None = None) -> HTMLResponse:
-    central = request.app.state.central
+def fleet(request: Request, db: DbDep, settings: SettingsDep, lang: str | None = None) -> HTMLResponse:
     now = time.time()
-    with central.db.session() as s:
+    with db.session() as s:
         counts = dict(s.execute(select(Alert.station_id, func.count()).where(Alert.open_key.is_not(None))
                                 .group_by(Alert.station_id)).tuples().all())
-        cards = [_station_card(st, now, central.settings, counts.get(st.station_id, 0)) for st in station_rows(s)]
+        cards = [_station_card(st, now, settings, counts.get(st.station_id, 0)) for st in station_rows(s)]
         recent = s.scalars(select(Alert).where(Alert.open_key.is_not(None))
                            .order_by(Alert.raised_at.desc()).limit(10)).all()
     return _render(request, "fleet.html", _lang(request, lang), stations=cards, recent=recent,
@@ -89,17 +74,16 @@ def fleet(request: Request, lang: str | None = None) -> HTMLResponse:
 
 
 @router.get("/stations/{station_id}", response_class=HTMLResponse)
-def station_page(request: Request, station_id: Annotated[str, Path(max_length=32)],
-                 lang: str | None = None) -> HTMLResponse:
-    central = request.app.state.central
+def station_page(request: Request, station_id: Annotated[str, Path(max_length=32)], db: DbDep,
+                 settings: SettingsDep, lang: str | None = None) -> HTMLResponse:
     now = time.time()
-    with central.db.session() as s:
+    with db.session() as s:
         st = s.get(Station, station_id)
         if st is None:
             raise HTTPException(404, "unknown station")
         live = s.scalars(select(Alert).where(Alert.station_id == station_id, Alert.open_key.is_not(None))
                          .order_by(Alert.raised_at.desc())).all()
-        card = _station_card(st, now, central.settings, len(live))
+        card = _station_card(st, now, settings, len(live))
         maintenance = s.scalars(select(MaintenanceRecord).where(MaintenanceRecord.station_id == station_id)
                                 .order_by(MaintenanceRecord.at.desc()).limit(10)).all()
         events = station_events(s, station_id, limit=15)
@@ -108,8 +92,8 @@ def station_page(request: Request, station_id: Annotated[str, Path(max_length=32
 
 
 @router.get("/alerts", response_class=HTMLResponse)
-def alerts_page(request: Request, lang: str | None = None) -> HTMLResponse:
-    with request.app.state.central.db.session() as s:
+def alerts_page(request: Request, db: DbDep, lang: str | None = None) -> HTMLResponse:
+    with db.session() as s:
         live = s.scalars(select(Alert).where(Alert.open_key.is_not(None)).order_by(Alert.raised_at.desc())).all()
         history = s.scalars(select(Alert).where(Alert.open_key.is_(None))
                             .order_by(Alert.resolved_at.desc()).limit(100)).all()
@@ -120,28 +104,27 @@ ALERT_ACTIONS = {"ack": alert_rules.acknowledge, "resolve": alert_rules.resolve}
 
 
 @router.post("/alerts/{alert_id}/{action}")
-def alert_action(request: Request, alert_id: int, action: Literal["ack", "resolve"],
-                 user: Annotated[str, Depends(ops_user)],
+def alert_action(alert_id: int, action: Literal["ack", "resolve"], user: OpsUserDep, db: DbDep,
                  by: Annotated[str, Form(max_length=64)] = "") -> RedirectResponse:
     """Acknowledge or resolve; the form's `by` (or the ops login) is recorded."""
-    with request.app.state.central.db.session() as s:
+    with db.session() as s:
         ALERT_ACTIONS[action](s, alert_id, by or user, time.time())
     return RedirectResponse("/alerts", status_code=303)
 
 
 @router.get("/kpis", response_class=HTMLResponse)
-def kpis_page(request: Request, lang: str | None = None,
+def kpis_page(request: Request, db: DbDep, registry: RegistryDep, lang: str | None = None,
               days: Annotated[int, Query(ge=1, le=365)] = 14) -> HTMLResponse:
     chosen = _lang(request, lang)
     window = KpiWindow(time.time(), days)
-    with request.app.state.central.db.session() as s:
-        panels = [fn(s, window, t(chosen)) for fn in KPIS.values()]
+    with db.session() as s:
+        panels = [fn(s, window, t(chosen)) for fn in registry.kpis.values()]
     return _render(request, "kpis.html", chosen, panels=panels, days=days)
 
 
 @router.get("/complaints", response_class=HTMLResponse)
-def complaints_page(request: Request, lang: str | None = None) -> HTMLResponse:
-    with request.app.state.central.db.session() as s:
+def complaints_page(request: Request, db: DbDep, lang: str | None = None) -> HTMLResponse:
+    with db.session() as s:
         rows = s.scalars(select(Complaint).order_by(Complaint.filed_at.desc()).limit(200)).all()
     return _render(request, "complaints.html", _lang(request, lang), complaints=rows)
 
@@ -151,12 +134,12 @@ EXPORTS: dict[str, Any] = {"lendings": Lending, "alerts": Alert, "complaints": C
 
 
 @router.get("/export/{name}.csv")
-def export_csv(request: Request, name: Annotated[str, Path(max_length=40)],
+def export_csv(name: Annotated[str, Path(max_length=40)], db: DbDep, registry: RegistryDep,
                days: Annotated[int, Query(ge=1, le=365)] = 14) -> Response:
     """Tables by name, or a KPI panel's rows as `kpi-<panel>`."""
-    with request.app.state.central.db.session() as s:
-        if name.startswith("kpi-") and name[4:] in KPIS:
-            rows = KPIS[name[4:]](s, KpiWindow(time.time(), days), t("en")).rows
+    with db.session() as s:
+        if name.startswith("kpi-") and name[4:] in registry.kpis:
+            rows = registry.kpis[name[4:]](s, KpiWindow(time.time(), days), t("en")).rows
             columns = list(rows[0]) if rows else []
         elif name in EXPORTS:
             model = EXPORTS[name]

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Mapping
 from typing import Any, cast
 
 from pydantic import ValidationError
@@ -11,19 +12,19 @@ from sqlalchemy.orm import Session
 
 from server_bridge.central.errors import EventInvalid, NotFound
 from server_bridge.central.models import Event, ProjectionFailure, Station
-from server_bridge.central.projections import PROJECTIONS, BatchProjection
+from server_bridge.central.projections import BatchProjection, Projection, ProjectionSpec
 from server_bridge.central.schemas import Batch, Envelope
 
 log = logging.getLogger(__name__)
 
 
-def validate_batch(batch: Batch) -> None:
+def validate_batch(batch: Batch, projections: Mapping[str, ProjectionSpec]) -> None:
     """Known event types must carry well-formed data; the error names the event's seq and the field."""
     seen: dict[int, str] = {}
     for ev in batch.events:
         if seen.setdefault(ev.seq, ev.id) != ev.id:
             raise EventInvalid(f"seq {ev.seq} appears twice with different ids", field=f"events.seq={ev.seq}")
-        spec = PROJECTIONS.get(ev.type)
+        spec = projections.get(ev.type)
         if spec is None or spec.data_model is None:
             continue
         try:
@@ -35,9 +36,11 @@ def validate_batch(batch: Batch) -> None:
                                field=f"data.{where}") from exc
 
 
-def ingest_batch(session: Session, station_id: str, batch: Batch, now: float) -> int:
-    """Store what is new, project newly contiguous events, answer the highest contiguous seq stored."""
-    validate_batch(batch)
+def ingest_batch(session: Session, station_id: str, batch: Batch, now: float,
+                 projections: Mapping[str, ProjectionSpec]) -> int:
+    """Store what is new, project newly contiguous events (with `registry.projections`), answer the highest
+    contiguous seq stored."""
+    validate_batch(batch, projections)
     station = session.scalars(select(Station).where(Station.station_id == station_id)
                               .with_for_update()).first()
     if station is None:
@@ -57,7 +60,7 @@ def ingest_batch(session: Session, station_id: str, batch: Batch, now: float) ->
     old = station.acked_seq
     new = _contiguous(session, station_id, old, {ev.seq for ev in fresh})
     if new > old:
-        _project(session, station_id, old, new, {ev.seq: ev for ev in fresh})
+        _project(session, station_id, old, new, {ev.seq: ev for ev in fresh}, projections)
         station.acked_seq = new
     log.debug("ingest.batch station=%s got=%d new=%d acked=%d", station_id, len(batch.events), len(fresh), new)
     return new
@@ -83,7 +86,8 @@ def _contiguous(session: Session, station_id: str, acked: int, fresh: set[int]) 
     return run
 
 
-def _project(session: Session, station_id: str, old: int, new: int, fresh: dict[int, Envelope]) -> None:
+def _project(session: Session, station_id: str, old: int, new: int, fresh: dict[int, Envelope],
+             projections: Mapping[str, ProjectionSpec]) -> None:
     missing = [seq for seq in range(old + 1, new + 1) if seq not in fresh]
     parked: dict[int, Envelope] = {}
     if missing:
@@ -95,35 +99,36 @@ def _project(session: Session, station_id: str, old: int, new: int, fresh: dict[
     run_fn: BatchProjection | None = None
     for seq in range(old + 1, new + 1):
         ev = fresh.get(seq) or parked[seq]
-        spec = PROJECTIONS.get(ev.type)
+        spec = projections.get(ev.type)
         if spec is None:
             continue
         if spec.batch is not None and spec.batch is run_fn:
             run.append(ev)
             continue
         if run_fn is not None:
-            _apply_run(session, station_id, run_fn, run)
+            _apply_run(session, station_id, run_fn, run, projections)
         run, run_fn = ([ev], spec.batch) if spec.batch is not None else ([], None)
         if spec.batch is None:
-            _apply_one(session, station_id, ev)
+            _apply_one(session, station_id, projections[ev.type].fn, ev)
     if run_fn is not None:
-        _apply_run(session, station_id, run_fn, run)
+        _apply_run(session, station_id, run_fn, run, projections)
 
 
-def _apply_run(session: Session, station_id: str, fn: BatchProjection, run: list[Envelope]) -> None:
+def _apply_run(session: Session, station_id: str, fn: BatchProjection, run: list[Envelope],
+               projections: Mapping[str, ProjectionSpec]) -> None:
     try:
         with session.begin_nested():
             fn(session, station_id, run)
     except Exception:  # one bad event must not wedge a station's uploads: retry the run event by event
         log.exception("projection.batch_failed station=%s first_seq=%d", station_id, run[0].seq)
         for ev in run:
-            _apply_one(session, station_id, ev)
+            _apply_one(session, station_id, projections[ev.type].fn, ev)
 
 
-def _apply_one(session: Session, station_id: str, ev: Envelope) -> None:
+def _apply_one(session: Session, station_id: str, fn: Projection, ev: Envelope) -> None:
     try:
         with session.begin_nested():
-            PROJECTIONS[ev.type].fn(session, station_id, ev)
+            fn(session, station_id, ev)
     except Exception as exc:  # stored, recorded and alerted instead of failing every later upload
         log.exception("projection.failed station=%s seq=%d type=%s", station_id, ev.seq, ev.type)
         session.add(ProjectionFailure(station_id=station_id, seq=ev.seq, type=ev.type,

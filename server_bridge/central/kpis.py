@@ -1,4 +1,4 @@
-"""KPI panels: each is a picture (SVG) plus the rows behind it (for CSV). `register_kpi` adds one."""
+"""KPI panels: each is a picture (SVG) plus the rows behind it (for CSV); listed in `wiring.register_core`."""
 from __future__ import annotations
 
 import statistics
@@ -40,13 +40,6 @@ class Panel:
 
 
 KpiFn = Callable[[Session, KpiWindow, Callable[..., str]], Panel]
-KPIS: dict[str, KpiFn] = {}
-
-
-def register_kpi(name: str, fn: KpiFn) -> None:
-    KPIS[name] = fn
-
-
 def _day(epoch: float) -> str:
     return datetime.fromtimestamp(epoch, UTC).strftime("%m-%d")
 
@@ -148,10 +141,3 @@ def device_uptime(session: Session, w: KpiWindow, tr: Callable[..., str]) -> Pan
         if lockers_pct is not None:
             bars.append((f"{sid} {tr('lockers')}", lockers_pct, "#9b59b6"))
     return Panel("uptime", "kpi.uptime", charts.hbars(bars, "%"), rows)
-
-
-register_kpi("lendings", lendings_per_day)
-register_kpi("satisfaction", satisfaction)
-register_kpi("complaint_times", complaint_times)
-register_kpi("complaint_heatmap", complaint_heatmap)
-register_kpi("uptime", device_uptime)

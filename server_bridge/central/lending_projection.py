@@ -14,12 +14,12 @@ from sqlalchemy.orm import Session
 
 from server_bridge.central.models import Lending, MemberVisit, Rating, UnmatchedReturn
 from server_bridge.central.projections import (
+    EventData,
     LendingBought,
     LendingReturned,
     LendingStarted,
     SurveyRated,
     event_epoch,
-    register_projection,
 )
 from server_bridge.central.schemas import Envelope
 
@@ -186,10 +186,9 @@ def project_lending_batch(session: Session, station_id: str, events: list[Envelo
         conn.execute(insert(VISITS), visits)
 
 
-def _one(session: Session, station_id: str, event: Envelope) -> None:
+def project_one(session: Session, station_id: str, event: Envelope) -> None:
     project_lending_batch(session, station_id, [event])
 
 
-for _type, _model in (("lending.started", LendingStarted), ("lending.returned", LendingReturned),
-                      ("lending.bought", LendingBought), ("survey.rated", SurveyRated)):
-    register_projection(_type, _one, _model, batch=project_lending_batch)
+MODELS: dict[str, type[EventData]] = {"lending.started": LendingStarted, "lending.returned": LendingReturned,
+                                       "lending.bought": LendingBought, "survey.rated": SurveyRated}

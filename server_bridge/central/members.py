@@ -4,7 +4,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from kiosk.privacy import mask_phone
+from mallcommon.privacy import mask_phone
 from server_bridge.central.errors import NotFound
 from server_bridge.central.fleet import add_station, register_station
 from server_bridge.central.models import Member, MemberVisit

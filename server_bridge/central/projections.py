@@ -1,7 +1,7 @@
-"""Projections: how each station event type changes the centre's tables. A registry others extend.
+"""Projections: how each station event type changes the centre's tables (listed in `wiring.register_core`).
 
-`register_projection(type, fn, data_model, batch=None)`: `fn(session, station_id, event)` runs once per stored
-event, in seq order per station, inside the ingest transaction. `data_model` (pydantic) validates `data` at
+A projection `fn(session, station_id, event)` runs once per stored event, in seq order per station, inside the
+ingest transaction. `data_model` (pydantic) validates `data` at
 the edge; unknown event types are stored and not projected. A hot type may also give `batch(session,
 station_id, events)`: consecutive events sharing one batch function are handed over together.
 """
@@ -33,14 +33,6 @@ class ProjectionSpec:
     fn: Projection
     data_model: type[BaseModel] | None
     batch: BatchProjection | None = None
-
-
-PROJECTIONS: dict[str, ProjectionSpec] = {}
-
-
-def register_projection(event_type: str, fn: Projection, data_model: type[BaseModel] | None = None,
-                        batch: BatchProjection | None = None) -> None:
-    PROJECTIONS[event_type] = ProjectionSpec(fn, data_model, batch)
 
 
 def event_epoch(event: Envelope) -> float:
@@ -202,14 +194,3 @@ def project_parking(session: Session, station_id: str, event: Envelope) -> None:
     if apply_points(session, station_id, event.seq, d.member_id, -d.points, "parking", at,
                     {"hours": d.hours, "voucher_id": d.voucher_id}):
         _visit(session, d.member_id, station_id, at, "parking")
-
-
-register_projection("maintenance.logged", project_maintenance, MaintenanceLogged)
-register_projection("complaint.filed", project_complaint_filed, ComplaintFiled)
-register_projection("complaint.answered", project_complaint_answered, ComplaintAnswered)
-register_projection("complaint.closed", project_complaint_closed, ComplaintClosed)
-register_projection("points.changed", project_points, PointsChanged)
-register_projection("parking.redeemed", project_parking, ParkingRedeemed)
-
-# Lendings and ratings are most of the traffic; they register their batch projection from their own module.
-from server_bridge.central import lending_projection  # noqa: E402,F401

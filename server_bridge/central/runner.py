@@ -10,7 +10,7 @@ from pathlib import Path
 
 import httpx
 
-from drivers.locker.broker import free_port
+from mallcommon.net import free_port
 
 
 class CentralProcess:

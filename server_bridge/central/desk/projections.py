@@ -9,8 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from server_bridge.central import projections as core
-from server_bridge.central.alerts import Finding, RuleContext, register_alert_rule
+from server_bridge.central.alerts import Finding, RuleContext
 from server_bridge.central.desk.models import (
     DeskFoundItem,
     DeskLostReport,
@@ -18,7 +17,7 @@ from server_bridge.central.desk.models import (
     DeskTicket,
 )
 from server_bridge.central.desk.tickets import code_hash
-from server_bridge.central.i18n import WORDS
+from server_bridge.central.registry import Registry
 from server_bridge.central.schemas import Envelope, Epoch
 
 log = logging.getLogger(__name__)
@@ -86,21 +85,6 @@ class TicketCode(_Data):
     lang: Literal["zh_CN", "en"] = "zh_CN"
 
 
-def _chain(event_type: str, fn: core.Projection, model: type[BaseModel]) -> None:
-    """Run the desk's projection after the centre's own one for the same event type (if it has one)."""
-    before = core.PROJECTIONS.get(event_type)
-    if before is not None and getattr(before.fn, "__desk__", False):
-        return  # already chained (module imported twice)
-
-    def both(session: Session, station_id: str, event: Envelope) -> None:
-        if before is not None:
-            before.fn(session, station_id, event)
-        fn(session, station_id, event)
-
-    both.__desk__ = True  # type: ignore[attr-defined]
-    core.register_projection(event_type, both, before.data_model if before and before.data_model else model)
-
-
 def project_ticket_code(session: Session, station_id: str, event: Envelope) -> None:
     d = TicketCode.model_validate(event.data)
     if d.code and d.code.split(".")[1] == d.complaint_id and session.get(DeskTicket, d.complaint_id) is None:
@@ -164,14 +148,14 @@ def storage_overtime(session: Session, ctx: RuleContext) -> Iterable[Finding]:
         yield Finding(row.station_id, row.deposit_id, {"locker_id": row.locker_id, "slot": row.slot})
 
 
-_chain("complaint.filed", project_ticket_code, TicketCode)
-core.register_projection("lostfound.registered", project_found, FoundRegistered)
-core.register_projection("lostfound.claimed", project_claimed, FoundClaimed)
-core.register_projection("lostfound.handed_over", project_handed_over, FoundHandedOver)
-core.register_projection("lostfound.reported", project_lost, LostReported)
-core.register_projection("storage.deposited", project_deposited, StorageDeposited)
-core.register_projection("storage.picked_up", project_picked_up, StoragePickedUp)
-register_alert_rule("lostfound_handover_due", handover_due, "warning")
-register_alert_rule("storage_overtime", storage_overtime, "info")
-WORDS.setdefault("alert.lostfound_handover_due", ("失物保管满 7 天，待移交安保", "Found item held 7 days: hand over"))
-WORDS.setdefault("alert.storage_overtime", ("存包超时未取", "Stored bag past its time"))
+def register(reg: Registry) -> None:
+    """The desk's projections and alert rules (called from `wiring.build_registry`)."""
+    reg.also("complaint.filed", project_ticket_code, TicketCode)  # after the centre's own complaint projection
+    reg.projection("lostfound.registered", project_found, FoundRegistered)
+    reg.projection("lostfound.claimed", project_claimed, FoundClaimed)
+    reg.projection("lostfound.handed_over", project_handed_over, FoundHandedOver)
+    reg.projection("lostfound.reported", project_lost, LostReported)
+    reg.projection("storage.deposited", project_deposited, StorageDeposited)
+    reg.projection("storage.picked_up", project_picked_up, StoragePickedUp)
+    reg.alert_rule("lostfound_handover_due", handover_due, "warning")
+    reg.alert_rule("storage_overtime", storage_overtime, "info")

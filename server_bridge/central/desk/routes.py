@@ -1,17 +1,16 @@
 """Desk pages and API at the centre: the shopper's status page and text form, ops ticket handling, lost & found."""
 from __future__ import annotations
 
-import time
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Form, Path, Query, Request
+from fastapi import APIRouter, Form, Path, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 from sqlalchemy import select
 
-from server_bridge.central.api import any_station
-from server_bridge.central.dashboard import ops_user
+from server_bridge.central.db import Database
+from server_bridge.central.deps import AnyStationDep, Clock, ClockDep, DbDep, OpsUserDep
 from server_bridge.central.desk import projections, tickets
 from server_bridge.central.desk.models import DeskFoundItem, DeskLostReport
 from server_bridge.central.desk.words import words
@@ -23,11 +22,6 @@ TicketId = Annotated[str, Path(pattern=r"^[A-Z0-9][A-Z0-9-]{0,31}$")]
 
 
 router = APIRouter()
-
-
-def _now(request: Request) -> float:
-    clock = getattr(request.app.state, "desk_clock", None)
-    return float(clock()) if clock else time.time()
 
 
 def _lang(request: Request, lang: str | None) -> str:
@@ -50,34 +44,30 @@ def _page(request: Request, name: str, lang: str, status: int = 200, **ctx: Any)
                                                       **ctx}, status_code=status)
 
 
-def _db(request: Request) -> Any:
-    return request.app.state.central.db
-
-
 # the shopper's phone ---------------------------------------------------------------------------
 @router.get("/desk/t/{code}", response_class=HTMLResponse, include_in_schema=False)
-def status_page(request: Request, code: Code, lang: str | None = None, error: str | None = None) -> HTMLResponse:
+def status_page(request: Request, code: Code, db: DbDep, clock: ClockDep, lang: str | None = None, error: str | None = None) -> HTMLResponse:
     lg = _lang(request, lang)
-    with _db(request).session() as session:
+    with db.session() as session:
         try:
             complaint = tickets.ticket_for_code(session, code)
         except tickets.TicketError:
             return _page(request, "status.html", lg, 404, ticket=None, code=code, error=None)
-        view = tickets.view(session, complaint, _now(request)).public()
+        view = tickets.view(session, complaint, clock()).public()
     return _page(request, "status.html", lg, ticket=view, code=code, error=error)
 
 
 @router.post("/desk/t/{code}", response_class=HTMLResponse, include_in_schema=False)
-def shopper_text(request: Request, code: Code, text: Annotated[str, Form(max_length=20_000)] = "",
+def shopper_text(request: Request, code: Code, db: DbDep, clock: ClockDep, text: Annotated[str, Form(max_length=20_000)] = "",
                  lang: str | None = None) -> Any:
     lg = _lang(request, lang)
     try:
-        with _db(request).session() as session:
-            tickets.add_shopper_text(session, code, text, _now(request))
+        with db.session() as session:
+            tickets.add_shopper_text(session, code, text, clock())
     except tickets.TicketError as exc:
-        with _db(request).session() as session:
+        with db.session() as session:
             try:
-                view: dict | None = tickets.view(session, tickets.ticket_for_code(session, code), _now(request)).public()
+                view: dict | None = tickets.view(session, tickets.ticket_for_code(session, code), clock()).public()
             except tickets.TicketError:
                 view = None
         return _page(request, "status.html", lg, exc.status, ticket=view, code=code, error=exc.code)
@@ -86,23 +76,23 @@ def shopper_text(request: Request, code: Code, text: Annotated[str, Form(max_len
 
 # stations ---------------------------------------------------------------------------------------
 @router.get("/api/v1/desk/complaints/{ticket_id}", tags=["desk"])
-def station_ticket(request: Request, ticket_id: TicketId,
-                   _station: Annotated[str, Depends(any_station)]) -> JSONResponse:
+def station_ticket(ticket_id: TicketId, db: DbDep, clock: ClockDep,
+                   _station: AnyStationDep) -> JSONResponse:
     """A ticket's public status, for a station where its QR was scanned."""
-    with _db(request).session() as session:
+    with db.session() as session:
         complaint = session.get(Complaint, ticket_id)
         if complaint is None:
             return JSONResponse({"code": "ticket_not_found", "message": "no such ticket (yet)"}, status_code=404)
-        return JSONResponse(tickets.view(session, complaint, _now(request)).public())
+        return JSONResponse(tickets.view(session, complaint, clock()).public())
 
 
 # ops ---------------------------------------------------------------------------------------------
 @router.get("/desk/ops/tickets", response_class=HTMLResponse, include_in_schema=False)
-def ops_tickets(request: Request, user: Annotated[str, Depends(ops_user)], lang: str | None = None,
+def ops_tickets(request: Request, user: OpsUserDep, db: DbDep, clock: ClockDep, lang: str | None = None,
                 status: Annotated[str | None, Query(pattern=r"^(open|answered|closed)$")] = None) -> HTMLResponse:
     lg = _lang(request, lang)
-    now = _now(request)
-    with _db(request).session() as session:
+    now = clock()
+    with db.session() as session:
         q = select(Complaint).order_by(Complaint.filed_at.desc()).limit(200)
         if status:
             q = q.where(Complaint.status == status)
@@ -112,48 +102,48 @@ def ops_tickets(request: Request, user: Annotated[str, Depends(ops_user)], lang:
 
 
 @router.get("/desk/ops/tickets/{ticket_id}", response_class=HTMLResponse, include_in_schema=False)
-def ops_ticket(request: Request, ticket_id: TicketId, user: Annotated[str, Depends(ops_user)],
+def ops_ticket(request: Request, ticket_id: TicketId, user: OpsUserDep, db: DbDep, clock: ClockDep,
                lang: str | None = None, error: str | None = None) -> HTMLResponse:
     lg = _lang(request, lang)
-    with _db(request).session() as session:
+    with db.session() as session:
         complaint = session.get(Complaint, ticket_id)
         if complaint is None:
             return _page(request, "ticket.html", lg, 404, v=None, user=user, error="ticket_not_found")
-        v = tickets.view(session, complaint, _now(request))
+        v = tickets.view(session, complaint, clock())
     return _page(request, "ticket.html", lg, v=v, user=user, error=error)
 
 
-def _act(request: Request, ticket_id: str, fn: Any, *args: Any) -> RedirectResponse:
+def _act(db: Database, clock: Clock, ticket_id: str, fn: Any, *args: Any) -> RedirectResponse:
     try:
-        with _db(request).session() as session:
-            fn(session, ticket_id, *args, _now(request))
+        with db.session() as session:
+            fn(session, ticket_id, *args, clock())
     except tickets.TicketError as exc:
         return RedirectResponse(f"/desk/ops/tickets/{ticket_id}?error={exc.code}", status_code=303)
     return RedirectResponse(f"/desk/ops/tickets/{ticket_id}", status_code=303)
 
 
 @router.post("/desk/ops/tickets/{ticket_id}/take", include_in_schema=False)
-def ops_take(request: Request, ticket_id: TicketId, user: Annotated[str, Depends(ops_user)]) -> RedirectResponse:
-    return _act(request, ticket_id, tickets.take, user)
+def ops_take(ticket_id: TicketId, user: OpsUserDep, db: DbDep, clock: ClockDep) -> RedirectResponse:
+    return _act(db, clock, ticket_id, tickets.take, user)
 
 
 @router.post("/desk/ops/tickets/{ticket_id}/reply", include_in_schema=False)
-def ops_reply(request: Request, ticket_id: TicketId, user: Annotated[str, Depends(ops_user)],
+def ops_reply(ticket_id: TicketId, user: OpsUserDep, db: DbDep, clock: ClockDep,
               text: Annotated[str, Form(max_length=20_000)] = "") -> RedirectResponse:
-    return _act(request, ticket_id, tickets.reply, user, text)
+    return _act(db, clock, ticket_id, tickets.reply, user, text)
 
 
 @router.post("/desk/ops/tickets/{ticket_id}/close", include_in_schema=False)
-def ops_close(request: Request, ticket_id: TicketId, user: Annotated[str, Depends(ops_user)],
+def ops_close(ticket_id: TicketId, user: OpsUserDep, db: DbDep, clock: ClockDep,
               text: Annotated[str, Form(max_length=20_000)] = "") -> RedirectResponse:
-    return _act(request, ticket_id, tickets.close, user, text)
+    return _act(db, clock, ticket_id, tickets.close, user, text)
 
 
 @router.get("/desk/ops/lostfound", response_class=HTMLResponse, include_in_schema=False)
-def ops_lostfound(request: Request, user: Annotated[str, Depends(ops_user)], lang: str | None = None) -> HTMLResponse:
+def ops_lostfound(request: Request, user: OpsUserDep, db: DbDep, clock: ClockDep, lang: str | None = None) -> HTMLResponse:
     lg = _lang(request, lang)
-    now = _now(request)
-    with _db(request).session() as session:
+    now = clock()
+    with db.session() as session:
         found = session.scalars(select(DeskFoundItem).order_by(DeskFoundItem.found_at.desc()).limit(300)).all()
         lost = session.scalars(select(DeskLostReport).order_by(DeskLostReport.lost_at.desc()).limit(100)).all()
         items = [{"i": i, "due": i.status == "held" and i.found_at < now - projections.RETENTION_S,

@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from kiosk.services.complaints import ComplaintRefused, clean_text
+from mallcommon.text import InputRefused, clean_text
 from server_bridge.central.desk.models import DeskReply, DeskTicket
 from server_bridge.central.desk.sla import clocks
 from server_bridge.central.errors import CentralError
@@ -69,7 +69,7 @@ def take(session: Session, complaint_id: str, user: str, now: float) -> Complain
 def _text(text: str, limit: int) -> str:
     try:
         cleaned = clean_text(text, limit)
-    except ComplaintRefused as exc:
+    except InputRefused as exc:
         raise TicketError(422, exc.code, str(exc)) from exc
     if not cleaned:
         raise TicketError(422, "text_empty", "please write something")

@@ -4,7 +4,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine
 
-import server_bridge.central.extensions  # noqa: F401  (desk models register on Base when imported)
+import server_bridge.central.desk.models  # noqa: F401  (the desk's tables, on the same Base)
 import server_bridge.central.models  # noqa: F401
 from server_bridge.central.db import Base
 

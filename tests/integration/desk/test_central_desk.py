@@ -12,7 +12,9 @@ from kiosk.services.lostfound import LostFound
 from kiosk.store import Store
 from kiosk.tokens import TokenBook
 from server_bridge.central.alerts import AlertSettings, evaluate
+from server_bridge.central.deps import get_clock
 from server_bridge.central.models import Alert, Complaint
+from tests.fixtures.central import REGISTRY
 from tests.integration.desk.conftest import CentralUnderTest
 
 
@@ -27,7 +29,7 @@ def _ops(central: CentralUnderTest, user: str) -> httpx.Client:
 
 def _alerts(central: CentralUnderTest, now: float) -> list[tuple[str, str]]:
     with central.db.session() as session:
-        evaluate(session, now, AlertSettings())
+        evaluate(session, now, AlertSettings(), REGISTRY.alert_rules)
     with central.db.session() as session:
         return [(a.kind, a.subject) for a in session.scalars(select(Alert).where(Alert.status == "open"))]
 
@@ -96,7 +98,7 @@ def test_sla_clocks_raise_alerts_when_breached(central: CentralUnderTest, store:
     assert ("complaint_close_sla", late.ticket_id) in after_a_day
     assert ("complaint_close_sla", answered.ticket_id) in after_a_day  # answered is not closed
 
-    central.app.state.desk_clock = lambda: filed + 7200
+    central.app.dependency_overrides[get_clock] = lambda: (lambda: filed + 7200)
     page = httpx.get(late.status_url, params={"lang": "en"})
     assert "overdue" in page.text
 
@@ -112,7 +114,7 @@ def test_found_item_unclaimed_for_seven_days_is_flagged_for_handover(
 
     assert ("lostfound_handover_due", old.item_id) not in _alerts(central, now[0] + 6 * 86_400)
     assert ("lostfound_handover_due", old.item_id) in _alerts(central, now[0] + 7 * 86_400 + 1)
-    central.app.state.desk_clock = lambda: now[0] + 8 * 86_400
+    central.app.dependency_overrides[get_clock] = lambda: (lambda: now[0] + 8 * 86_400)
     page = _ops(central, "dave").get("/desk/ops/lostfound", params={"lang": "en"})
     assert "hand over to security" in page.text and old.item_id in page.text
 

@@ -9,7 +9,7 @@ from server_bridge.central.fleet import HeartbeatBuffer
 from server_bridge.central.ingest import ingest_batch
 from server_bridge.central.models import Alert
 from server_bridge.central.schemas import Batch, Heartbeat
-from tests.fixtures.central import envelope
+from tests.fixtures.central import REGISTRY, envelope
 
 SETTINGS = AlertSettings(offline_after_s=60, low_stock_min=3, min_charged_battery=80)
 T0 = 1_764_000_000.0
@@ -33,7 +33,7 @@ def heartbeat_at(db: Database, station: str, hb: Heartbeat, at: float) -> None:
 
 def run(db: Database, now: float) -> list[tuple[str, str, str]]:
     with db.session() as s:
-        evaluate(s, now, SETTINGS)
+        evaluate(s, now, SETTINGS, REGISTRY.alert_rules)
     with db.session() as s:
         return [(a.kind, a.station_id, a.status) for a in s.scalars(select(Alert).order_by(Alert.id))]
 
@@ -99,7 +99,7 @@ def test_locker_offline_and_printer_cover_open(central_db: Database) -> None:
 def test_complaint_sla_clocks(central_db: Database) -> None:
     with central_db.session() as s:
         ingest_batch(s, "K01", Batch.model_validate({"events": [envelope(1, "complaint.filed", {
-            "complaint_id": "C-9", "category": "parking", "floor": "B1", "filed_at": T0})]}), T0)
+            "complaint_id": "C-9", "category": "parking", "floor": "B1", "filed_at": T0})]}), T0, REGISTRY.projections)
     heartbeat_at(central_db, "K01", beat(), T0 + 3500)
     run(central_db, T0 + 3599)
     assert live(central_db, "complaint_response_sla") == []
@@ -114,7 +114,7 @@ def test_overdue_lending(central_db: Database) -> None:
     with central_db.session() as s:
         ingest_batch(s, "K01", Batch.model_validate({"events": [envelope(1, "lending.started", {
             "lending_id": "L-1", "member_id": "M1", "item_type": "umbrella", "item_id": "U-1",
-            "station_id": "K01", "started_at": T0, "due_at": T0 + 100})]}), T0)
+            "station_id": "K01", "started_at": T0, "due_at": T0 + 100})]}), T0, REGISTRY.projections)
     run(central_db, T0 + 99)
     assert live(central_db, "lending_overdue") == []
     run(central_db, T0 + 101)

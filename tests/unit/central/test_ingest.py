@@ -11,8 +11,10 @@ from server_bridge.central.errors import EventInvalid
 from server_bridge.central.ingest import ingest_batch
 from server_bridge.central.members import seed_demo
 from server_bridge.central.models import Complaint, Event, Lending, Member, Rating, UnmatchedReturn
+from server_bridge.central.registry import Registry
 from server_bridge.central.schemas import Batch
-from tests.fixtures.central import envelope
+from server_bridge.central.wiring import build_registry
+from tests.fixtures.central import REGISTRY, envelope
 
 T0 = 1_764_000_000.0
 
@@ -30,9 +32,9 @@ def returned(seq: int, item: str, lending: str | None, station: str, at: float) 
         "duration_s": 3600})
 
 
-def send(db: Database, station: str, events: list[dict]) -> int:
+def send(db: Database, station: str, events: list[dict], registry: Registry = REGISTRY) -> int:
     with db.session() as s:
-        return ingest_batch(s, station, Batch.model_validate({"events": events}), time.time())
+        return ingest_batch(s, station, Batch.model_validate({"events": events}), time.time(), registry.projections)
 
 
 def count(db: Database, model: type, *where: object) -> int:
@@ -110,24 +112,23 @@ def test_stations_have_separate_sequences(central_db: Database) -> None:
     assert count(central_db, Event) == 2
 
 
-def test_a_failing_projection_is_recorded_and_does_not_wedge_the_station(
-        central_db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_failing_projection_is_recorded_and_does_not_wedge_the_station(central_db: Database) -> None:
     from server_bridge.central.alerts import AlertSettings, evaluate
     from server_bridge.central.models import Alert, ProjectionFailure
-    from server_bridge.central.projections import PROJECTIONS, ProjectionSpec
 
     def broken(session: object, station_id: str, event: object) -> None:
         raise RuntimeError("desk bug")
 
-    monkeypatch.setitem(PROJECTIONS, "desk.broken", ProjectionSpec(broken, None))
+    registry = build_registry()
+    registry.projection("desk.broken", broken)  # type: ignore[arg-type]
     acked = send(central_db, "K01", [started(1, "L1", "U-1"), envelope(2, "desk.broken", {}),
-                                     started(3, "L3", "U-3")])
+                                     started(3, "L3", "U-3")], registry)
     assert acked == 3
     assert count(central_db, Lending) == 2
     with central_db.session() as s:
         [failure] = s.scalars(select(ProjectionFailure)).all()
         assert (failure.seq, failure.type) == (2, "desk.broken") and "desk bug" in failure.error
-        evaluate(s, time.time(), AlertSettings())
+        evaluate(s, time.time(), AlertSettings(), registry.alert_rules)
     with central_db.session() as s:
         assert s.scalars(select(Alert.subject).where(Alert.kind == "projection_failed")).all() == ["desk.broken#2"]
 

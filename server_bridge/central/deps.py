@@ -1,0 +1,110 @@
+"""Typed FastAPI dependencies: what a route needs from the running centre, named in its signature.
+
+`create_app` builds one `Central` and keeps it on `app.state`; this is the only module that reads it there.
+Routes ask for `DbDep`, `TokensDep`, `SettingsDep`, … (as in fastapi/full-stack-fastapi-template's
+`api/deps.py`); tests replace one with `app.dependency_overrides[get_clock] = …`. The dependencies are async
+because a sync one costs a hop to a worker thread on every request (the heartbeat is the busiest endpoint).
+"""
+from __future__ import annotations
+
+import hmac
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Annotated
+
+from fastapi import Depends, Header, HTTPException, Path, Request
+from fastapi.security import HTTPBasic, HTTPBasicCredentials
+
+from server_bridge.central.alerts import AlertEngine, AlertSettings
+from server_bridge.central.auth import StationTokens
+from server_bridge.central.db import Database
+from server_bridge.central.fleet import HeartbeatBuffer
+from server_bridge.central.registry import Registry
+
+Clock = Callable[[], float]
+
+
+@dataclass
+class Central:
+    """Everything the routes of one app share; built by `create_app`."""
+    db: Database
+    tokens: StationTokens
+    heartbeats: HeartbeatBuffer
+    alerts: AlertEngine
+    settings: AlertSettings
+    registry: Registry
+    clock: Clock = field(default=time.time)
+
+
+async def get_central(request: Request) -> Central:
+    central: Central = request.app.state.central
+    return central
+
+
+CentralDep = Annotated[Central, Depends(get_central)]
+
+
+async def get_db(central: CentralDep) -> Database:
+    return central.db
+
+
+async def get_tokens(central: CentralDep) -> StationTokens:
+    return central.tokens
+
+
+async def get_heartbeats(central: CentralDep) -> HeartbeatBuffer:
+    return central.heartbeats
+
+
+async def get_settings(central: CentralDep) -> AlertSettings:
+    return central.settings
+
+
+async def get_registry(central: CentralDep) -> Registry:
+    return central.registry
+
+
+async def get_clock(central: CentralDep) -> Clock:
+    return central.clock
+
+
+DbDep = Annotated[Database, Depends(get_db)]
+TokensDep = Annotated[StationTokens, Depends(get_tokens)]
+HeartbeatsDep = Annotated[HeartbeatBuffer, Depends(get_heartbeats)]
+SettingsDep = Annotated[AlertSettings, Depends(get_settings)]
+RegistryDep = Annotated[Registry, Depends(get_registry)]
+ClockDep = Annotated[Clock, Depends(get_clock)]
+
+StationPath = Annotated[str, Path(pattern=r"^[A-Z0-9][A-Z0-9-]{0,31}$")]
+Auth = Annotated[str | None, Header(alias="Authorization")]
+
+
+async def station_auth(station_id: StationPath, tokens: TokensDep, authorization: Auth = None) -> str:
+    """The caller is the station named in the path. Runs before the body is judged, so a stranger learns
+    nothing about what we accept."""
+    return str(tokens.check(authorization, station_id))
+
+
+async def any_station(tokens: TokensDep, authorization: Auth = None) -> str:
+    """The caller is some registered station (member look-ups, desk tickets)."""
+    return str(tokens.check_any(authorization))
+
+
+StationDep = Annotated[str, Depends(station_auth)]
+AnyStationDep = Annotated[str, Depends(any_station)]
+_basic = HTTPBasic(auto_error=False)
+
+
+def ops_user(credentials: Annotated[HTTPBasicCredentials | None, Depends(_basic)]) -> str:
+    """When CENTRAL_OPS_PASSWORD is set the dashboard asks for it (HTTP Basic); the user name is recorded."""
+    password = os.environ.get("CENTRAL_OPS_PASSWORD")
+    if not password:
+        return credentials.username if credentials else "ops"
+    if credentials is None or not hmac.compare_digest(credentials.password.encode(), password.encode()):
+        raise HTTPException(401, "ops login required", headers={"WWW-Authenticate": "Basic"})
+    return credentials.username or "ops"
+
+
+OpsUserDep = Annotated[str, Depends(ops_user)]
