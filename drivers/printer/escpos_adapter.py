@@ -11,7 +11,7 @@ import time
 from typing import Any
 
 from device_profiles.printer_schema import PrinterProfile
-from drivers.printer import OFFLINE, ConnType, PrinterError, PrinterOffline, PrinterStatus
+from drivers.printer.base import OFFLINE, ConnType, PrinterError, PrinterOffline, PrinterStatus
 
 log = logging.getLogger(__name__)
 

@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-from drivers.printer.virtual.paper import Paper
+if TYPE_CHECKING:
+    from drivers.printer.virtual.paper import Paper
 
 
 def _size(paper: Paper, n: int) -> None:
