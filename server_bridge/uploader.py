@@ -15,6 +15,7 @@ from typing import Any
 
 import httpx
 
+from kiosk.services.diagnostics import LinkState, UploadLink
 from kiosk.store import OutboxEvent, Store
 
 log = logging.getLogger(__name__)
@@ -67,6 +68,7 @@ class Uploader:
         self._link: str = "unknown"
         self._last_success: float | None = None
         self._last_error: str | None = None
+        self._refused_status: int | None = None  # the HTTP status of the last refusal while the link is down
         self._acked_seq = 0
         self._sent_total = 0
         self._batch_limit = batch_max
@@ -88,7 +90,7 @@ class Uploader:
         except UploadRefused as exc:
             if exc.status == 413 and self._batch_limit > 1:
                 self._batch_limit = max(1, self._batch_limit // 2)  # smaller batches will fit
-            self._failed(str(exc))
+            self._failed(str(exc), refused=exc.status)
             return 0
         except (httpx.HTTPError, OSError, ValueError) as exc:
             self._failed(f"{type(exc).__name__}: {exc}")
@@ -119,6 +121,9 @@ class Uploader:
         try:
             self._post(self._heartbeat_url, json.dumps(beat, ensure_ascii=False, default=str).encode("utf-8"))
         except UploadRefused as exc:
+            if exc.status in (401, 403):  # the centre does not take this station's token: the whole link is refused
+                self._failed(f"heartbeat: {exc}", refused=exc.status)
+                return False
             # Reachable but refused (a health field it cannot read): events keep flowing, status() tells why.
             with self._lock:
                 self._heartbeat_error = str(exc)
@@ -145,8 +150,9 @@ class Uploader:
         step = min(self.backoff_max_s, BACKOFF_BASE_S * (2 ** min(failures - 1, 16)))
         return step / 2 + self.rng.uniform(0, step / 2)
 
-    def _failed(self, error: str) -> None:
+    def _failed(self, error: str, refused: int | None = None) -> None:
         with self._lock:
+            self._refused_status = refused
             self._failures += 1
             self._backoff_s = self.next_delay(self._failures)
             self._next_try = self.clock() + self._backoff_s
@@ -159,6 +165,7 @@ class Uploader:
         with self._lock:
             was = self._link
             self._failures, self._backoff_s, self._next_try = 0, 0.0, 0.0
+            self._refused_status = None
             self._link, self._last_success = "up", time.time()
         if was == "down":
             log.info("upload.link_up station=%s", self.station_id)
@@ -172,6 +179,23 @@ class Uploader:
                     "acked_seq": self._acked_seq, "sent_total": self._sent_total,
                     "outbox_depth": depth, "outbox_oldest_age_s": oldest,
                     "last_heartbeat_at": self._last_heartbeat, "heartbeat_error": self._heartbeat_error}
+
+    def link_status(self) -> UploadLink:
+        """The link as the station's health model reads it: refused (4xx) is told apart from unreachable."""
+        with self._lock:
+            if self._link == "up":
+                state = LinkState.UP
+            elif self._link == "down":
+                state = LinkState.REFUSED if self._refused_status is not None else LinkState.UNREACHABLE
+            else:
+                state = LinkState.CONNECTING
+            return UploadLink(url=self.base, state=state, last_error=self._last_error,
+                              http_status=self._refused_status, failures=self._failures,
+                              backoff_s=round(self._backoff_s, 3),
+                              next_attempt_in_s=round(max(0.0, self._next_try - self.clock()), 3),
+                              last_success_at=self._last_success, acked_seq=self._acked_seq,
+                              sent_total=self._sent_total, last_heartbeat_at=self._last_heartbeat,
+                              heartbeat_error=self._heartbeat_error)
 
     # background thread ------------------------------------------------------------------------
     def start(self) -> Uploader:

@@ -141,9 +141,17 @@ class MqttLockerLink:
         self._client.on_message = self._guard(self._on_message)
 
     # -- life cycle -----------------------------------------------------------------------------------
-    def start(self) -> None:
+    def start(self, wait: bool = True) -> None:
+        """Connect; from then on paho reconnects by itself with backoff (1 s growing to 10 s).
+
+        `wait=True` (tools): raise BrokerRefused unless the first try succeeds. `wait=False` (the station): return
+        at once, keep trying in the background, and let `link_state()` say how it goes."""
+        self._refused = None
+        self._first_connect.clear()
         self._client.connect_async(self.host, self.port, keepalive=self.keepalive)
         self._client.loop_start()
+        if not wait:
+            return
         if not self._first_connect.wait(self.connect_timeout) or self._refused:
             self._client.loop_stop()
             why = self._refused or f"no answer from {self.host}:{self.port}"
@@ -160,6 +168,16 @@ class MqttLockerLink:
     @property
     def connected(self) -> bool:
         return self._connected
+
+    def link_state(self) -> tuple[str, str | None]:
+        """("up" | "connecting" | "refused" | "unreachable", what the broker or the network said)."""
+        if self._connected:
+            return "up", None
+        if self._refused:
+            return "refused", self._refused
+        if self._counters.get("connect_failures") or self._ever_connected:
+            return "unreachable", f"no answer from {self.host}:{self.port}"
+        return "connecting", None
 
     # -- reading the cache ----------------------------------------------------------------------------
     def view(self, locker_id: str) -> LockerView | None:
@@ -277,6 +295,7 @@ class MqttLockerLink:
             log.warning("locker.broker_refused station=%s reason=%s", self.station_id, rc)
             self._first_connect.set()
             return
+        self._refused = None
         subs = [(topic(self.site, i, leaf), 1) for i in self.locker_ids for leaf in SUBSCRIBED_LEAVES]
         client.subscribe(subs)
         if self.announce:

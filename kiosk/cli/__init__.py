@@ -21,8 +21,19 @@ MODULES = [
 ]
 
 
+EX_CONFIG = 78  # sysexits.h: kiosk.service lists it in RestartPreventExitStatus (restarting cannot fix a config)
+
+
 class CliError(Exception):
     """Printed as {"ok": false, "error": …} with exit code 2."""
+
+    exit_code = 2
+
+
+class ConfigUnusable(CliError):
+    """The config (or a device profile it names) can never work: exit EX_CONFIG, naming the file and key."""
+
+    exit_code = EX_CONFIG
 
 
 def emit(obj: Any) -> None:
@@ -50,6 +61,8 @@ def main(argv: list[str] | None = None) -> int:
         return int(args.func(args) or 0)
     except CliError as exc:
         emit({"ok": False, "error": str(exc)})
-        return 2
+        if isinstance(exc, ConfigUnusable):
+            print(f"station config unusable: {exc}", file=sys.stderr, flush=True)
+        return exc.exit_code
     except KeyboardInterrupt:
         return 130

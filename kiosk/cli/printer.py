@@ -7,7 +7,13 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from kiosk.bootstrap import build_printing
 from kiosk.cli import CliError, emit
+from kiosk.cli.station import load
+from kiosk.config import StationConfig
+from kiosk.services.printing import PrintOutcome, PrintService
+from kiosk.services.receipts import StaffTestPage
+from kiosk.store import Store
 
 ROOT = Path(__file__).resolve().parents[2]
 SIM_STATES = ("ok", "paper_out", "cover_open", "near_end", "offline")
@@ -31,23 +37,17 @@ def register(verbs: argparse._SubParsersAction, sim_verbs: argparse._SubParsersA
     s.set_defaults(func=cmd_sim_printer)
 
 
-def _service(args: argparse.Namespace) -> Any:
-    from kiosk.config import ConfigError, load_config
-    from kiosk.station import Station
-    from kiosk.store import Store
-
-    if not args.config:
-        raise CliError("--config FILE is required")
-    try:
-        config = load_config(args.config)
-    except ConfigError as exc:
-        raise CliError(str(exc)) from exc
+def _service(args: argparse.Namespace) -> tuple[PrintService, StationConfig]:
+    """The print service alone: its store and printer, nothing else of the station."""
+    config = load(args)
     if config.printer is None:
         raise CliError("this station has no [printer] in its config")
-    return Station._build_printing(config, Store(config.db_path), time.time), config
+    service = build_printing(config, Store(config.db_path), time.time)
+    assert service is not None
+    return service, config
 
 
-def _outcome(o: Any) -> dict[str, Any]:
+def _outcome(o: PrintOutcome) -> dict[str, Any]:
     d = asdict(o)
     d["status"] = o.status.as_dict() if o.status is not None else None
     return d
@@ -70,8 +70,6 @@ def cmd_queue(args: argparse.Namespace) -> int:
 
 
 def cmd_test_page(args: argparse.Namespace) -> int:
-    from kiosk.services.receipts import StaffTestPage
-
     service, config = _service(args)
     page = StaffTestPage(station_id=config.station_id, printer_model=service.profile.model,
                          printed_at=time.time(), staff_id=args.staff)

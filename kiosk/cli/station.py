@@ -2,13 +2,27 @@
 from __future__ import annotations
 
 import argparse
+import json
 import signal
 import threading
-from dataclasses import asdict
+import time
+from dataclasses import asdict, replace
 from pathlib import Path
-from typing import Any
 
-from kiosk.cli import CliError, emit
+import httpx
+
+from device_profiles import ProfileError
+from drivers.locker.acl import write_broker_auth
+from drivers.locker.link import LockerError
+from kiosk.bootstrap import Part, bootstrap
+from kiosk.cli import CliError, ConfigUnusable, emit
+from kiosk.config import StationConfig, load_config
+from kiosk.services.diagnostics import HEALTH_FILE_FRESH_S, CameraHealth, CentralProbe, StationHealth, report
+from kiosk.services.lending import LendingRefused, list_lendings
+from kiosk.station import Station
+from kiosk.store import Store
+from kiosk.tokens import TokenBook, TokenKeys, TokenRejected
+from kiosk.watchdog import Watchdog
 
 
 def register(verbs: argparse._SubParsersAction, sim_verbs: argparse._SubParsersAction) -> None:
@@ -45,33 +59,28 @@ def register(verbs: argparse._SubParsersAction, sim_verbs: argparse._SubParsersA
     p.set_defaults(func=cmd_member_code)
 
 
-def load(args: argparse.Namespace) -> Any:
-    from device_profiles import ProfileError
-    from kiosk.config import load_config
-
+def load(args: argparse.Namespace) -> StationConfig:
+    """The station's config, or exit EX_CONFIG naming the file and key (systemd does not restart on it)."""
     if not args.config:
-        raise CliError("--config FILE is required")
+        raise ConfigUnusable("--config FILE is required")
     try:
         return load_config(args.config)
     except ProfileError as exc:
-        raise CliError(str(exc)) from exc
+        raise ConfigUnusable(str(exc)) from exc
 
 
-def build_station(args: argparse.Namespace, **kw: Any) -> Any:
-    from device_profiles import ProfileError
-    from drivers.locker.link import LockerError
-    from kiosk.station import Station
-
+def build_station(args: argparse.Namespace, parts: Part, announce: bool = False) -> Station:
+    """The station with only `parts` (tools beside a running station never announce it)."""
     config = load(args)
     try:
-        return Station.build(config, **kw)
-    except (ProfileError, LockerError, OSError) as exc:
+        return bootstrap(config, parts=parts, announce=announce)
+    except ProfileError as exc:
+        raise ConfigUnusable(str(exc)) from exc
+    except (LockerError, OSError) as exc:
         raise CliError(str(exc)) from exc
 
 
 def cmd_member_code(args: argparse.Namespace) -> int:
-    from device_profiles import ProfileError
-    from kiosk.tokens import TokenBook, TokenKeys
 
     config = load(args)
     try:
@@ -83,8 +92,6 @@ def cmd_member_code(args: argparse.Namespace) -> int:
 
 
 def cmd_mqtt_auth(args: argparse.Namespace) -> int:
-    from drivers.locker.acl import write_broker_auth
-
     config = load(args)
     auth = write_broker_auth(config.site, [config.station_id, *args.station], [lk.id for lk in config.lockers],
                              args.out)
@@ -94,12 +101,12 @@ def cmd_mqtt_auth(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    station = build_station(args, with_uploader=False, with_camera=False, announce=False)
+    station = build_station(args, Part.PRINTER)
     try:
         station.lockers.start()
         for locker_id in station.profiles:
             station.lockers.wait_for_state(locker_id, timeout=3.0)
-        health = station.health()
+        health = station.health().as_dict()
         health["open_lendings"] = len(station.lending.lendings(open_only=True))
         for item_type in sorted({p.item_type for p in station.lending.profiles.values()}):
             health.setdefault("available", {})[item_type] = asdict(station.lending.availability(item_type))
@@ -110,11 +117,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_lend(args: argparse.Namespace) -> int:
-    from drivers.locker.link import LockerError
-    from kiosk.services.lending import LendingRefused
-    from kiosk.tokens import TokenRejected
-
-    station = build_station(args, with_uploader=False, with_camera=False, announce=False)
+    station = build_station(args, Part.PRINTER)
     try:
         try:
             member = station.tokens.verify_member(args.member_code)
@@ -137,9 +140,6 @@ def cmd_lend(args: argparse.Namespace) -> int:
 
 
 def cmd_lendings(args: argparse.Namespace) -> int:
-    from kiosk.services.lending import list_lendings
-    from kiosk.store import Store
-
     config = load(args)
     store = Store(config.db_path)
     for lending in list_lendings(store, args.open, args.limit, newest_first=False):
@@ -149,20 +149,20 @@ def cmd_lendings(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    station = build_station(args)
-    station.start()
+    """Run until stopped, whatever is missing outside the process: the broker, the centre, a printer or a
+    camera may come later (each part reconnects by itself); only a config that can never work exits (78)."""
+    station = build_station(args, Part.ALL, announce=True)
+    station.start(wait=False)
     try:
         if args.headless:
             done = threading.Event()
             signal.signal(signal.SIGTERM, lambda *_: done.set())
             emit({"ok": True, "station": station.config.station_id, "running": "headless"})
-            from kiosk.watchdog import Watchdog
-
             with Watchdog() as wd:
                 while not done.wait(wd.interval_s):
                     wd.ping()
         else:
-            from kiosk.ui.app import run_ui
+            from kiosk.ui.app import run_ui  # Kivy: only the verb that draws pays for it
 
             run_ui(station, windowed=args.windowed, screenshot_dir=args.screenshot_dir)
     except KeyboardInterrupt:
@@ -172,36 +172,27 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
-def probe_central(url: str, timeout_s: float = 3.0) -> dict[str, Any]:
-    import httpx
-
+def probe_central(url: str, timeout_s: float = 3.0) -> CentralProbe:
     try:
         answer = httpx.get(url.rstrip("/") + "/openapi.json", timeout=timeout_s)
-        return {"url": url, "reachable": answer.status_code == 200, "status": answer.status_code}
+        return CentralProbe(url, answer.status_code == 200, status=answer.status_code)
     except httpx.HTTPError as exc:
-        return {"url": url, "reachable": False, "error": type(exc).__name__}
+        return CentralProbe(url, False, error=type(exc).__name__)
 
 
-def running_station_health(path: Path, fresh_s: float) -> dict[str, Any] | None:
-    import json
-    import time
-
+def running_station_health(path: Path, fresh_s: float) -> StationHealth | None:
+    """The running station's own health file, when it is fresh (the station process is alive)."""
     try:
         if time.time() - path.stat().st_mtime > fresh_s:
             return None
         data = json.loads(path.read_text())
-        return data if isinstance(data, dict) else None
-    except (OSError, ValueError):
+        return StationHealth.from_dict(data) if isinstance(data, dict) else None
+    except (OSError, ValueError, KeyError, TypeError):
         return None
 
 
 def cmd_diag(args: argparse.Namespace) -> int:
-    import time
-
-    from drivers.locker.link import LockerError
-    from kiosk.services.diagnostics import HEALTH_FILE_FRESH_S, report
-
-    station = build_station(args, with_uploader=False, with_camera=False, announce=False)
+    station = build_station(args, Part.PRINTER)
     config = station.config
     try:
         try:
@@ -213,16 +204,16 @@ def cmd_diag(args: argparse.Namespace) -> int:
             station.lockers.wait_for_state(locker_id, timeout=2.0)
         while True:
             health = station.health()
-            health["broker"] = {"address": f"{config.broker.host}:{config.broker.port}", "reachable": reachable}
             running = running_station_health(station.health_file, HEALTH_FILE_FRESH_S)
-            health["station_process"] = {"running": running is not None}
-            if running is not None:
-                health["camera"] = running.get("camera")
-                health["central"] = running.get("central")
+            camera, central, faults = health.camera, health.central, health.faults
+            if running is not None:  # only the station process sees its camera and its upload link
+                camera, central = running.camera, running.central
+                faults = tuple({*faults, *running.faults})
             elif config.camera is not None:
-                health["camera"] = {"connected": False, "fps": 0.0, "decode_rate": 0.0}
-            if config.central is not None:
-                health["central_probe"] = probe_central(config.central.url)
+                camera = CameraHealth(connected=False, error="the station is not running")
+            health = replace(health, camera=camera, central=central, faults=faults,
+                             station_process=running is not None,
+                             central_probe=probe_central(config.central.url) if config.central else None)
             result = report(health)
             emit(result)
             if args.watch is None:

@@ -17,6 +17,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from kiosk.bootstrap import Part, bootstrap
 from kiosk.config import load_config
 from kiosk.services.lending import LendingRefused
 from kiosk.station import Station
@@ -90,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
     for noisy in ("httpx", "httpcore"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     config = load_config(args.config)
-    station = Station.build(config, with_camera=False)
+    station = bootstrap(config, parts=Part.ALL & ~Part.CAMERA)
     station.start(handle_returns=True, background=True)
     shopper = Shopper(station, random.Random(args.seed), args.pause_file).start()
     done = threading.Event()

@@ -41,10 +41,10 @@ def kiosk(tmp_path: Path, virtual_printer: Any) -> Iterator[Kiosk]:
         write_staff_file(stack.config.data_dir / "staff.toml", {"S-001": ("Wang Fang", STAFF_PIN)}, iterations=1000)
         for locker_id in ("U1", "P1"):
             stack.start_sim(locker_id, fill="all")
-        from kiosk.station import Station
+        from kiosk.bootstrap import Part, bootstrap
 
         camera = SimulatedCamera(640, 480, 15.0)
-        station = Station.build(stack.config, clock=stack.clock, with_uploader=False, camera_source=camera)
+        station = bootstrap(stack.config, clock=stack.clock, camera=camera, parts=Part.ALL & ~Part.UPLOADER)
         stack.station = station
         station.start(handle_returns=True, background=False)
         yield Kiosk(stack, camera, virtual_printer)

@@ -10,6 +10,7 @@ from kivy.clock import Clock
 from kivy.factory import Factory
 from kivy.properties import NumericProperty, StringProperty
 
+from kiosk.services.diagnostics import StationHealth
 from kiosk.ui.health_words import RESULTS, SLOT_OPS, camera_words, other_lines, printer_words
 from kiosk.ui.screens.base import FlowScreen
 
@@ -64,7 +65,8 @@ class DiagnosticsScreen(FlowScreen):
         """Runs on a worker: everything the screen shows, from the station and its services."""
         health: dict[str, Any] = {}
         if hasattr(station, "health"):
-            health = dict(station.health())
+            report = station.health()  # kiosk.services.diagnostics.StationHealth (a test double may give a dict)
+            health = report.as_dict() if isinstance(report, StationHealth) else dict(report)
         scanning = getattr(station, "scanning", None)
         if scanning is not None and "camera" not in health:
             health["camera"] = scanning.status()

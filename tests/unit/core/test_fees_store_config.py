@@ -91,12 +91,13 @@ def test_bad_station_config_names_file_and_key(tmp_path: Path) -> None:
 
 
 def test_diagnostics_call_an_empty_lending_locker_a_problem_but_not_an_empty_storage_locker() -> None:
-    from kiosk.services.diagnostics import assess
+    from kiosk.services.diagnostics import StationHealth, assess
 
     def locker(lid: str, item_type: str, items: list[str | None]) -> dict:
         return {"locker_id": lid, "item_type": item_type, "online": True,
                 "slots": [{"slot": i + 1, "state": "occupied" if it else "empty", "item": it} for i, it in enumerate(items)]}
 
-    health = {"lockers": [locker("U1", "umbrella", [None, None]), locker("S1", "storage", [None, None]),
-                          locker("S2", "storage", ["BAG-1", "BAG-2"])]}
+    health = StationHealth.from_dict({"lockers": [locker("U1", "umbrella", [None, None]),
+                                                  locker("S1", "storage", [None, None]),
+                                                  locker("S2", "storage", ["BAG-1", "BAG-2"])]})
     assert {(p.code, p.device) for p in assess(health)} == {("locker_empty", "U1"), ("locker_full", "S2")}

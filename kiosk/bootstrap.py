@@ -1,0 +1,177 @@
+"""Composition root: read nothing but the config, open the store, pick real or given adapters, wire the services.
+
+`bootstrap(config)` builds a whole station on its real adapters; tests and tools hand in their own (`link=`,
+`printer=`, `camera=`, `clock=`) and say which optional parts they need (`parts=`), so a one-shot verb builds
+only what it uses. Nothing here starts a thread or touches the network: that is `kiosk.lifecycle`.
+
+What can be wrong without the configuration being wrong (a missing token or broker password file, a bad
+content file, a printer the driver cannot open) never stops the build: the part is left out or runs without
+credentials, and the problem is recorded in `Station.faults` for `diag` and the health model. Only a config
+that can never work raises (ConfigError from `load_config`, a bad device profile).
+"""
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from enum import Flag, auto
+from pathlib import Path
+
+from device_profiles import load_profile_as
+from device_profiles.camera_schema import CameraProfile
+from device_profiles.locker_schema import LockerProfile
+from device_profiles.printer_schema import PrinterProfile
+from drivers.locker.client import MqttLockerLink
+from drivers.locker.link import LockerLink
+from drivers.printer import Printer, PrinterError, open_printer
+from drivers.scanner.frames import FrameSource
+from kiosk.config import StationConfig
+from kiosk.content import CONTENT_ROOT, ContentError, load_content
+from kiosk.services.complaints import ComplaintDesk, HttpTicketStatusApi
+from kiosk.services.diagnostics import Problem
+from kiosk.services.directory import Directory
+from kiosk.services.lending import LendingService
+from kiosk.services.lostfound import LostFound
+from kiosk.services.members import HttpMemberApi, MemberCentre
+from kiosk.services.printing import PrintService
+from kiosk.services.scanning import ScanService
+from kiosk.services.staff import StaffService
+from kiosk.services.storage import StorageService
+from kiosk.services.survey import SurveyService
+from kiosk.station import PrintedReceipts, Station
+from kiosk.store import Store, StoreReplayGuard
+from kiosk.tokens import TokenBook, TokenKeys
+from server_bridge.uploader import Uploader
+
+log = logging.getLogger(__name__)
+LENT_TYPES = ("umbrella", "power_bank", "stroller")
+NO_CENTRE = "http://127.0.0.1:9"  # discard port: a station without [central] gets quick, clear failures
+
+
+class Part(Flag):
+    """The optional parts of a station; the locker link, lending, staff and survey are always built."""
+
+    NONE = 0
+    PRINTER = auto()
+    CAMERA = auto()
+    UPLOADER = auto()
+    DESK = auto()  # member centre, complaints, lost & found, directory, bag storage
+    ALL = PRINTER | CAMERA | UPLOADER | DESK
+
+
+def read_secret(path: Path | None) -> str | None:
+    return path.read_text(encoding="utf-8").strip() if path else None
+
+
+def secret_or_fault(path: Path | None, code: str, device: str, what: str, faults: list[Problem]) -> str | None:
+    """The secret in `path`, or None with a Problem saying which file is missing (the part runs without it)."""
+    try:
+        return read_secret(path)
+    except OSError as exc:
+        faults.append(Problem(code, device, f"{what} {path} cannot be read ({exc.strerror}): "
+                                            "restore it from the installation's secrets"))
+        log.warning("station.secret_missing file=%s error=%s", path, exc.strerror)
+        return None
+
+
+def bootstrap(config: StationConfig, *, link: LockerLink | None = None, printer: Printer | None = None,
+              camera: FrameSource | None = None, clock: Callable[[], float] = time.time, parts: Part = Part.ALL,
+              announce: bool = True, content_root: Path = CONTENT_ROOT) -> Station:
+    """The station for `config`; `link`/`printer`/`camera` replace the configured adapters when given."""
+    faults: list[Problem] = []
+    store = Store(config.db_path, clock=clock)
+    tokens = TokenBook(TokenKeys(config.site_key()), clock=clock, replay=StoreReplayGuard(store))
+    profiles = {lk.id: load_profile_as(lk.profile, LockerProfile) for lk in config.lockers}
+    if link is None:
+        password = secret_or_fault(config.broker.password_file, "broker_password_missing", "broker",
+                                   "the station's broker password file", faults)
+        link = MqttLockerLink(
+            site=config.site, station_id=config.station_id, locker_ids=list(profiles), host=config.broker.host,
+            port=config.broker.port, username=config.broker.username, password=password,
+            keepalive=config.broker.keepalive_s, announce=announce)
+    printing = build_printing(config, store, clock, printer, faults) if Part.PRINTER in parts else None
+    receipts = PrintedReceipts(printing, config.station_id) if printing is not None else None
+    lent = {lid: p for lid, p in profiles.items() if p.item_type in LENT_TYPES}
+    lending = LendingService(store=store, lockers=link, profiles=lent, policy=config.policy,
+                             station_id=config.station_id, tokens=tokens, receipts=receipts, clock=clock)
+    staff_file = config.data_dir / "staff.toml"
+    station = Station(config=config, store=store, tokens=tokens, lockers=link, profiles=profiles, lending=lending,
+                      staff=StaffService(store, tokens, clock, staff_file if staff_file.exists() else None),
+                      survey=SurveyService(store), printing=printing, faults=faults)
+    if Part.CAMERA in parts:
+        station.scanning = build_scanning(config, tokens, camera)
+    token = ""
+    if config.central is not None and parts & (Part.DESK | Part.UPLOADER):
+        token = secret_or_fault(config.central.token_file, "central_token_missing", "central",
+                                "the station's token file for the centre", faults) or ""
+    if Part.DESK in parts:
+        build_desk(station, clock, token, content_root)
+    if Part.UPLOADER in parts and config.central is not None:
+        station.uploader = Uploader(store, config.station_id, config.central.url, token,
+                                    lambda: station.health().as_dict(), batch_max=config.central.batch_max,
+                                    batch_max_age_s=config.central.batch_max_age_s,
+                                    heartbeat_s=config.central.heartbeat_s)
+    return station
+
+
+def build_printing(config: StationConfig, store: Store, clock: Callable[[], float], printer: Printer | None = None,
+                   faults: list[Problem] | None = None) -> PrintService | None:
+    """The print service on the configured printer (or `printer`); None when the station has no [printer]."""
+    if config.printer is None:
+        return None
+    profile = load_profile_as(config.printer.profile, PrinterProfile)
+    if printer is None:
+        c = config.printer.connection
+        try:
+            printer = open_printer(profile, c.type, host=c.host, port=c.port, device=c.device, baudrate=c.baudrate,
+                                   vid=c.vid, pid=c.pid, timeout_s=c.timeout_s)
+        except (PrinterError, OSError, ValueError) as exc:
+            if faults is None:
+                raise
+            faults.append(Problem("printer_unavailable", "printer",
+                                  f"the receipt printer cannot be opened ({exc}): check [printer] connection "
+                                  "and that the printer is plugged in; the station runs without receipts"))
+            log.warning("station.printer_unavailable error=%s", exc)
+            return None
+    return PrintService(printer, profile, store, clock=clock)
+
+
+def build_scanning(config: StationConfig, tokens: TokenBook, camera: FrameSource | None = None) -> ScanService | None:
+    if camera is None:
+        if config.camera is None:
+            return None
+        # drivers.scanner pulls in OpenCV and the decoders: only a station with a camera pays for the import
+        from drivers.scanner import CameraCapture, SimulatedCamera
+
+        profile = load_profile_as(config.camera.profile, CameraProfile)
+        if config.camera.source == "sim":
+            camera = SimulatedCamera.for_station(profile, config.data_dir / "simcam")
+        else:
+            camera = CameraCapture(profile, config.camera.source)
+    return ScanService(camera, tokens)
+
+
+def build_desk(station: Station, clock: Callable[[], float], token: str, content_root: Path = CONTENT_ROOT) -> None:
+    """Member centre, complaints, lost & found, directory and bag storage (`token`: the station's for the centre)."""
+    config, store, tokens = station.config, station.store, station.tokens
+    url = config.central.url if config.central else NO_CENTRE
+    try:
+        station.directory = Directory(load_content(content_root))
+    except ContentError as exc:
+        station.faults.append(Problem("content_invalid", "content",
+                                      f"the mall's content files cannot be shown: {exc}; the directory is "
+                                      "out of service until they are fixed (check with `content`)"))
+        log.warning("station.content_invalid error=%s", exc)
+    station.members = MemberCentre(store=store, tokens=tokens, api=HttpMemberApi(url, token),
+                                   station_id=config.station_id, open_lendings=station.lending.open_lendings,
+                                   parking=config.policy.parking, clock=clock)
+    public_url = (config.central.public_url if config.central else None) or url
+    station.complaints = ComplaintDesk(store=store, tokens=tokens, station_id=config.station_id, public_url=public_url,
+                                       status_api=HttpTicketStatusApi(url, token), clock=clock)
+    station.lostfound = LostFound(store=store, tokens=tokens, photo_dir=config.data_dir / "lostfound",
+                                  station_id=config.station_id, clock=clock)
+    stored = {lid: p for lid, p in station.profiles.items() if p.item_type == "storage"}
+    if stored and "storage" in config.policy.items:
+        station.storage = StorageService(store=store, lockers=station.lockers, profiles=stored,
+                                         policy=config.policy.items["storage"], tokens=tokens,
+                                         station_id=config.station_id, clock=clock)

@@ -1,0 +1,227 @@
+"""The station's life cycle: start and stop its parts, the housekeeping loop, the health file, its health model.
+
+Two ways to start:
+- `wait=True` (tools, tests): connect to the broker now (BrokerRefused if it does not answer) and reconcile
+  what a previous run left open before returning — a one-shot verb either works or says why.
+- `wait=False` (`run`): never wait for anything outside the process. The locker link connects and reconnects
+  in the background with backoff; the lending service reconciles on its own thread once it can; until then,
+  and whenever the broker or a locker is gone, `service_states()` marks what needs a locker out of service
+  while the screen and the store keep serving the rest.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import threading
+import time
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
+
+from kiosk import __version__
+from kiosk.services.diagnostics import (
+    SERVICE_DESK,
+    BrokerHealth,
+    CameraHealth,
+    DiskHealth,
+    LinkState,
+    LockerHealth,
+    OutboxHealth,
+    PrinterHealth,
+    ServiceState,
+    SlotHealth,
+    StationHealth,
+)
+
+if TYPE_CHECKING:  # Station holds its Lifecycle; this side only needs the type
+    from kiosk.station import Station
+
+log = logging.getLogger(__name__)
+TICK_S = 2.0
+HEALTH_FILE_EVERY = 5  # ticks
+
+
+@runtime_checkable
+class ReconnectingLink(Protocol):
+    """A locker link that can start without its broker and say how its connection goes (MqttLockerLink)."""
+
+    def start(self, wait: bool = True) -> None: ...
+
+    def link_state(self) -> tuple[str, str | None]: ...
+
+
+class Lifecycle:
+    def __init__(self, station: Station) -> None:
+        self.station = station
+        self._stop = threading.Event()
+        self._loop: threading.Thread | None = None
+        self._starter: threading.Thread | None = None
+        self._lending_ready = threading.Event()
+
+    # start / stop -----------------------------------------------------------------------------
+    def start(self, handle_returns: bool = True, background: bool = True, wait: bool = True) -> None:
+        st = self.station
+        link = st.lockers
+        if wait:
+            link.start()
+            self._start_lending(handle_returns)
+        else:
+            if isinstance(link, ReconnectingLink):
+                link.start(wait=False)
+            else:
+                link.start()
+            self._starter = threading.Thread(target=self._start_lending, args=(handle_returns,),
+                                             name="station-start", daemon=True)
+            self._starter.start()
+        if st.scanning is not None:
+            st.scanning.start()
+        if st.uploader is not None:
+            st.uploader.start()
+        if background:
+            self._loop = threading.Thread(target=self._housekeeping, name="station-loop", daemon=True)
+            self._loop.start()
+        log.info("station.started station=%s site=%s version=%s", st.config.station_id, st.config.site,
+                 __version__)
+
+    def _start_lending(self, handle_returns: bool) -> None:
+        try:
+            self.station.lending.start(handle_returns=handle_returns)
+        except Exception:
+            if not self._starter:
+                raise
+            # the station stays up (screen, store, desk); the next ticks reconcile what is left
+            log.exception("station.lending_start_failed")
+        self._lending_ready.set()
+
+    @property
+    def lending_ready(self) -> bool:
+        return self._lending_ready.is_set()
+
+    def _housekeeping(self) -> None:
+        ticks = 0
+        while not self._stop.wait(TICK_S):
+            self.tick()
+            ticks += 1
+            if ticks % HEALTH_FILE_EVERY == 1:
+                self.write_health_file()
+
+    def tick(self) -> None:
+        """One pass of periodic work: settle stale intents, bought power banks, queued receipts."""
+        st = self.station
+        try:
+            if self._lending_ready.is_set():
+                st.lending.periodic()
+            if st.printing is not None:
+                st.printing.retry_pending()
+        except Exception:
+            log.exception("station.tick_failed")
+
+    def stop(self) -> None:
+        st = self.station
+        self._stop.set()
+        if st.uploader is not None:
+            st.uploader.stop()
+        if st.scanning is not None:
+            st.scanning.stop()
+        if st.printing is not None:
+            st.printing.stop()
+        st.lending.stop()
+        st.lockers.close()
+        for thread in (self._loop, self._starter):
+            if thread is not None:
+                thread.join(timeout=5)
+        st.store.close()
+
+    # health -----------------------------------------------------------------------------------
+    def write_health_file(self) -> None:
+        """What `diag` in another process reads for the parts only this process can see (camera, uploads)."""
+        path = self.station.health_file
+        try:
+            tmp = path.with_suffix(".tmp")
+            tmp.write_text(json.dumps(self.health().as_dict(), default=str))
+            os.replace(tmp, path)
+        except (OSError, TypeError, ValueError):
+            log.exception("station.health_file_failed")
+
+    def broker(self) -> BrokerHealth:
+        st = self.station
+        link = st.lockers
+        if isinstance(link, ReconnectingLink):
+            state, detail = link.link_state()
+            link_state = LinkState(state)
+        else:
+            link_state, detail = LinkState.UP, None
+        return BrokerHealth(address=f"{st.config.broker.host}:{st.config.broker.port}", state=link_state,
+                            detail=detail, stats=link.stats())
+
+    def lockers(self) -> tuple[LockerHealth, ...]:
+        st = self.station
+        out = []
+        for locker_id, prof in st.profiles.items():
+            view = st.lockers.view(locker_id)
+            slots = tuple(SlotHealth(s.slot, s.state, s.item, s.battery) for s in (view.slots if view else ()))
+            out.append(LockerHealth(locker_id, prof.item_type, bool(view and view.online), slots))
+        return tuple(out)
+
+    def health(self) -> StationHealth:
+        """Device health for heartbeats, diagnostics and the staff screen."""
+        st = self.station
+        depth, oldest = st.store.outbox_depth()
+        printer = None
+        if st.printing is not None:
+            try:
+                ps = st.printing.status()
+                printer = PrinterHealth(ps.online, ps.paper_out, ps.paper_near_end, ps.cover_open)
+            except Exception:
+                printer = PrinterHealth(online=False)
+        camera = None
+        if st.scanning is not None:
+            cs = st.scanning.status()
+            camera = CameraHealth(cs.connected, cs.fps, cs.decode_rate, cs.last_frame_age_s, cs.error)
+        disk = shutil.disk_usage(st.config.data_dir)
+        now = time.time()
+        lockers = self.lockers()
+        broker = self.broker()
+        return StationHealth(
+            ts=now, version=__version__, uptime_s=now - st.started_at, outbox=OutboxHealth(depth, oldest),
+            lockers=lockers, printer=printer, camera=camera, broker=broker,
+            central=st.uploader.link_status() if st.uploader is not None else None,
+            disk=DiskHealth(disk.free, disk.total), services=self._services(lockers, broker, printer),
+            faults=tuple(st.faults))
+
+    def service_states(self) -> tuple[ServiceState, ...]:
+        """What a shopper can use now (cheap: no device is asked; the home screen polls it)."""
+        return self._services(self.lockers(), self.broker(), None)
+
+    def _services(self, lockers: tuple[LockerHealth, ...], broker: BrokerHealth,
+                  printer: PrinterHealth | None) -> tuple[ServiceState, ...]:
+        st = self.station
+        starting = not self._lending_ready.is_set() and self._starter is not None
+
+        def needs_lockers(name: str, item_types: set[str]) -> ServiceState:
+            mine = [lk for lk in lockers if lk.item_type in item_types]
+            if not broker.reachable:
+                why = f"locker broker {broker.state.value}" + (f" ({broker.detail})" if broker.detail else "")
+            elif starting:
+                why = "the station is still checking its lockers"
+            elif not any(lk.online for lk in mine):
+                why = "no locker for it is online: " + ", ".join(lk.locker_id for lk in mine)
+            else:
+                return ServiceState(name, True)
+            return ServiceState(name, False, why, SERVICE_DESK)
+
+        lent: set[str] = {p.item_type for p in st.lending.profiles.values()}
+        states = [needs_lockers(f"borrow.{t}", {t}) for t in sorted(lent)]
+        if lent:
+            states.append(needs_lockers("return", lent))
+        if st.storage is not None:
+            states.append(needs_lockers("storage", {"storage"}))
+        if st.members is not None:
+            states += [ServiceState("complaints", True), ServiceState("lostfound", True),
+                       ServiceState("members", True)]
+            states.append(ServiceState("directory", True) if st.directory is not None else
+                          ServiceState("directory", False, "the mall's content files are invalid", SERVICE_DESK))
+        if st.printing is not None and printer is not None:
+            states.append(ServiceState("receipts", printer.online and not printer.paper_out,
+                                       None if printer.online else "the receipt printer does not answer"))
+        return tuple(states)
