@@ -144,7 +144,8 @@ def main(argv: list[str] | None = None) -> int:
     config = load_config(args.config)
     var = ROOT / "var"
     ensure_secrets(config)
-    run_cli("-m", "kiosk", "--config", str(args.config), "mqtt-auth", "--out", str(var / "mqtt"))
+    run_cli("-m", "kiosk", "--config", str(args.config), "mqtt-auth", "--out", str(var / "mqtt"),
+            "--sim-control")
     stack = Stack(var / "logs")
     broker = Mosquitto(var / "mosquitto", port=config.broker.port, host=config.broker.host,
                        password_file=var / "mqtt" / "passwd", acl_file=var / "mqtt" / "acl")

@@ -9,7 +9,7 @@ import base64
 import hashlib
 import os
 import secrets
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -51,15 +51,32 @@ def hash_password(password: str, salt: bytes | None = None, iterations: int = PB
     return f"$7${iterations}${base64.b64encode(salt).decode()}${base64.b64encode(digest).decode()}"
 
 
-def acl_text(site: str, station_ids: Iterable[str], lockers: Iterable[str], sim_control: bool = True) -> str:
-    """Mosquitto ACL: anything not granted here is refused (publishes silently dropped, reads withheld)."""
+Stations = Iterable[str] | Mapping[str, Iterable[str]]
+
+
+def station_lockers(stations: Stations, lockers: Iterable[str]) -> dict[str, list[str]]:
+    """Which lockers each station may command: as given by a mapping, or all `lockers` for a plain list
+    (one station per broker, the usual case)."""
+    if isinstance(stations, Mapping):
+        return {check_id(s, "station_id"): [check_id(lk, "locker_id") for lk in own] for s, own in stations.items()}
+    every = list(lockers)
+    return {check_id(s, "station_id"): every for s in stations}
+
+
+def acl_text(site: str, station_ids: Stations, lockers: Iterable[str], sim_control: bool = True) -> str:
+    """Mosquitto ACL: anything not granted here is refused (publishes silently dropped, reads withheld).
+
+    Every grant names one locker: a station reads and commands only its own lockers (no `+` wildcard), a
+    locker only its own topics. The simulator's control topic and user exist only with `sim_control`."""
     check_id(site, "site")
+    lockers = list(lockers)
     parts = [f"# written by drivers.locker.acl for site {site}; regenerate rather than edit"]
-    for sid in station_ids:
-        parts += ["", f"user {station_user(sid)}",
-                  f"topic read {ROOT}/{site}/locker/#",
-                  f"topic write {ROOT}/{site}/locker/+/cmd",
-                  f"topic readwrite {kiosk_topic(site, sid)}"]
+    for sid, own in station_lockers(station_ids, lockers).items():
+        parts += ["", f"user {station_user(sid)}"]
+        for lid in own:
+            parts += [f"topic read {topic(site, lid, leaf)}" for leaf in ("status", "state", "event", "ack")]
+            parts.append(f"topic write {topic(site, lid, 'cmd')}")
+        parts.append(f"topic readwrite {kiosk_topic(site, sid)}")
     for lid in lockers:
         parts += ["", f"user {locker_user(lid)}",
                   # a locker reads its own status to notice a late Will of an earlier session and re-announce
@@ -67,8 +84,9 @@ def acl_text(site: str, station_ids: Iterable[str], lockers: Iterable[str], sim_
                   f"topic write {topic(site, lid, 'state')}",
                   f"topic write {topic(site, lid, 'event')}",
                   f"topic write {topic(site, lid, 'ack')}",
-                  f"topic read {topic(site, lid, 'cmd')}",
-                  f"topic read {control_topic(site, lid)}"]
+                  f"topic read {topic(site, lid, 'cmd')}"]
+        if sim_control:
+            parts.append(f"topic read {control_topic(site, lid)}")
     if sim_control:
         parts += ["", f"user {SIM_CONTROL_USER}", f"topic write {ROOT}/{site}/sim/#"]
     return "\n".join(parts) + "\n"
@@ -83,14 +101,19 @@ def _write_private(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-def write_broker_auth(site: str, station_ids: Iterable[str], lockers: Iterable[str], out_dir: Path | str,
+def write_broker_auth(site: str, station_ids: Stations, lockers: Iterable[str], out_dir: Path | str,
                       sim_control: bool = True) -> BrokerAuth:
-    """Write passwd, acl and creds/<user>.pw under out_dir; existing passwords are kept."""
+    """Write passwd, acl and creds/<user>.pw under out_dir; existing passwords are kept.
+
+    `station_ids` is a list (each station may command all `lockers`) or {station: its lockers}; lockers named
+    only in the mapping get users too. Production passes sim_control=False (no simulator control user)."""
     out = Path(out_dir)
     creds = out / "creds"
     creds.mkdir(parents=True, exist_ok=True)
-    station_ids, lockers = list(station_ids), list(lockers)
-    users = [station_user(s) for s in station_ids] + [locker_user(lid) for lid in lockers]
+    lockers = list(lockers)
+    scoped = station_lockers(station_ids, lockers)
+    lockers += [lk for own in scoped.values() for lk in own if lk not in lockers]
+    users = [station_user(s) for s in scoped] + [locker_user(lid) for lid in dict.fromkeys(lockers)]
     if sim_control:
         users.append(SIM_CONTROL_USER)
     lines = []
@@ -103,5 +126,5 @@ def write_broker_auth(site: str, station_ids: Iterable[str], lockers: Iterable[s
         lines.append(f"{user}:{hash_password(password)}")
     auth = BrokerAuth(password_file=out / "passwd", acl_file=out / "acl", creds_dir=creds, users=tuple(users))
     _write_private(auth.password_file, "\n".join(lines) + "\n")
-    _write_private(auth.acl_file, acl_text(site, station_ids, lockers, sim_control))
+    _write_private(auth.acl_file, acl_text(site, scoped, dict.fromkeys(lockers), sim_control))
     return auth

@@ -8,7 +8,16 @@ import subprocess
 import time
 from pathlib import Path
 
+from drivers.locker.models import MAX_PAYLOAD
 from mallcommon.net import free_port  # also imported from here by tests and runners
+
+# No message bigger than the protocol allows is ever forwarded: the broker drops a larger payload, and a
+# packet much larger than that (a 20 MiB "state" from a stolen locker login) closes the sender's connection
+# before the broker reads it all. The same lines go into the site broker's config (docs/deploy.md).
+BROKER_LIMITS = (
+    f"message_size_limit {MAX_PAYLOAD}",
+    f"max_packet_size {MAX_PAYLOAD + 1024}",  # payload + topic + header
+)
 
 
 def wait_port(host: str, port: int, timeout: float = 10.0) -> None:
@@ -45,6 +54,7 @@ class Mosquitto:
             "max_queued_messages 10000",
             # without it, Nagle + delayed ACK add ~40 ms to each small QoS 1 hop (bench/locker_rtt.py)
             "set_tcp_nodelay true",
+            *BROKER_LIMITS,
         ]
         if os.geteuid() == 0:
             # started as root, mosquitto drops to user `mosquitto`, which cannot read a password file in a

@@ -9,7 +9,6 @@ from __future__ import annotations
 import logging
 import os
 import queue
-import secrets
 import threading
 import time
 import uuid
@@ -45,7 +44,7 @@ from drivers.locker.models import (
     split_topic,
     topic,
 )
-from drivers.locker.transport import new_client
+from drivers.locker.transport import new_client, private_client_id
 
 log = logging.getLogger(__name__)
 
@@ -131,7 +130,7 @@ class MqttLockerLink:
         # run beside it (lend, diag, status) must not. Each connection has its own client id, or the
         # broker would drop the running station whenever a tool connects with the same one.
         self.announce = announce
-        client_id = f"station-{site}-{station_id}-{os.getpid()}-{secrets.token_hex(3)}"
+        client_id = private_client_id(f"station-{site}-{station_id}-{os.getpid()}")
         self._client = new_client(client_id, username, password)
         self._client.reconnect_delay_set(1, 10)
         self._client.on_pre_connect = self._guard(self._on_pre_connect)

@@ -39,7 +39,7 @@ from drivers.locker.models import (
     parse_status,
     topic,
 )
-from drivers.locker.transport import new_client
+from drivers.locker.transport import new_client, private_client_id
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +90,7 @@ class LockerSimulator:
         self._worker = threading.Thread(target=self._run, name=f"sim-{self.locker_id}", daemon=True)
         self._worker.start()
         ready = threading.Event()
-        self._ctl = self._client(f"sim-{self.site}-{self.locker_id}-ctl")
+        self._ctl = self._client(private_client_id(f"sim-{self.site}-{self.locker_id}-ctl"))
         self._ctl.on_connect = lambda c, u, f, rc, p: self._safe(self._ctl_connected, c, rc, ready)
         self._ctl.on_message = lambda c, u, m: self._safe(self._on_control, bytes(m.payload))
         self._ctl.connect_async(self.host, self.port, keepalive=self.keepalive)
@@ -162,7 +162,7 @@ class LockerSimulator:
     def _go_online(self) -> None:
         if self._fw is not None:
             return
-        client = self._client(f"locker-{self.site}-{self.locker_id}")
+        client = self._client(private_client_id(f"locker-{self.site}-{self.locker_id}"))
         client.on_pre_connect = lambda c, u: self._safe(self._arm_will, c)
         client.on_connect = lambda c, u, f, rc, p: self._safe(self._fw_connected, c, rc)
         client.on_disconnect = lambda c, u, f, rc, p: self._safe(self._fw_disconnected, rc)

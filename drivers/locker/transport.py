@@ -1,6 +1,7 @@
 """How every locker-side MQTT connection is made: paho 2.x callbacks, QoS 1 friendly TCP, credentials."""
 from __future__ import annotations
 
+import secrets
 import socket
 from typing import Any
 
@@ -24,3 +25,14 @@ def new_client(client_id: str, username: str | None = None, password: str | None
         client.username_pw_set(username, password)
     client.on_socket_open = _no_delay
     return client
+
+
+def private_client_id(prefix: str) -> str:
+    """`{prefix}-{64 random bits}`, new for every connection.
+
+    MQTT lets a new connection with a client id drop the connection that holds it (the broker then sends the
+    victim's Will). Device credentials cannot be tied to one id here (a station and its CLI tools, a simulator's
+    firmware and control connections share a login), so no device uses a predictable id: nobody can take over a
+    connection whose id they cannot know (the broker sends client ids to no client; the ACL grants no `$SYS`).
+    """
+    return f"{prefix}-{secrets.token_hex(8)}"

@@ -51,7 +51,10 @@ def register(verbs: argparse._SubParsersAction, sim_verbs: argparse._SubParsersA
 
     p = verbs.add_parser("mqtt-auth", help="write the broker's password file + ACL for this station's devices")
     p.add_argument("--out", required=True, type=Path)
-    p.add_argument("--station", action="append", default=[], help="further station ids sharing the broker")
+    p.add_argument("--station", action="append", default=[], metavar="ID=LOCKER,LOCKER",
+                   help="a further station sharing the broker, with the lockers it may command (e.g. K02=U2,P2)")
+    p.add_argument("--sim-control", action="store_true",
+                   help="also write the simulator control user and topics (development only, never production)")
     p.set_defaults(func=cmd_mqtt_auth)
 
     p = sim_verbs.add_parser("member-code", help="print a member code valid right now (demo)")
@@ -93,8 +96,17 @@ def cmd_member_code(args: argparse.Namespace) -> int:
 
 def cmd_mqtt_auth(args: argparse.Namespace) -> int:
     config = load(args)
-    auth = write_broker_auth(config.site, [config.station_id, *args.station], [lk.id for lk in config.lockers],
-                             args.out)
+    stations: dict[str, list[str]] = {config.station_id: [lk.id for lk in config.lockers]}
+    for spec in args.station:
+        sid, sep, lockers = spec.partition("=")
+        if not sep or sid in stations:
+            raise CliError(f"--station {spec!r}: expected ID=LOCKER,LOCKER (each station commands only its own "
+                           "lockers) with an id not given before")
+        stations[sid] = [lk for lk in lockers.split(",") if lk]
+    try:
+        auth = write_broker_auth(config.site, stations, [], args.out, sim_control=args.sim_control)
+    except ValueError as exc:
+        raise CliError(str(exc)) from exc
     emit({"ok": True, "password_file": str(auth.password_file), "acl_file": str(auth.acl_file),
           "creds_dir": str(auth.creds_dir)})
     return 0

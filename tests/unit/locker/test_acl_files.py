@@ -52,7 +52,36 @@ def test_acl_confines_each_locker_to_its_own_topics() -> None:
     assert "topic read mall/v1/demo-mall/locker/U1/cmd" in u1
     assert not any(line.startswith("topic write") and line.endswith("/cmd") for line in u1)
     k01 = sections["user station-K01"]
-    assert "topic write mall/v1/demo-mall/locker/+/cmd" in k01
+    assert "topic write mall/v1/demo-mall/locker/U1/cmd" in k01 and "topic write mall/v1/demo-mall/locker/U2/cmd" in k01
+    assert not any("+" in line or "#" in line for line in k01), "a station is granted its lockers one by one"
     assert not any(line.endswith(("/state", "/event", "/ack")) and "write" in line for line in k01)
     assert sections["user sim-control"] == ["topic write mall/v1/demo-mall/sim/#"]
     assert "sim-control" not in acl_text("demo-mall", ["K01"], ["U1"], sim_control=False)
+
+
+def test_acl_scopes_each_station_to_its_own_lockers_and_production_has_no_sim_control() -> None:
+    text = acl_text("demo-mall", {"K01": ["U1"], "K02": ["U2", "P2"]}, ["U1", "U2", "P2"], sim_control=False)
+    sections = {s.splitlines()[0]: s.splitlines()[1:] for s in text.split("\n\n")[1:]}
+    k01, k02 = sections["user station-K01"], sections["user station-K02"]
+    assert all("/U1/" in line or "/kiosk/K01/" in line for line in k01), k01
+    assert "topic write mall/v1/demo-mall/locker/U1/cmd" in k01
+    assert {line for line in k02 if line.endswith("/cmd")} == {"topic write mall/v1/demo-mall/locker/U2/cmd",
+                                                                 "topic write mall/v1/demo-mall/locker/P2/cmd"}
+    assert "sim" not in text and "user sim-control" not in sections
+
+
+def test_mqtt_auth_cli_scopes_further_stations(tmp_path: Path) -> None:
+    import sys
+    root = Path(__file__).resolve().parents[3]
+    out = tmp_path / "auth"
+    run = subprocess.run([sys.executable, "-m", "kiosk", "--config", str(root / "station.example.toml"), "mqtt-auth",
+                          "--out", str(out), "--station", "K02=U9"], cwd=root, capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    acl = (out / "acl").read_text()
+    k02 = acl.split("user station-K02\n")[1].split("\n\n")[0]
+    assert k02.splitlines()[:-1] == [f"topic read mall/v1/demo-mall/locker/U9/{leaf}" for leaf in
+                                     ("status", "state", "event", "ack")] + ["topic write mall/v1/demo-mall/locker/U9/cmd"]
+    assert "sim-control" not in (out / "passwd").read_text(), "production is the default"
+    bad = subprocess.run([sys.executable, "-m", "kiosk", "--config", str(root / "station.example.toml"), "mqtt-auth",
+                          "--out", str(out), "--station", "K03"], cwd=root, capture_output=True, text=True)
+    assert bad.returncode != 0 and "K03" in (bad.stdout + bad.stderr)
