@@ -35,12 +35,13 @@ class Mosquitto:
     """One mosquitto process; anonymous unless a password file is given (then ACL-confined)."""
 
     def __init__(self, workdir: Path, port: int | None = None, host: str = "127.0.0.1",
-                 password_file: Path | None = None, acl_file: Path | None = None) -> None:
+                 password_file: Path | None = None, acl_file: Path | None = None, limits: bool = True) -> None:
         self.workdir = Path(workdir)
         self.host = host
         self.port = port or free_port(host)
         self.password_file = password_file
         self.acl_file = acl_file
+        self.limits = limits  # False only to test what the station does on a broker configured without them
         self.proc: subprocess.Popen[bytes] | None = None
 
     def config_text(self) -> str:
@@ -54,7 +55,7 @@ class Mosquitto:
             "max_queued_messages 10000",
             # without it, Nagle + delayed ACK add ~40 ms to each small QoS 1 hop (bench/locker_rtt.py)
             "set_tcp_nodelay true",
-            *BROKER_LIMITS,
+            *(BROKER_LIMITS if self.limits else ()),
         ]
         if os.geteuid() == 0:
             # started as root, mosquitto drops to user `mosquitto`, which cannot read a password file in a

@@ -5,15 +5,26 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 
+from drivers.locker.broker import Mosquitto
 from drivers.locker.client import MqttLockerLink
 from drivers.locker.models import MAX_PAYLOAD, control_topic, topic
 from drivers.locker.simulator import LockerSimulator
 
 from .conftest import SITE, Observer, wait_until
+
+@pytest.fixture
+def broker(tmp_path: Path) -> Iterator[Mosquitto]:
+    """A broker without the 64 KiB limit (a site configured without it): the junk, oversized payloads included,
+    reaches both sides, whose own checks must count and drop it (test_broker_hardening: the limit itself)."""
+    mq = Mosquitto(tmp_path / "mosquitto-unlimited", limits=False).start()
+    yield mq
+    mq.stop()
+
 
 OVERSIZED = json.dumps({"seq": 1, "ts": 1.0, "slots": [], "pad": "x" * (MAX_PAYLOAD + 10)}).encode()
 JUNK: list[bytes] = [
