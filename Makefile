@@ -7,7 +7,7 @@ export KIVY_NO_ARGS := 1
 export KIVY_NO_CONSOLELOG := 1
 export KIVY_HOME := $(CURDIR)/var/kivy-home
 
-.PHONY: run test bench soak lint deps clean fonts screenshots
+.PHONY: run test bench soak lint lock deps clean fonts screenshots
 
 deps: .stamp-apt .stamp-venv fonts
 
@@ -25,6 +25,8 @@ var/fonts/NotoSansCJKsc-Regular.otf: .stamp-apt .stamp-venv kiosk/ui/fonts.py
 	fi
 	@touch $@
 
+# requirements.txt is the development lock (everything, pinned; see README "Dependencies"). The project itself is
+# run from the tree (`python -m …`), not installed into .venv.
 .stamp-venv: requirements.txt
 	@[ -x $(PY) ] || python3 -m venv .venv
 	@echo "installing python packages (requirements.txt)"
@@ -35,8 +37,8 @@ run: deps
 	@$(PY) -m kiosk.devrun
 
 test: deps
-	@$(PY) -m ruff check mallcommon kiosk drivers server_bridge device_profiles bench tests
-	@$(PY) -m mypy mallcommon kiosk drivers server_bridge device_profiles
+	@$(PY) -m ruff check mallcommon kiosk drivers server_bridge device_profiles bench tests tools
+	@$(PY) -m mypy mallcommon kiosk drivers server_bridge device_profiles tools
 	@$(PY) -m pytest -q -m "not slow" -p no:cacheprovider
 
 soak: deps
@@ -46,8 +48,12 @@ bench: deps
 	@for b in bench/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
 
 lint: deps
-	@$(PY) -m ruff check mallcommon kiosk drivers server_bridge device_profiles bench tests
-	@$(PY) -m mypy mallcommon kiosk drivers server_bridge device_profiles
+	@$(PY) -m ruff check mallcommon kiosk drivers server_bridge device_profiles bench tests tools
+	@$(PY) -m mypy mallcommon kiosk drivers server_bridge device_profiles tools
+
+# after adding a dependency to pyproject.toml and installing its pinned version into .venv
+lock:
+	@$(PY) tools/lock.py
 
 clean:
 	rm -rf var .stamp-apt .stamp-venv
