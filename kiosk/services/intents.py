@@ -2,8 +2,9 @@
 
 An intent is written (synchronous=FULL) before its unlock command leaves. At most one open intent per
 slot, across processes, is enforced by a partial unique index. An intent the sender can no longer
-finish is settled from the locker's retained state: item gone ⇒ the lending happened; item still
-there after the command has expired ⇒ cancelled; anything else waits for the next pass.
+finish is settled from the locker's retained state (`Door.settle` judged by `decisions.intent_verdict`):
+item gone ⇒ the lending happened; item still there after the command has expired ⇒ cancelled; anything
+else waits for the next pass.
 """
 from __future__ import annotations
 
@@ -18,17 +19,17 @@ from dataclasses import dataclass
 from typing import Any
 
 from device_profiles.locker_schema import LockerProfile
-from drivers.locker.link import LockerError, LockerLink, LockerView
+from drivers.locker.link import LockerLink, LockerView
+from kiosk.services.decisions import SlotCandidate, intent_verdict, pick_slots
+from kiosk.services.door import Door, Verdict, command_ttl
+from kiosk.services.errors import LendingRefused
+from kiosk.services.repository import OPEN_INTENT_STATES, Repositories, UnitOfWork
 from kiosk.store import Store
 
 log = logging.getLogger(__name__)
 
-OPEN_STATES = ("pending", "opened")
-
-
-def cmd_ttl(profile: LockerProfile) -> float:
-    """How long an unlock command stays valid at the locker (its expires_at)."""
-    return profile.timeouts.ack_s * 4
+OPEN_STATES = OPEN_INTENT_STATES
+cmd_ttl = command_ttl  # the name this module used before the door use case existed
 
 
 def _process_identity(pid: int) -> str | None:
@@ -49,14 +50,6 @@ def owner_alive(owner: str) -> bool:
 
 
 @dataclass(frozen=True)
-class SlotCandidate:
-    locker_id: str
-    slot: int
-    item_id: str
-    battery: int | None
-
-
-@dataclass(frozen=True)
 class Reservation:
     intent_id: str
     cmd_id: str
@@ -69,12 +62,14 @@ class Reservation:
 class IntentBook:
     def __init__(self, store: Store, link: LockerLink, profiles: dict[str, LockerProfile],
                  clock: Callable[[], float], monotonic: Callable[[], float],
-                 commit: Callable[[str, str | None], Any]) -> None:
+                 commit: Callable[[str, str | None], Any], door: Door | None = None) -> None:
         self.store = store
+        self.repo = Repositories(store).lendings
         self.link = link
         self.profiles = profiles
         self.clock = clock
         self.monotonic = monotonic
+        self.door = door or Door(link, monotonic)
         self._commit = commit
         self._active: set[str] = set()
         self._lock = threading.Lock()
@@ -84,44 +79,19 @@ class IntentBook:
     def candidates(self, item_type: str, min_battery: Callable[[str], int],
                    exclude: set[tuple[str, int]] | None = None) -> tuple[list[SlotCandidate], bool]:
         """Slots that hold a dispensable item, best first; and whether any locker of the type is online."""
-        busy = {(r["locker_id"], r["slot"]) for r in self.store.query(
-            "SELECT locker_id, slot FROM intents WHERE state IN ('pending','opened')")}
-        lent = {r["item_id"] for r in self.store.query("SELECT item_id FROM items WHERE status != 'in_locker'")}
-        found: list[SlotCandidate] = []
-        any_online = False
-        for locker_id, prof in self.profiles.items():
-            if prof.item_type != item_type:
-                continue
-            view = self.link.view(locker_id)
-            if view is None or not view.online:
-                continue
-            any_online = True
-            floor = min_battery(locker_id)
-            for s in view.slots:
-                if s.state != "occupied" or not s.item or s.item in lent:
-                    continue
-                if (locker_id, s.slot) in busy or (exclude and (locker_id, s.slot) in exclude):
-                    continue
-                if prof.sensors.battery and (s.battery is None or s.battery < floor):
-                    continue
-                found.append(SlotCandidate(locker_id, s.slot, s.item, s.battery))
-        found.sort(key=lambda c: (-(c.battery or 0), c.locker_id, c.slot))
-        return found, any_online
+        busy = self.repo.busy_slots()
+        out = self.repo.items_not_in_locker()
+        views = {lid: self.link.view(lid) for lid, p in self.profiles.items() if p.item_type == item_type}
+        return pick_slots(item_type, self.profiles, views, busy, out, min_battery, exclude or ())
 
     def reserve(self, candidates: list[SlotCandidate], member_id: str, item_type: str) -> Reservation:
-        from kiosk.services.lending import LendingRefused
-
         now = self.clock()
         for c in candidates:
             intent_id, cmd_id = uuid.uuid4().hex, str(uuid.uuid4())
             try:
-                with self.store.transaction() as conn:
-                    conn.execute(
-                        "INSERT INTO intents (intent_id, cmd_id, kind, member_id, item_type, locker_id, slot,"
-                        " item_id, state, owner, created_at, updated_at)"
-                        " VALUES (?,?,'borrow',?,?,?,?,?,'pending',?,?,?)",
-                        (intent_id, cmd_id, member_id, item_type, c.locker_id, c.slot, c.item_id, MY_OWNER,
-                         now, now))
+                with UnitOfWork(self.store) as uow:
+                    uow.lendings.add_intent(intent_id, cmd_id, member_id, item_type, c.locker_id, c.slot,
+                                            c.item_id, MY_OWNER, now)
             except sqlite3.IntegrityError:
                 continue  # another process reserved this slot a moment ago
             log.info("intent.reserved intent=%s locker=%s slot=%d item=%s", intent_id, c.locker_id, c.slot,
@@ -141,41 +111,29 @@ class IntentBook:
             with self._lock:
                 self._active.discard(intent_id)
 
-    def _set(self, intent_id: str, sql: str, params: tuple[Any, ...]) -> None:
-        with self.store.transaction() as conn:
-            conn.execute(sql + " WHERE intent_id=? AND state IN ('pending','opened')", (*params, intent_id))
-
     def mark_opened(self, intent_id: str) -> None:
-        self._set(intent_id, "UPDATE intents SET state='opened', updated_at=?", (self.clock(),))
+        self.repo.mark_opened(intent_id, self.clock())
 
     def set_item(self, intent_id: str, item_id: str) -> None:
-        self._set(intent_id, "UPDATE intents SET item_id=?, updated_at=?", (item_id, self.clock()))
+        self.repo.set_intent_item(intent_id, item_id, self.clock())
 
     def cancel(self, intent_id: str, reason: str) -> None:
-        self._set(intent_id, "UPDATE intents SET state='cancelled', reason=?, updated_at=?", (reason, self.clock()))
+        self.repo.cancel_intent(intent_id, reason, self.clock())
         log.info("intent.cancelled intent=%s reason=%s", intent_id, reason)
 
     def row(self, intent_id: str) -> Any:
-        rows = self.store.query("SELECT * FROM intents WHERE intent_id=?", (intent_id,))
-        return rows[0] if rows else None
+        return self.repo.intent(intent_id)
 
     def is_resolved(self, intent_id: str) -> bool:
         row = self.row(intent_id)
         return row is None or row["state"] not in OPEN_STATES
 
     # settling from the locker's state ----------------------------------------------------------
-    def _verdict(self, intent: Any, view: LockerView | None) -> str:
-        if view is None or not view.online:
-            return "unknown"
-        slot = view.slot(intent["slot"])
-        if slot is not None and slot.taken_by == intent["cmd_id"]:
-            return "taken"  # whatever is in the slot now came back later
-        if slot is None or slot.state == "open":
-            return "unknown"
-        if slot.item == intent["item_id"] and slot.state in ("occupied", "fault", "disabled"):
-            expired = self.clock() > intent["created_at"] + cmd_ttl(self.profiles[intent["locker_id"]]) + 1
-            return "present" if expired else "unknown"
-        return "taken"
+    def _judge(self, intent: Any) -> Callable[[LockerView | None], Verdict]:
+        def judge(view: LockerView | None) -> Verdict:
+            expired = self.clock() > intent["created_at"] + command_ttl(self.profiles[intent["locker_id"]]) + 1
+            return intent_verdict(view, intent["slot"], intent["cmd_id"], intent["item_id"], expired)
+        return judge
 
     def settle_from_state(self, intent_id: str, wait_s: float = 0.0) -> Any:
         """Ask the locker for fresh state and settle the intent; returns the lending when the item left."""
@@ -185,21 +143,11 @@ class IntentBook:
         prof = self.profiles.get(intent["locker_id"])
         if prof is None:
             return None
-        deadline = self.monotonic() + wait_s
-        while True:
-            try:
-                view: LockerView | None = self.link.refresh(intent["locker_id"], timeout=prof.timeouts.ack_s)
-            except LockerError:
-                view = self.link.view(intent["locker_id"])
-            verdict = self._verdict(intent, view)
-            offline = view is None or not view.online
-            if verdict != "unknown" or offline or self.monotonic() >= deadline:
-                break
-            threading.Event().wait(0.25)
-        if verdict == "taken":
+        verdict = self.door.settle(intent["locker_id"], self._judge(intent), wait_s, refresh_s=prof.timeouts.ack_s)
+        if verdict == "moved":
             log.info("intent.settled intent=%s verdict=taken", intent_id)
             return self._commit(intent_id, None)
-        if verdict == "present":
+        if verdict == "stayed":
             self.cancel(intent_id, "item_not_taken")
         return None
 
@@ -209,7 +157,7 @@ class IntentBook:
             return -1
         try:
             remaining = 0
-            for intent in self.store.query("SELECT * FROM intents WHERE state IN ('pending','opened')"):
+            for intent in self.repo.open_intents():
                 with self._lock:
                     mine_active = intent["intent_id"] in self._active
                 if mine_active or (intent["owner"] != MY_OWNER and owner_alive(intent["owner"])):
@@ -219,7 +167,7 @@ class IntentBook:
                 if prof is None:
                     remaining += 1
                     continue
-                wait = prof.timeouts.take_s + cmd_ttl(prof) + 2 if startup else 0.0
+                wait = prof.timeouts.take_s + command_ttl(prof) + 2 if startup else 0.0
                 log.info("intent.reconciling intent=%s locker=%s slot=%d state=%s", intent["intent_id"],
                          intent["locker_id"], intent["slot"], intent["state"])
                 self.settle_from_state(intent["intent_id"], wait_s=wait)
@@ -228,3 +176,6 @@ class IntentBook:
             return remaining
         finally:
             self._reconcile_lock.release()
+
+
+__all__ = ["IntentBook", "MY_OWNER", "OPEN_STATES", "Reservation", "SlotCandidate", "cmd_ttl", "owner_alive"]
