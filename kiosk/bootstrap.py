@@ -96,7 +96,7 @@ def bootstrap(config: StationConfig, *, link: LockerLink | None = None, printer:
                              station_id=config.station_id, tokens=tokens, receipts=receipts, clock=clock)
     staff_file = config.data_dir / "staff.toml"
     station = Station(config=config, store=store, tokens=tokens, lockers=link, profiles=profiles, lending=lending,
-                      staff=StaffService(store, tokens, clock, staff_file if staff_file.exists() else None),
+                      staff=StaffService(store, tokens, staff_file=staff_file if staff_file.exists() else None),
                       survey=SurveyService(store), printing=printing, faults=faults)
     if Part.CAMERA in parts:
         station.scanning = build_scanning(config, tokens, camera)

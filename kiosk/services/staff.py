@@ -1,7 +1,10 @@
 """Staff sign-in (badge QR + PIN on a keypad) and the maintenance log that goes out through the outbox.
 
-PINs live hashed (PBKDF2-SHA256) in a staff file (TOML `[[staff]]` tables, or JSON); 5 wrong PINs lock
-the badge for 5 minutes.
+PINs live hashed (PBKDF2-SHA256) in a staff file (TOML `[[staff]]` tables, or JSON); 5 wrong PINs in a row lock
+the badge for 5 minutes. The count and the lock live in the store, so a restart neither clears them nor resets
+the count; the lock is timed on CLOCK_BOOTTIME, which NTP or a hand-set wall clock cannot step. A reboot restarts
+that clock, so a lock found from an earlier boot is re-armed for its full time (a reboot never shortens it).
+Each lockout goes to the centre as an outbox event `staff.pin_locked` (alert `staff_pin_lockout`).
 """
 from __future__ import annotations
 
@@ -15,7 +18,7 @@ import time
 import tomllib
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -30,6 +33,27 @@ Clock = Callable[[], float]
 MAX_FAILURES = 5
 LOCK_S = 5 * 60
 PBKDF2_ITERATIONS = 200_000
+BOOT_ID_FILE = Path("/proc/sys/kernel/random/boot_id")
+
+
+def boot_clock() -> float:
+    """Seconds since boot, suspend included (CLOCK_BOOTTIME): the same in every process, never stepped."""
+    return time.clock_gettime(time.CLOCK_BOOTTIME)
+
+
+def boot_id() -> str:
+    """This boot's id: a boot_clock() reading means something only within the boot that took it."""
+    try:
+        return BOOT_ID_FILE.read_text().strip()
+    except OSError:
+        return "unknown"
+
+
+@dataclass
+class _Lockout:
+    failures: int = 0
+    locked_until: float | None = None  # on the lock clock, in the boot named below
+    boot: str = ""
 
 
 class StaffError(Exception):
@@ -106,15 +130,39 @@ def read_staff_file(path: Path) -> StaffFile:
 class StaffService:
     """Badge check, PIN check with lockout, maintenance records and audited slot commands."""
 
-    def __init__(self, store: Store, tokens: TokenBook, clock: Clock = time.monotonic,
-                 staff_file: Path | None = None) -> None:
+    def __init__(self, store: Store, tokens: TokenBook, clock: Clock = boot_clock,
+                 staff_file: Path | None = None, *, boot: Callable[[], str] = boot_id) -> None:
+        """`clock` times the lockout: leave it at boot_clock (never a wall clock, which NTP steps)."""
         self.store = store
         self.tokens = tokens
         self.clock = clock
         self.staff_file = staff_file
-        self._failures: dict[str, int] = {}
-        self._locked_until: dict[str, float] = {}
+        self._boot = boot()
         self._lock = threading.Lock()
+
+    # the lockout record, one per badge, in the store ----------------------------------------------
+    @staticmethod
+    def _key(staff_id: str) -> str:
+        return f"staff.lockout.{staff_id}"
+
+    def _load(self, staff_id: str) -> _Lockout:
+        raw = self.store.get_kv(self._key(staff_id))
+        try:
+            rec = _Lockout(**json.loads(raw)) if raw else _Lockout(boot=self._boot)
+        except (TypeError, ValueError):
+            log.warning("staff.lockout_record_unreadable staff_id=%s", staff_id)
+            rec = _Lockout(failures=MAX_FAILURES - 1, boot=self._boot)  # unreadable: one more wrong PIN locks
+        now = self.clock()
+        if rec.locked_until is not None and (rec.boot != self._boot or rec.locked_until - now > LOCK_S):
+            # taken in another boot (or on a clock that went away): how long ago cannot be known, so re-arm
+            rec.locked_until = now + LOCK_S
+            rec.boot = self._boot
+            self._save(staff_id, rec)
+        return rec
+
+    def _save(self, staff_id: str, rec: _Lockout) -> None:
+        rec.boot = self._boot
+        self.store.set_kv(self._key(staff_id), json.dumps(asdict(rec)))
 
     def _staff(self) -> dict[str, StaffEntry]:
         if self.staff_file is None or not self.staff_file.exists():
@@ -141,7 +189,8 @@ class StaffService:
     def locked_for(self, staff_id: str) -> float:
         """Seconds left in the lockout (0 when not locked)."""
         with self._lock:
-            return max(0.0, self._locked_until.get(staff_id, 0.0) - self.clock())
+            until = self._load(staff_id).locked_until
+        return 0.0 if until is None else max(0.0, until - self.clock())
 
     def _check_not_locked(self, staff_id: str) -> None:
         left = self.locked_for(staff_id)
@@ -157,19 +206,23 @@ class StaffService:
         self._check_not_locked(badge.staff_id)
         ok = bool(pin) and pin.isdigit() and pin_matches(pin, entry.pin_hash)
         with self._lock:
+            rec = self._load(badge.staff_id)
             if ok:
-                self._failures.pop(badge.staff_id, None)
                 failures = 0
+                rec = _Lockout()
             else:
-                failures = self._failures.get(badge.staff_id, 0) + 1
-                self._failures[badge.staff_id] = failures
+                failures = rec.failures + 1
+                rec.failures = failures
                 if failures >= MAX_FAILURES:
-                    self._locked_until[badge.staff_id] = self.clock() + LOCK_S
-                    self._failures.pop(badge.staff_id, None)
+                    rec = _Lockout(locked_until=self.clock() + LOCK_S)
+            self._save(badge.staff_id, rec)
         locked = failures >= MAX_FAILURES
         log.info("staff.pin_attempt staff_id=%s ok=%s failures=%d locked=%s", badge.staff_id, ok, failures, locked)
         self.store.record_event("staff.pin_attempt", {"staff_id": badge.staff_id, "ok": ok, "locked": locked})
         if locked:
+            log.warning("staff.pin_locked staff_id=%s failures=%d lock_s=%d", badge.staff_id, failures, LOCK_S)
+            self.store.record_event("staff.pin_locked", {"staff_id": badge.staff_id, "failures": failures,
+                                                         "lock_s": LOCK_S})
             raise StaffError("locked", "too many wrong PINs, try again later", retry_after_s=LOCK_S)
         if not ok:
             raise StaffError("wrong_pin", "wrong PIN", retry_after_s=None)

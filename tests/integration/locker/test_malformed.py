@@ -17,6 +17,7 @@ from drivers.locker.simulator import LockerSimulator
 
 from .conftest import SITE, Observer, wait_until
 
+
 @pytest.fixture
 def broker(tmp_path: Path) -> Iterator[Mosquitto]:
     """A broker without the 64 KiB limit (a site configured without it): the junk, oversized payloads included,

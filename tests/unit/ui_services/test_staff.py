@@ -121,3 +121,68 @@ def test_maintenance_record_goes_to_outbox(staff) -> None:
     with pytest.raises(StaffError) as exc:
         svc.log_maintenance(session, "check", "", "")
     assert exc.value.code == "invalid_device"
+
+
+def wrong_pins(svc: StaffService, tokens: TokenBook, n: int) -> list[str]:
+    codes = []
+    for _ in range(n):
+        try:
+            svc.sign_in(svc.tokens.verify_staff(tokens.staff_badge("S-001")), "1111")
+        except StaffError as exc:
+            codes.append(exc.code)
+    return codes
+
+
+def test_a_restart_neither_clears_the_lock_nor_the_count(tmp_path: Path) -> None:
+    """40 wrong guesses across 10 restarts used to lock nothing: each restart began a fresh count."""
+    tokens = TokenBook(TokenKeys(b"k" * 32))
+    staff_file = tmp_path / "staff.toml"
+    write_staff_file(staff_file, {"S-001": ("Wang", "2468")}, iterations=1000)
+    clock = FakeTime()
+    codes: list[str] = []
+    for _ in range(10):  # each iteration is a new process: a new store connection and a new service
+        store = Store(tmp_path / "station.db")
+        codes += wrong_pins(StaffService(store, tokens, clock, staff_file), tokens, 4)
+        store.close()
+    assert codes[:4] == ["wrong_pin"] * 4 and codes[4] == "locked", codes[:6]
+    assert set(codes[5:]) == {"locked"}, "still locked across every restart, the right PIN included"
+    store = Store(tmp_path / "station.db")
+    svc = StaffService(store, tokens, clock, staff_file)
+    assert 0 < svc.locked_for("S-001") <= LOCK_S
+    clock.now += LOCK_S + 1
+    assert svc.sign_in(svc.verify_badge(tokens.staff_badge("S-001")), "2468").staff_id == "S-001"
+
+
+def test_a_lock_from_an_earlier_boot_is_rearmed_not_dropped(tmp_path: Path) -> None:
+    tokens = TokenBook(TokenKeys(b"k" * 32))
+    staff_file = tmp_path / "staff.toml"
+    write_staff_file(staff_file, {"S-001": ("Wang", "2468")}, iterations=1000)
+    store = Store(tmp_path / "station.db")
+    before = FakeTime()
+    before.now = 90_000.0  # long uptime
+    wrong_pins(StaffService(store, tokens, before, staff_file, boot=lambda: "boot-1"), tokens, 5)
+    after = FakeTime()
+    after.now = 12.0  # rebooted: boot time starts again near zero
+    svc = StaffService(store, tokens, after, staff_file, boot=lambda: "boot-2")
+    assert svc.locked_for("S-001") == pytest.approx(LOCK_S), "a reboot never shortens a lockout"
+
+
+def test_lockout_is_reported_to_the_centre(staff) -> None:
+    svc, tokens, _, store = staff
+    wrong_pins(svc, tokens, 5)
+    locked = [e for e in store.outbox_pending() if e.type == "staff.pin_locked"]
+    assert [(e.data["staff_id"], e.data["failures"], e.data["lock_s"]) for e in locked] == [("S-001", 5, LOCK_S)]
+
+
+def test_a_wall_clock_step_does_not_end_a_lockout(station_stack) -> None:
+    """The station's clock is the wall clock (fees, due dates); NTP stepping it 2 h ahead used to end the lock."""
+    cfg = station_stack.config
+    write_staff_file(cfg.data_dir / "staff.toml", {"S-001": ("Wang", "2468")}, iterations=1000)
+    station = station_stack.build_station(start=False)
+    tokens = station.tokens
+    assert wrong_pins(station.staff, tokens, 5)[-1] == "locked"
+    station_stack.clock.advance(2 * 3600)
+    assert station.staff.locked_for("S-001") > LOCK_S - 60
+    with pytest.raises(StaffError) as exc:
+        station.staff.sign_in(tokens.verify_staff(tokens.staff_badge("S-001")), "2468")
+    assert exc.value.code == "locked"
