@@ -4,8 +4,10 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from server_bridge.central.db import Database, db_url_from_env
@@ -22,6 +24,12 @@ def _serve(args: argparse.Namespace) -> int:
 
     from server_bridge.central.app import create_app
 
+    if args.payments:  # read by server_bridge.central.payments when the app starts
+        from server_bridge.central.payments.service import check_merchant_file
+
+        check_merchant_file(args.payments)  # a bad merchant file stops the start here, with its reason
+        os.environ["CENTRAL_PAYMENTS"] = str(Path(args.payments).resolve())
+        os.environ["CENTRAL_PUBLIC_URL"] = args.public_url or f"http://{args.host}:{args.port}"
     app = create_app(args.db, _alert_settings(args), eval_every_s=args.eval_every, flush_s=args.heartbeat_flush,
                      inline_alerts=args.alerts == "inline")
     print(f"central dashboard: http://{args.host}:{args.port}/", file=sys.stderr, flush=True)
@@ -125,6 +133,10 @@ def build_parser() -> argparse.ArgumentParser:
                        help="off when a separate `alerts` process evaluates them")
     serve.add_argument("--heartbeat-flush", type=float, default=0.5,
                        help="seconds between heartbeat writes; 0 writes each one through (slower)")
+    serve.add_argument("--payments", default=None, metavar="PATH",
+                       help="merchant.json (WeChat Pay / Alipay credentials): turns on payments (docs/payments.md)")
+    serve.add_argument("--public-url", default=None,
+                       help="URL the payment providers reach this centre at (notify URLs); default http://HOST:PORT")
     add = verb("add-station", _add_station, "register a station; prints its new bearer token alone")
     add.add_argument("--station", required=True)
     add.add_argument("--name", default="")

@@ -66,6 +66,7 @@ WORDS: dict[str, tuple[str, str]] = {
     "alert.complaint_response_sla": ("投诉 1 小时未响应", "Complaint not answered within 1 h"),
     "alert.complaint_close_sla": ("投诉 24 小时未关闭", "Complaint not closed within 24 h"),
     "alert.projection_failed": ("事件无法处理（已保存）", "Event stored but not applied"),
+    "alert.payment_mismatch": ("对账差异（账单与台账不符）", "Payment books differ from the provider's bill"),
     "alert.lostfound_handover_due": ("失物保管满 7 天，待移交安保", "Found item held 7 days: hand over"),
     "alert.storage_overtime": ("存包超时未取", "Stored bag past its time"),
     "kpi.lendings": ("每日借用量（按类型）", "Lendings per day by type"),

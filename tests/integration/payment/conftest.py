@@ -91,3 +91,62 @@ def receiver(providers: dict[str, PaymentProvider]) -> Iterator[Receiver]:
 @pytest.fixture
 def china_today() -> Callable[[], Any]:
     return lambda: datetime.now(CST).date()
+
+
+class PayCentre:
+    """A real central process with payments on, wired to the gateway; tokens of stations K01 and K02."""
+
+    def __init__(self, proc: Any, gateway: Gateway) -> None:
+        self.proc = proc
+        self.gateway = gateway
+        self.url = proc.url
+        self.tokens = {sid: proc.add_station(sid) for sid in ("K01", "K02")}
+
+    def api(self, method: str, station: str, path: str, **kw: Any) -> Any:
+        import httpx
+
+        return httpx.request(method, f"{self.url}/api/v1/stations/{station}/payments{path}",
+                             headers={"Authorization": f"Bearer {self.tokens[station]}"}, timeout=30, **kw)
+
+    def order(self, station: str, station_order_id: str, provider: str = "wechat", amount_fen: int = 9900,
+              **extra: Any) -> Any:
+        body = {"station_order_id": station_order_id, "provider": provider, "purpose": "deposit",
+                "amount_fen": amount_fen, "description": "Power bank deposit", **extra}
+        return self.api("POST", station, "/orders", json=body)
+
+    def fault(self, **f: Any) -> None:
+        import httpx
+
+        httpx.post(self.gateway.url + "/_sim/faults", json=f).raise_for_status()
+
+    def wait_state(self, station: str, station_order_id: str, states: tuple[str, ...], timeout: float = 10.0) -> Any:
+        import time
+
+        deadline = time.monotonic() + timeout
+        while True:
+            view = self.api("GET", station, f"/orders/{station_order_id}", params={"wait": 1}).json()
+            if view["state"] in states or time.monotonic() > deadline:
+                return view
+
+    def wait_refunds(self, station: str, station_order_id: str, timeout: float = 10.0) -> Any:
+        import time
+
+        deadline = time.monotonic() + timeout
+        while True:
+            view = self.api("GET", station, f"/orders/{station_order_id}").json()
+            if all(r["state"] in ("succeeded", "refused") for r in view["refunds"]) or time.monotonic() > deadline:
+                return view
+            time.sleep(0.1)
+
+
+@pytest.fixture
+def pay_centre(tmp_path: Path, gateway: Gateway) -> Iterator[PayCentre]:
+    from server_bridge.central.runner import CentralProcess
+
+    proc = CentralProcess(f"sqlite:///{tmp_path / 'central.db'}", tmp_path / "central", eval_every_s=0.5)
+    proc.env.update({"CENTRAL_PAYMENTS": str(gateway.merchant_file), "CENTRAL_PUBLIC_URL": proc.url,
+                     "CENTRAL_RECONCILE_EVERY_S": "3600"})
+    proc.cli("migrate")
+    proc.start()
+    yield PayCentre(proc, gateway)
+    proc.stop()
