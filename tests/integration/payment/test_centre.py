@@ -202,7 +202,7 @@ def test_serve_flag_turns_payments_on(tmp_path, gateway) -> None:
     import subprocess
     import sys
 
-    from drivers.locker.broker import free_port
+    from mallcommon.net import free_port
 
     port = free_port()
     db = f"sqlite:///{tmp_path / 'c.db'}"
