@@ -5,7 +5,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-ItemType = Literal["umbrella", "power_bank", "storage", "stroller"]
+from mallcommon.vocabulary import ItemType
 
 
 class Strict(BaseModel):
@@ -35,6 +35,8 @@ class LockerProfile(Strict):
     model: str = Field(min_length=1, max_length=64)
     vendor: str = Field(default="", max_length=64)
     item_type: ItemType
+    lendable: bool = Field(description="its items are lent to shoppers and come back (umbrellas, power banks, "
+                                       "strollers); false for a locker that keeps a shopper's own things (storage)")
     slots: int = Field(ge=1, le=256)
     layout: LockerLayout
     sensors: LockerSensors

@@ -44,7 +44,6 @@ from kiosk.tokens import TokenBook, TokenKeys
 from server_bridge.uploader import Uploader
 
 log = logging.getLogger(__name__)
-LENT_TYPES = ("umbrella", "power_bank", "stroller")
 NO_CENTRE = "http://127.0.0.1:9"  # discard port: a station without [central] gets quick, clear failures
 
 
@@ -91,7 +90,7 @@ def bootstrap(config: StationConfig, *, link: LockerLink | None = None, printer:
             keepalive=config.broker.keepalive_s, announce=announce)
     printing = build_printing(config, store, clock, printer, faults) if Part.PRINTER in parts else None
     receipts = PrintedReceipts(printing, config.station_id) if printing is not None else None
-    lent = {lid: p for lid, p in profiles.items() if p.item_type in LENT_TYPES}
+    lent = {lid: p for lid, p in profiles.items() if p.lendable}  # the profile says so
     lending = LendingService(store=store, lockers=link, profiles=lent, policy=config.policy,
                              station_id=config.station_id, tokens=tokens, receipts=receipts, clock=clock)
     staff_file = config.data_dir / "staff.toml"

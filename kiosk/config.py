@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from device_profiles.schema import ProfileError, validation_to_profile_error
 from kiosk.services.members import ParkingPolicy
 from kiosk.ui.settings import UiSettings
+from mallcommon.vocabulary import ItemType
 
 Id = Annotated[str, Field(pattern=r"^[A-Z0-9][A-Z0-9-]{0,31}$")]
 SiteId = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,31}$")]
@@ -96,7 +97,7 @@ class Policy(Strict):
     min_dispense_battery: int = Field(default=60, ge=0, le=100)
     retention_days: int = Field(default=90, ge=1, le=3650)
     parking: ParkingPolicy = ParkingPolicy()
-    items: dict[Literal["umbrella", "power_bank", "storage", "stroller"], ItemPolicy]
+    items: dict[ItemType, ItemPolicy]
 
 
 class StationConfig(Strict):

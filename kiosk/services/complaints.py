@@ -20,12 +20,13 @@ from kiosk.store import Store
 from kiosk.tokens import SignedCode, TokenBook, TokenRejected
 from mallcommon.privacy import PhoneInvalid, mask_phone, normalize_phone
 from mallcommon.text import InputRefused, clean_text
+from mallcommon.vocabulary import COMPLAINT_CATEGORIES, FLOOR_PATTERN, SHOP_UNIT_PATTERN, ComplaintCategory
 
 log = logging.getLogger(__name__)
 
 TICKET_PREFIX = "C1"
-CATEGORIES = ("goods", "attitude", "facilities", "parking", "cleanliness", "other")
-Category = Literal["goods", "attitude", "facilities", "parking", "cleanliness", "other"]
+CATEGORIES = COMPLAINT_CATEGORIES
+Category = ComplaintCategory
 _TICKET_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I/L: read aloud over the phone
 
 
@@ -38,8 +39,8 @@ class ComplaintForm(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
     category: Category
-    floor: str | None = Field(default=None, pattern=r"^(B[1-9]|[1-9]F)$")
-    shop_unit: str | None = Field(default=None, pattern=r"^(B[1-9]|[1-9]F)-[0-9]{2,3}$")
+    floor: str | None = Field(default=None, pattern=FLOOR_PATTERN)
+    shop_unit: str | None = Field(default=None, pattern=SHOP_UNIT_PATTERN)
     rating: int = Field(ge=1, le=5)
     phone: str | None = None
     text: str = ""

@@ -14,8 +14,8 @@ from device_profiles.printer_schema import PrinterProfile
 from drivers.printer.encoder import QrMode, encode
 from drivers.printer.layout import Block, Feed, Qr, ReceiptLayout, Row, Rule, Text
 from kiosk.privacy import PhoneInvalid, mask_phone, normalize_phone, scrub
+from mallcommon.vocabulary import ItemType
 
-ItemType = Literal["umbrella", "power_bank", "storage", "stroller"]
 Lang = Literal["zh", "en"]
 MALL_TZ = ZoneInfo("Asia/Shanghai")
 

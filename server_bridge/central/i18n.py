@@ -4,6 +4,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from mallcommon.vocabulary import CATEGORY_WORDS, ITEM_WORDS
+
 LANGS = ("zh", "en")
 
 WORDS: dict[str, tuple[str, str]] = {
@@ -74,10 +76,6 @@ WORDS: dict[str, tuple[str, str]] = {
     "kpi.complaint_times": ("投诉首次响应与解决时长", "Complaint first response and resolution"),
     "kpi.complaint_heatmap": ("投诉热力图：类别 × 楼层", "Complaints: category × floor"),
     "kpi.uptime": ("设备在线率", "Device uptime"),
-    "umbrella": ("雨伞", "Umbrella"),
-    "power_bank": ("充电宝", "Power bank"),
-    "storage": ("寄存", "Storage"),
-    "stroller": ("童车", "Stroller"),
     "goal": ("目标", "goal"),
     "average": ("平均", "average"),
     "first_response_h": ("首次响应（小时）", "First response (h)"),
@@ -97,12 +95,8 @@ WORDS: dict[str, tuple[str, str]] = {
     "disabled": ("停用", "disabled"),
     "maintenance": ("维护记录", "Maintenance"),
     "recent_events": ("最近事件", "Recent events"),
-    "cat.goods": ("商品", "Goods"),
-    "cat.service": ("服务态度", "Service attitude"),
-    "cat.facilities": ("设施", "Facilities"),
-    "cat.parking": ("停车", "Parking"),
-    "cat.cleanliness": ("环境卫生", "Cleanliness"),
-    "cat.other": ("其他", "Other"),
+    **ITEM_WORDS,  # item types, and complaint categories as `cat.<value>`: the shared vocabulary
+    **{f"cat.{value}": words for value, words in CATEGORY_WORDS.items()},
 }
 
 

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from mallcommon.vocabulary import ItemType
 from server_bridge.central.models import Complaint, MaintenanceRecord, Member, MemberVisit, PointsEntry
 from server_bridge.central.schemas import Envelope, Epoch
 
@@ -25,7 +26,6 @@ log = logging.getLogger(__name__)
 Projection = Callable[[Session, str, Envelope], None]
 BatchProjection = Callable[[Session, str, list[Envelope]], None]
 Id = Annotated[str, Field(min_length=1, max_length=64)]
-ItemType = Literal["umbrella", "power_bank", "storage", "stroller"]
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from mallcommon.vocabulary import ItemType
+
 StationId = Annotated[str, Field(pattern=r"^[A-Z0-9][A-Z0-9-]{0,31}$")]
 Short = Annotated[str, Field(min_length=1, max_length=64)]
 Epoch = Annotated[float, Field(ge=0, le=4102444800)]  # up to 2100-01-01
@@ -72,7 +74,7 @@ class SlotHealth(Health):
 
 class LockerHealth(Health):
     locker_id: StationId
-    item_type: Literal["umbrella", "power_bank", "storage", "stroller"]
+    item_type: ItemType
     online: bool
     slots: list[SlotHealth] = Field(default_factory=list, max_length=1000)
     faults: list[Annotated[str, Field(max_length=120)]] = Field(default_factory=list, max_length=100)

@@ -14,12 +14,13 @@ from kivy.properties import BooleanProperty, ListProperty, NumericProperty, Stri
 from kiosk.privacy import mask_phone
 from kiosk.ui.screens.base import FlowScreen
 from kiosk.ui.widgets import KButton
+from mallcommon import vocabulary
+from mallcommon.vocabulary import CATEGORY_WORDS, COMPLAINT_CATEGORIES, english
 
 log = logging.getLogger(__name__)
 
-CATEGORIES = [("goods", "Goods"), ("attitude", "Service attitude"), ("facilities", "Facilities"),
-              ("parking", "Parking"), ("cleanliness", "Cleanliness"), ("other", "Other")]
-FLOORS = ["B1", "1F", "2F", "3F", "4F"]
+CATEGORIES = [(c, english(CATEGORY_WORDS, c)) for c in COMPLAINT_CATEGORIES]  # (value, msgid)
+FLOORS = list(vocabulary.FLOORS)
 STATUS_MSGIDS = {"filed": "Received at this station, on its way to the service centre",
                  "open": "Received, waiting for a reply", "answered": "Answered, being handled",
                  "closed": "Closed", "unknown": "Not known yet: please try again later"}

@@ -1,6 +1,8 @@
 """Words of the desk pages in zh-CN and English (the shopper's page follows the phone's language)."""
 from __future__ import annotations
 
+from mallcommon.vocabulary import CATEGORY_WORDS
+
 WORDS: dict[str, tuple[str, str]] = {
     "ticket": ("投诉单", "Ticket"),
     "status": ("状态", "Status"),
@@ -8,9 +10,7 @@ WORDS: dict[str, tuple[str, str]] = {
     "status.answered": ("已回复，处理中", "Answered, being handled"),
     "status.closed": ("已办结", "Closed"),
     "category": ("类别", "Category"),
-    "cat.goods": ("商品质量", "Goods"), "cat.attitude": ("服务态度", "Service attitude"),
-    "cat.facilities": ("设施设备", "Facilities"), "cat.parking": ("停车", "Parking"),
-    "cat.cleanliness": ("环境卫生", "Cleanliness"), "cat.other": ("其他", "Other"),
+    **{f"cat.{value}": words for value, words in CATEGORY_WORDS.items()},  # the shared vocabulary
     "floor": ("楼层", "Floor"),
     "filed": ("提交时间", "Filed"),
     "promise": ("我们承诺：1小时内响应，24小时内办结", "Our promise: a reply within 1 hour, closed within 24 hours"),

@@ -24,6 +24,7 @@ SITE = "t-mall"
 QUICK_PROFILE = """kind: locker
 model: QUICK-4
 item_type: {item_type}
+lendable: {lendable}
 slots: 4
 layout: {{rows: 2, columns: 2}}
 sensors: {{door: true, rfid: true, battery: {battery}}}
@@ -37,7 +38,7 @@ def quick_profile(tmp_path: Path, take_s: float = 5.0, power_bank: bool = False,
                   return_s: float = 5) -> LockerProfile:
     """A 4-slot locker (timeouts as given), loaded from a real YAML file."""
     path = tmp_path / f"quick-{take_s}-{power_bank}-{door_open_s}-{return_s}.yaml"
-    path.write_text(QUICK_PROFILE.format(item_type="power_bank" if power_bank else "umbrella",
+    path.write_text(QUICK_PROFILE.format(item_type="power_bank" if power_bank else "umbrella", lendable="true",
                                          battery="true" if power_bank else "false", take_s=take_s,
                                          door_open_s=door_open_s, return_s=return_s))
     return load_profile_as(path, LockerProfile)

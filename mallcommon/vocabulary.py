@@ -1,0 +1,40 @@
+"""The one vocabulary of the station and the centre: item types, complaint categories, floors, and their words.
+
+The stored values (in events, the station's and the centre's tables) are the keys here; a screen or page shows
+`*_WORDS[value]` = (zh, en). The kiosk's English words are also its gettext msgids (kiosk/ui/locale), so the
+English here must match them. Add a value here and both sides know it; tests/unit/test_vocabulary.py checks
+that every place that shows or accepts one of them agrees.
+"""
+from __future__ import annotations
+
+from typing import Literal, get_args
+
+ItemType = Literal["umbrella", "power_bank", "storage", "stroller"]
+ITEM_TYPES: tuple[str, ...] = get_args(ItemType)
+ITEM_WORDS: dict[str, tuple[str, str]] = {
+    "umbrella": ("雨伞", "Umbrella"),
+    "power_bank": ("充电宝", "Power bank"),
+    "storage": ("寄存", "Storage"),
+    "stroller": ("童车", "Stroller"),
+}
+
+ComplaintCategory = Literal["goods", "attitude", "facilities", "parking", "cleanliness", "other"]
+COMPLAINT_CATEGORIES: tuple[str, ...] = get_args(ComplaintCategory)
+CATEGORY_WORDS: dict[str, tuple[str, str]] = {
+    "goods": ("商品质量", "Goods"),
+    "attitude": ("服务态度", "Service attitude"),
+    "facilities": ("设施设备", "Facilities"),
+    "parking": ("停车", "Parking"),
+    "cleanliness": ("环境卫生", "Cleanliness"),
+    "other": ("其他", "Other"),
+}
+
+# The mall's floors, bottom up (kiosk/content/floors.yaml draws them; a test keeps the two the same).
+FLOORS: tuple[str, ...] = ("B1", "1F", "2F", "3F", "4F")
+FLOOR_PATTERN = r"^(B[1-9]|[1-9]F)$"
+SHOP_UNIT_PATTERN = r"^(B[1-9]|[1-9]F)-[0-9]{2,3}$"
+
+
+def english(words: dict[str, tuple[str, str]], value: str) -> str:
+    """The English word of a value (the kiosk's gettext msgid); the value itself when it has none."""
+    return words[value][1] if value in words else value
