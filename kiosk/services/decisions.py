@@ -8,15 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal
 
 from device_profiles.locker_schema import LockerProfile
 from drivers.locker.link import LockerView
 from kiosk.config import Policy
 from kiosk.services.door import DoorOutcome, Verdict
 from kiosk.services.errors import LendingRefused
-
-ItemType = Literal["umbrella", "power_bank", "storage", "stroller"]
+from mallcommon.vocabulary import ItemType
 
 
 @dataclass(frozen=True)

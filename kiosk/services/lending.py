@@ -28,7 +28,6 @@ from kiosk.services.intents import IntentBook, Reservation
 from kiosk.services.repository import Repositories, UnitOfWork, lending_from_row
 from kiosk.store import Store
 from kiosk.tokens import MemberCode, TokenBook
-from mallcommon.vocabulary import ItemType
 
 log = logging.getLogger(__name__)
 
