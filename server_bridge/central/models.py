@@ -38,8 +38,11 @@ class Event(Base):
 
 
 class Lending(Base):
+    """One start of an item's timeline. Its return fields are derived: the timeline's pairing decides them
+    (`return_kind` reported = a return event closed it, inferred = the item's next start did)."""
     __tablename__ = "lendings"
     __table_args__ = (Index("lendings_item_status", "item_id", "status"),
+                      Index("lendings_item_started", "item_id", "started_at"),
                       Index("lendings_status_due", "status", "due_at"))
     lending_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     member_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
@@ -57,16 +60,32 @@ class Lending(Base):
     return_slot: Mapped[int | None] = mapped_column(Integer, nullable=True)
     fee_cents: Mapped[int | None] = mapped_column(Integer, nullable=True)
     price_cents: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    cmd_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    return_kind: Mapped[str | None] = mapped_column(String(10), nullable=True)  # reported | inferred
 
 
-class UnmatchedReturn(Base):
-    """A return that arrived before the start it closes (the other station's upload was late)."""
-    __tablename__ = "unmatched_returns"
+class LendingReturn(Base):
+    """Every reported return of an item (the returns log), kept whatever it was paired with.
+
+    `outcome`: closed (it ended `lending_id`), duplicate (the same return reported again), unmatched (no
+    lending was out at that moment: its start has not arrived, or a second return with none in between)."""
+    __tablename__ = "lending_returns"
+    __table_args__ = (UniqueConstraint("station_id", "seq", name="lending_returns_station_seq"),
+                      Index("lending_returns_item_at", "item_id", "returned_at"),
+                      Index("lending_returns_outcome", "outcome"))
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
-    item_id: Mapped[str] = mapped_column(String(64), index=True)
     station_id: Mapped[str] = mapped_column(String(32))
+    seq: Mapped[int] = mapped_column(BigInteger)
+    item_id: Mapped[str] = mapped_column(String(64))
     returned_at: Mapped[float] = mapped_column(Float)
-    data: Mapped[dict] = mapped_column(JSON)
+    named_lending_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    member_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    locker_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    slot: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    fee_cents: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    cmd_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    lending_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    outcome: Mapped[str] = mapped_column(String(10), default="unmatched")
 
 
 class Member(Base):

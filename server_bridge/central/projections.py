@@ -54,6 +54,7 @@ class LendingStarted(EventData):
     slot: int | None = Field(default=None, ge=1, le=1000)
     started_at: Epoch
     due_at: Epoch | None = None
+    cmd_id: Id | None = None  # the locker command the item left under, when the station sends it
 
 
 class LendingReturned(EventData):
@@ -67,6 +68,7 @@ class LendingReturned(EventData):
     returned_at: Epoch
     fee_cents: int = Field(default=0, ge=0, le=10_000_000)
     duration_s: float | None = Field(default=None, ge=0)
+    cmd_id: Id | None = None
 
 
 class LendingBought(EventData):

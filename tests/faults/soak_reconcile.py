@@ -76,7 +76,8 @@ def read_centre(db: Path) -> CentreRecord:
             rec.started[data["lending_id"]] += 1
         for r in conn.execute("SELECT * FROM lendings"):
             rec.lendings[r["lending_id"]] = dict(r)
-        rec.unmatched_returns = conn.execute("SELECT COUNT(*) FROM unmatched_returns").fetchone()[0]
+        rec.unmatched_returns = conn.execute(
+            "SELECT COUNT(*) FROM lending_returns WHERE outcome = 'unmatched'").fetchone()[0]
         rec.acked = {r["station_id"]: r["acked_seq"] for r in conn.execute("SELECT station_id, acked_seq FROM stations")}
     finally:
         conn.close()

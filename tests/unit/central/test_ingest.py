@@ -10,7 +10,7 @@ from server_bridge.central.db import Database
 from server_bridge.central.errors import EventInvalid
 from server_bridge.central.ingest import ingest_batch
 from server_bridge.central.members import seed_demo
-from server_bridge.central.models import Complaint, Event, Lending, Member, Rating, UnmatchedReturn
+from server_bridge.central.models import Complaint, Event, Lending, LendingReturn, Member, Rating
 from server_bridge.central.registry import Registry
 from server_bridge.central.schemas import Batch
 from server_bridge.central.wiring import build_registry
@@ -72,11 +72,11 @@ def test_return_at_another_station_closes_the_lending_opened_elsewhere(central_d
 
 def test_return_uploaded_before_its_start_is_matched_when_the_start_arrives(central_db: Database) -> None:
     send(central_db, "K02", [returned(1, "U-5", None, "K02", T0 + 9000)])
-    assert count(central_db, UnmatchedReturn) == 1
+    assert count(central_db, LendingReturn, LendingReturn.outcome == "unmatched") == 1
     send(central_db, "K01", [started(1, "L5", "U-5")])
     with central_db.session() as s:
         assert s.get(Lending, "L5").status == "returned"
-    assert count(central_db, UnmatchedReturn) == 0
+    assert count(central_db, LendingReturn, LendingReturn.outcome == "unmatched") == 0
 
 
 def test_points_are_applied_exactly_once_even_when_the_upload_is_retried(central_db: Database) -> None:
@@ -146,7 +146,7 @@ def test_a_return_naming_an_already_closed_lending_closes_the_items_real_open_on
         assert (first.status, first.returned_at) == ("returned", T0 + 100)
         assert (second.status, second.returned_at, second.return_station_id) == ("returned", T0 + 900, "K01")
     send(central_db, "K01", [returned(2, "U-4", "L1", "K01", T0 + 900)])  # a replay changes nothing
-    assert count(central_db, UnmatchedReturn) == 0
+    assert count(central_db, LendingReturn, LendingReturn.outcome == "unmatched") == 0
 
 
 def test_an_item_lent_again_closes_its_earlier_lending_whose_return_was_never_reported(
@@ -160,4 +160,4 @@ def test_an_item_lent_again_closes_its_earlier_lending_whose_return_was_never_re
         first, second = s.get(Lending, "L1"), s.get(Lending, "L2")
         assert (first.status, first.returned_at, first.return_station_id) == ("returned", T0 + 500, "K02")
         assert (second.status, second.returned_at) == ("returned", T0 + 900)
-    assert count(central_db, UnmatchedReturn) == 0
+    assert count(central_db, LendingReturn, LendingReturn.outcome == "unmatched") == 0
