@@ -131,8 +131,10 @@ def final_refusal(last: LendingRefused | None, any_online: Callable[[], bool], i
 
 
 def lending_start(intent_created_at: float, now: float, taken_at: float | None) -> float:
-    """A lending starts when its item left, never before its intent was written nor after now."""
-    return min(now, max(intent_created_at, now if taken_at is None else taken_at))
+    """A lending starts when its item left, never before its intent was written nor after now. When that moment
+    is unknown (settled later from the locker's state) it starts at its intent: the item was in the slot then,
+    so the centre's timeline never puts this start after the item's next return elsewhere."""
+    return min(now, max(intent_created_at, intent_created_at if taken_at is None else taken_at))
 
 
 # what a locker's retained state proves ----------------------------------------------------------------

@@ -31,6 +31,7 @@ class LendingStarted(OutboxRecord):
     slot: int
     started_at: float
     due_at: float
+    cmd_id: str | None = None  # the unlock the item left under (the locker's journal has it too)
 
 
 @dataclass(frozen=True)

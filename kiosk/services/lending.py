@@ -280,7 +280,7 @@ class LendingService:
             uow.lendings.item_lent(item_id, lending.item_type, now)
             uow.emit(LendingStarted(lending.lending_id, lending.member_id, lending.item_type, item_id,
                                     self.station_id, lending.locker_id, lending.slot, lending.started_at,
-                                    lending.due_at), now)
+                                    lending.due_at, intent["cmd_id"]), now)
         log.info("lending.started station=%s lending=%s type=%s locker=%s slot=%d item=%s", self.station_id,
                  lending.lending_id, lending.item_type, lending.locker_id, lending.slot, item_id)
         return lending
