@@ -23,6 +23,7 @@ log = logging.getLogger(__name__)
 BACKOFF_BASE_S = 0.5
 BACKOFF_MAX_S = 60.0
 POLL_S = 0.2
+SEQ_OFFSET_KEY = "uploader.seq_offset"
 
 
 class UploadRefused(Exception):
@@ -31,6 +32,11 @@ class UploadRefused(Exception):
     def __init__(self, status: int, body: str) -> None:
         super().__init__(f"centre refused the request: HTTP {status} {body[:200]}")
         self.status = status
+        try:
+            parsed = json.loads(body)
+        except ValueError:
+            parsed = None
+        self.body: dict[str, Any] = parsed if isinstance(parsed, dict) else {}
 
 
 class Uploader:
@@ -74,6 +80,10 @@ class Uploader:
         self._batch_limit = batch_max
         self._heartbeat_error: str | None = None
         self._last_heartbeat: float | None = None
+        # wire seq = outbox seq + offset; the offset moves only when the centre refuses our seqs as reused
+        self._offset = int(store.get_kv(SEQ_OFFSET_KEY) or 0)
+        self._problem: dict[str, Any] | None = None
+        self._reused_streak = 0
 
     # single steps -----------------------------------------------------------------------------
     def drain_once(self) -> int:
@@ -83,11 +93,14 @@ class Uploader:
     def _send(self, pending: list[OutboxEvent]) -> int:
         if not pending:
             return 0
-        body = json.dumps({"events": [ev.envelope() for ev in pending]}, ensure_ascii=False,
-                          separators=(",", ":")).encode("utf-8")
+        offset = self._offset
+        body = json.dumps({"events": [{**ev.envelope(), "seq": ev.seq + offset} for ev in pending]},
+                          ensure_ascii=False, separators=(",", ":")).encode("utf-8")
         try:
             answer = self._post(self._events_url, body)
         except UploadRefused as exc:
+            if exc.status == 409 and exc.body.get("code") == "seq_reused" and self._renumber(pending, exc.body):
+                return 0  # sent again at once under the new numbering
             if exc.status == 413 and self._batch_limit > 1:
                 self._batch_limit = max(1, self._batch_limit // 2)  # smaller batches will fit
             self._failed(str(exc), refused=exc.status)
@@ -95,7 +108,10 @@ class Uploader:
         except (httpx.HTTPError, OSError, ValueError) as exc:
             self._failed(f"{type(exc).__name__}: {exc}")
             return 0
-        acked = int(answer.get("acked_seq", 0))
+        self._reused_streak = 0
+        acked = int(answer.get("acked_seq", 0)) - offset  # in outbox seqs
+        if acked < pending[0].seq - 1:
+            self._resend_after(acked, pending[0].seq)
         newly = self.store.mark_sent(acked) if acked > 0 else 0
         self._succeeded()
         with self._lock:
@@ -104,6 +120,37 @@ class Uploader:
             self._batch_limit = self.batch_max
         log.debug("upload.batch station=%s sent=%d acked_seq=%d", self.station_id, len(pending), acked)
         return newly
+
+    def _resend_after(self, acked: int, first_pending: int) -> None:
+        """The centre lacks events it had acknowledged (its database was restored from an older backup):
+        they are still in the outbox, so they go again, from the first one it lacks."""
+        with self.store.transaction() as conn:
+            again = conn.execute("UPDATE outbox SET sent_at=NULL WHERE seq>? AND seq<? AND sent_at IS NOT NULL",
+                                 (max(acked, 0), first_pending)).rowcount
+        self._note_problem("centre_behind", {"centre_acked_seq": acked + self._offset,
+                                             "resent_from_seq": max(acked, 0) + 1 + self._offset, "events": again})
+
+    def _renumber(self, pending: list[OutboxEvent], body: dict[str, Any]) -> bool:
+        """The centre has other events under our seqs (this station was re-imaged and numbers from 1 again):
+        number ours after the centre's last one. False when that did not help before (then back off)."""
+        top = body.get("max_seq")
+        self._reused_streak += 1
+        if not isinstance(top, int) or top < 0 or self._reused_streak > 3:
+            return False
+        offset = top + 1 - pending[0].seq
+        if offset <= self._offset:
+            return False
+        self.store.set_kv(SEQ_OFFSET_KEY, str(offset))
+        with self._lock:
+            self._offset = offset
+        self._note_problem("seq_reused", {"centre_max_seq": top, "seq_offset": offset,
+                                          "first_seq_now": pending[0].seq + offset})
+        return True
+
+    def _note_problem(self, kind: str, detail: dict[str, Any]) -> None:
+        log.warning("upload.recovering station=%s problem=%s detail=%s", self.station_id, kind, detail)
+        with self._lock:
+            self._problem = {"kind": kind, "at": time.time(), **detail}
 
     def heartbeat_once(self) -> bool:
         """Send device health now; True when the centre took it."""
@@ -178,7 +225,8 @@ class Uploader:
                     "next_attempt_in_s": round(max(0.0, self._next_try - self.clock()), 3),
                     "acked_seq": self._acked_seq, "sent_total": self._sent_total,
                     "outbox_depth": depth, "outbox_oldest_age_s": oldest,
-                    "last_heartbeat_at": self._last_heartbeat, "heartbeat_error": self._heartbeat_error}
+                    "last_heartbeat_at": self._last_heartbeat, "heartbeat_error": self._heartbeat_error,
+                    "seq_offset": self._offset, "upload_problem": self._problem}
 
     def link_status(self) -> UploadLink:
         """The link as the station's health model reads it: refused (4xx) is told apart from unreachable."""

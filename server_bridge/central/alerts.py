@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, cast
 
 from sqlalchemy import Table, insert, or_, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from server_bridge.central.db import Database
@@ -125,6 +126,17 @@ def projection_failed(session: Session, ctx: RuleContext) -> Iterable[Finding]:
         yield Finding(f.station_id, f"{f.type}#{f.seq}", {"error": f.error[:200]})
 
 
+UPLOAD_SEVERITY = "critical"
+
+
+def upload_problem(problem: str) -> AlertRule:
+    """Uploads that cannot progress by themselves (ingest sets the station's problem and raises the alert at
+    once with `raise_now`; the station's recovery clears the problem, and then the pass clears the alert)."""
+    def rule(session: Session, ctx: RuleContext) -> Iterable[Finding]:
+        for st in ctx.stations:
+            if st.upload_problem == problem:
+                yield Finding(st.station_id, "", dict(st.upload_problem_detail or {}))
+    return rule
 
 
 def _key(kind: str, station_id: str, subject: str) -> str:
@@ -159,6 +171,22 @@ def evaluate(session: Session, now: float, settings: AlertSettings, rules: Mappi
             session.add(alert)
             raised.append(alert)
             log.warning("alert.raised kind=%s station=%s subject=%s", kind, f.station_id, f.subject)
+    return raised
+
+
+def raise_now(session: Session, kind: str, severity: str, station_id: str, params: dict[str, Any], now: float,
+              subject: str = "") -> bool:
+    """Raise an alert from where the condition is seen (it may be gone before the next pass, e.g. an upload
+    problem recovered within a second). Same rules as a pass: one live alert per key; the next pass marks it
+    cleared when its rule no longer finds the condition. True when a new alert was raised."""
+    table = cast(Table, Alert.__table__)
+    row = {"kind": kind, "station_id": station_id, "subject": subject, "severity": severity,
+           "params": params, "open_key": _key(kind, station_id, subject), "status": "open", "raised_at": now}
+    dialect = session.get_bind().dialect.name
+    stmt = (postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)).on_conflict_do_nothing()
+    raised = session.connection().execute(stmt, [row]).rowcount == 1
+    if raised:
+        log.warning("alert.raised kind=%s station=%s subject=%s", kind, station_id, subject)
     return raised
 
 

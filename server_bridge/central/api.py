@@ -8,20 +8,25 @@ from fastapi import APIRouter, Path, Request, Response
 from pydantic import ValidationError
 
 from server_bridge.central.deps import AnyStationDep, DbDep, HeartbeatsDep, RegistryDep, StationDep
-from server_bridge.central.errors import EventInvalid
-from server_bridge.central.ingest import ingest_batch
+from server_bridge.central.errors import EventInvalid, SeqReused
+from server_bridge.central.ingest import ingest_batch, record_seq_reused
 from server_bridge.central.members import member_view
 from server_bridge.central.schemas import Ack, ApiError, Batch, Heartbeat, MemberView
 
 router = APIRouter(prefix="/api/v1", tags=["stations"])
-ERRORS: dict[int | str, dict] = {code: {"model": ApiError} for code in (401, 403, 404, 413, 422)}
+ERRORS: dict[int | str, dict] = {code: {"model": ApiError} for code in (401, 403, 404, 409, 413, 422)}
 
 
 @router.post("/stations/{station_id}/events", response_model=Ack, responses=ERRORS)
 def post_events(batch: Batch, station_id: StationDep, db: DbDep, registry: RegistryDep) -> Ack:
     """Store a batch idempotently; the answer is the highest contiguous seq stored for this station."""
-    with db.session() as session:
-        acked = ingest_batch(session, station_id, batch, time.time(), registry.projections)
+    try:
+        with db.session() as session:
+            acked = ingest_batch(session, station_id, batch, time.time(), registry.projections)
+    except SeqReused as exc:
+        with db.session() as session:
+            record_seq_reused(session, station_id, exc, time.time())
+        raise
     return Ack(acked_seq=acked)
 
 

@@ -113,9 +113,10 @@ def create_app(db_url: str, settings: AlertSettings | None = None, eval_every_s:
 
     @app.exception_handler(CentralError)
     async def _central_error(_req: Request, exc: CentralError) -> JSONResponse:
-        body = {"code": exc.code, "message": exc.message}
+        body: dict[str, Any] = {"code": exc.code, "message": exc.message}
         if exc.field:
             body["field"] = exc.field
+        body.update(exc.extra)
         headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
         return JSONResponse(body, status_code=exc.status, headers=headers)
 

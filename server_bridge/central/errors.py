@@ -6,10 +6,11 @@ class CentralError(Exception):
     code = "central_error"
     status = 500
 
-    def __init__(self, message: str, field: str | None = None) -> None:
+    def __init__(self, message: str, field: str | None = None, extra: dict[str, object] | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.field = field
+        self.extra = extra or {}  # more keys of the error body (what a client needs to recover)
 
 
 class Unauthorized(CentralError):
@@ -39,4 +40,11 @@ class TooLarge(CentralError):
 
 class StationExists(CentralError):
     code = "station_exists"
+    status = 409
+
+
+class SeqReused(CentralError):
+    """A seq the centre has, sent with another event id: a re-imaged station numbering from 1 again. Refused
+    (never acked: the new event would be lost); the body says where the centre's sequence ends."""
+    code = "seq_reused"
     status = 409

@@ -7,10 +7,11 @@ from collections.abc import Mapping
 from typing import Any, cast
 
 from pydantic import ValidationError
-from sqlalchemy import Table, insert, select
+from sqlalchemy import Table, func, insert, select
 from sqlalchemy.orm import Session
 
-from server_bridge.central.errors import EventInvalid, NotFound
+from server_bridge.central import alerts
+from server_bridge.central.errors import EventInvalid, NotFound, SeqReused
 from server_bridge.central.models import Event, ProjectionFailure, Station
 from server_bridge.central.projections import BatchProjection, Projection, ProjectionSpec
 from server_bridge.central.schemas import Batch, Envelope
@@ -48,10 +49,19 @@ def ingest_batch(session: Session, station_id: str, batch: Batch, now: float,
     by_seq = {ev.seq: ev for ev in batch.events}
     existing = dict(session.execute(select(Event.seq, Event.event_id).where(
         Event.station_id == station_id, Event.seq.in_(list(by_seq)))).tuples().all())
-    for seq, event_id in existing.items():
-        if by_seq[seq].id != event_id:
-            log.warning("ingest.seq_conflict station=%s seq=%d kept=%s got=%s", station_id, seq, event_id,
-                        by_seq[seq].id)
+    reused = sorted(seq for seq, event_id in existing.items() if by_seq[seq].id != event_id)
+    if reused:  # a replay carries the same ids; other ids under known seqs are new events (a re-imaged station)
+        top = int(session.scalar(select(func.max(Event.seq)).where(Event.station_id == station_id)) or 0)
+        log.warning("ingest.seq_reused station=%s seqs=%d first=%d acked=%d max=%d", station_id, len(reused),
+                    reused[0], station.acked_seq, top)
+        raise SeqReused(f"seq {reused[0]} is stored with another event id ({len(reused)} such in this batch):"
+                        " number new events after max_seq", field=f"events.seq={reused[0]}",
+                        extra={"acked_seq": station.acked_seq, "max_seq": top, "reused": len(reused)})
+    first = min(by_seq)
+    if first > station.acked_seq + 1 and station.upload_problem != "gap":
+        # A station sends from its lowest unconfirmed seq: starting past ours means it had our ack for events
+        # we no longer have (the database was restored from an older backup). Its uploader resends them.
+        _set_problem(session, station, "gap", now, {"acked_seq": station.acked_seq, "first_seq": first})
     fresh = [ev for seq, ev in sorted(by_seq.items()) if seq not in existing and seq > station.acked_seq]
     if fresh:
         session.connection().execute(insert(cast(Table, Event.__table__)), [
@@ -62,8 +72,28 @@ def ingest_batch(session: Session, station_id: str, batch: Batch, now: float,
     if new > old:
         _project(session, station_id, old, new, {ev.seq: ev for ev in fresh}, projections)
         station.acked_seq = new
+        if station.upload_problem is not None and first <= old + 1:
+            log.info("ingest.upload_recovered station=%s problem=%s acked=%d", station_id,
+                     station.upload_problem, new)
+            _set_problem(session, station, None, now, None)
     log.debug("ingest.batch station=%s got=%d new=%d acked=%d", station_id, len(batch.events), len(fresh), new)
     return new
+
+
+def _set_problem(session: Session, station: Station, kind: str | None, now: float,
+                 detail: dict[str, Any] | None) -> None:
+    if kind is not None:
+        log.warning("ingest.upload_problem station=%s kind=%s detail=%s", station.station_id, kind, detail)
+    station.upload_problem, station.upload_problem_at, station.upload_problem_detail = kind, now, detail
+    if kind is not None:
+        alerts.raise_now(session, f"upload_{kind}", alerts.UPLOAD_SEVERITY, station.station_id, detail or {}, now)
+
+
+def record_seq_reused(session: Session, station_id: str, error: SeqReused, now: float) -> None:
+    """The refused batch's transaction is rolled back; the problem is written in one of its own."""
+    station = session.get(Station, station_id)
+    if station is not None:
+        _set_problem(session, station, "seq_reused", now, {**error.extra, "field": error.field})
 
 
 def _contiguous(session: Session, station_id: str, acked: int, fresh: set[int]) -> int:

@@ -21,6 +21,11 @@ class Station(Base):
     version: Mapped[str | None] = mapped_column(String(40), nullable=True)
     uptime_s: Mapped[float | None] = mapped_column(Float, nullable=True)
     health: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    # An upload that cannot make progress on its own: gap (the station is past what we have: a restored
+    # database) | seq_reused (another event under a stored seq: a re-imaged station). Cleared on recovery.
+    upload_problem: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    upload_problem_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    upload_problem_detail: Mapped[dict | None] = mapped_column(JSON, nullable=True)
 
 
 class Event(Base):

@@ -40,8 +40,9 @@ def event_epoch(event: Envelope) -> float:
 
 
 class EventData(BaseModel):
-    # Newer stations may add fields; the centre keeps them in the raw event and ignores them here.
-    model_config = ConfigDict(extra="allow")
+    # Newer stations may add fields; the centre keeps them in the raw event and ignores them here. Known
+    # fields are strictly typed: "slot": "2" is refused with the field named, not read as 2.
+    model_config = ConfigDict(extra="allow", strict=True)
 
 
 class LendingStarted(EventData):

@@ -16,7 +16,8 @@ MAX_BODY_BYTES = 4 * 1024 * 1024
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # Strict types too: "seq": "7" is refused (422 naming the field), never quietly read as 7.
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 class Envelope(Strict):
@@ -47,8 +48,9 @@ class Ack(BaseModel):
 
 
 class Health(BaseModel):
-    # Heartbeats are forward compatible: fields a newer station adds are dropped, not refused.
-    model_config = ConfigDict(extra="ignore")
+    # Heartbeats are forward compatible: fields a newer station adds are dropped, not refused. The fields
+    # they know are strictly typed (a number sent as a string is refused).
+    model_config = ConfigDict(extra="ignore", strict=True)
 
 
 class PrinterHealth(Health):

@@ -32,6 +32,8 @@ def register_core(reg: Registry) -> None:
     reg.alert_rule("complaint_response_sla", alerts.complaint_response, "warning")
     reg.alert_rule("complaint_close_sla", alerts.complaint_close, "critical")
     reg.alert_rule("projection_failed", alerts.projection_failed, "critical")
+    reg.alert_rule("upload_gap", alerts.upload_problem("gap"), alerts.UPLOAD_SEVERITY)
+    reg.alert_rule("upload_seq_reused", alerts.upload_problem("seq_reused"), alerts.UPLOAD_SEVERITY)
 
     reg.kpi("lendings", kpis.lendings_per_day)
     reg.kpi("satisfaction", kpis.satisfaction)
