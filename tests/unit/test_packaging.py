@@ -11,7 +11,7 @@ ROOT = Path(__file__).resolve().parents[2]
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
 TOOLS = {"pytest", "pytest-timeout", "hypothesis", "schemathesis", "selenium", "ruff", "mypy", "import-linter",
          "grimp"}
-CENTRAL_ONLY = {"fastapi", "uvicorn", "sqlalchemy", "alembic", "psycopg", "jinja2"}
+CENTRAL_ONLY = {"fastapi", "uvicorn", "sqlalchemy", "alembic", "psycopg", "jinja2", "wechatpayv3", "python-alipay-sdk"}
 
 
 def pins(path: str) -> dict[str, str]:
