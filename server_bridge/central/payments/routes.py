@@ -55,6 +55,11 @@ class RefundRequest(_Strict):
     reason: str = Field(default="", max_length=80)
 
 
+class DispensedRequest(_Strict):
+    item_id: str = Field(min_length=1, max_length=64)
+    lending_id: str = Field(min_length=1, max_length=64)
+
+
 class SettleRequest(_Strict):
     settle_key: str = Field(pattern=_ID)
     order_id: str | None = Field(default=None, max_length=32)
@@ -125,6 +130,13 @@ def get_order(station_order_id: StationOrderId, station_id: Station, centre: Cen
 @router.post(API + "/orders/{station_order_id}/close", tags=["payments"], responses=ERRORS)
 def close_order(station_order_id: StationOrderId, station_id: Station, centre: Centre) -> dict[str, Any]:
     return centre.close_order(station_id, station_order_id)
+
+
+@router.post(API + "/orders/{station_order_id}/dispensed", tags=["payments"], responses=ERRORS)
+def dispensed(station_order_id: StationOrderId, body: DispensedRequest, station_id: Station,
+              centre: Centre) -> dict[str, Any]:
+    """The paid item left: its id and lending, so a return at any station finds the deposit. Idempotent."""
+    return centre.dispensed(station_id, station_order_id, body.item_id, body.lending_id)
 
 
 @router.post(API + "/orders/{station_order_id}/refunds", tags=["payments"], responses=ERRORS)

@@ -211,6 +211,17 @@ class PaymentsCentre:
             with self.changed:
                 self.changed.wait(min(left, 1.0))
 
+    def dispensed(self, station_id: str, station_order_id: str, item_id: str, lending_id: str) -> dict[str, Any]:
+        """The paid item left its slot: remember which, so a return at any station finds this deposit."""
+        with self.db.session() as s:
+            o = self._own(s, station_id, station_order_id)
+            if o.state != "paid":
+                raise PaymentInvalid(f"order is {o.state}, not paid")
+            if o.item_id not in (None, item_id) or o.lending_id not in (None, lending_id):
+                raise PaymentConflict("order already names another item or lending", field="item_id")
+            o.item_id, o.lending_id = item_id, lending_id
+            return self._view(s, o)
+
     def close_order(self, station_id: str, station_order_id: str) -> dict[str, Any]:
         """The shopper gave up: close at the provider. A payment that raced the close wins (state paid)."""
         with self.db.session() as s:

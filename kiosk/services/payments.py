@@ -1,0 +1,381 @@
+"""Paid borrows at the station (issue 14): deposit by WeChat Pay / Alipay QR through the centre, door, refunds.
+
+The station holds no merchant key: it asks the centre for a QR, follows the order there, and asks the centre
+to refund. Every step is a row in the station's store before the centre is called or a door moves, keyed so a
+repeat reaches the same order (station_order_id) or the same refund (settle_key). After a crash `reconcile()`
+settles each row: a paid order whose item left is kept; one whose item never left (or whose shopper has gone
+with the screen) is refunded in full — resume or refund, never both, never neither.
+
+    order = payments.start_borrow("power_bank", "wechat")   # durable row, then the centre's QR
+    payments.wait_paid(order.station_order_id, timeout_s)     # long poll at the centre
+    payments.dispense(order.station_order_id)                # door via LendingService; refund when nothing left
+"""
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from kiosk.services.errors import LendingRefused, ServiceRefused
+from kiosk.services.lending import LendingService, ReturnResult
+from kiosk.store import Store
+from kiosk.tokens import MemberCode
+
+log = logging.getLogger(__name__)
+
+NO_DEPOSIT_RECHECK_S = 600.0  # a return with no deposit found yet is asked about again for this long
+PAYER_PREFIX = "PAY-"  # lendings paid by QR carry member_id PAY-<station_order_id>
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS pay_orders (
+    station_order_id TEXT PRIMARY KEY, provider TEXT NOT NULL, purpose TEXT NOT NULL, item_type TEXT NOT NULL,
+    amount_fen INTEGER NOT NULL, state TEXT NOT NULL, order_id TEXT, qr TEXT, lending_id TEXT, item_id TEXT,
+    refund_json TEXT, error TEXT, created_at REAL NOT NULL, updated_at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS pay_settlements (
+    settle_key TEXT PRIMARY KEY, item_id TEXT NOT NULL, lending_id TEXT, fee_fen INTEGER NOT NULL,
+    state TEXT NOT NULL, result_json TEXT, created_at REAL NOT NULL, updated_at REAL NOT NULL)
+"""
+# pay_orders.state: creating → open → paid → dispensing → dispensed → reported
+#                                   ↘ refund_due → refunded          (and closed / failed for unpaid QRs)
+# pay_settlements.state: due → done | no_deposit
+
+
+class PaymentRefused(ServiceRefused):
+    """The centre or the provider said no (bad amount, not configured): nothing to pay."""
+
+
+class PaymentUnavailable(ServiceRefused):
+    """The centre did not answer: ask again (the same key reaches the same order)."""
+
+
+@dataclass(frozen=True)
+class PayOrder:
+    station_order_id: str
+    provider: str
+    item_type: str
+    amount_fen: int
+    state: str
+    order_id: str | None
+    qr: str | None
+    lending_id: str | None = None
+    item_id: str | None = None
+    refund: dict[str, Any] | None = None
+    error: str | None = None
+
+
+class CentrePayments:
+    """The centre's station payment API (docs/central.md "Payments"), bearer of this station."""
+
+    def __init__(self, url: str, station_id: str, token: str, timeout_s: float = 10.0,
+                 transport: httpx.BaseTransport | None = None) -> None:
+        self.base = f"{url.rstrip('/')}/api/v1/stations/{station_id}/payments"
+        self.client = httpx.Client(headers={"Authorization": f"Bearer {token}"}, timeout=timeout_s,
+                                   transport=transport)
+
+    def _call(self, method: str, path: str, **kw: Any) -> dict[str, Any]:
+        try:
+            r = self.client.request(method, self.base + path, **kw)
+        except httpx.HTTPError as e:
+            raise PaymentUnavailable("centre_unreachable", f"centre did not answer: {e}") from e
+        if r.status_code >= 500:
+            raise PaymentUnavailable("centre_unavailable", r.text[:300])
+        try:
+            body = r.json()
+        except ValueError as e:
+            raise PaymentUnavailable("centre_garbled", r.text[:300]) from e
+        if r.status_code >= 400:
+            raise PaymentRefused(str(body.get("code", r.status_code)), str(body.get("message", "")))
+        if not isinstance(body, dict):
+            raise PaymentUnavailable("centre_garbled", "not an object")
+        return body
+
+    def create(self, body: dict[str, Any]) -> dict[str, Any]:
+        return self._call("POST", "/orders", json=body)
+
+    def get(self, station_order_id: str, wait_s: float = 0.0) -> dict[str, Any]:
+        return self._call("GET", f"/orders/{station_order_id}", params={"wait": wait_s},
+                          timeout=wait_s + 10.0)
+
+    def close(self, station_order_id: str) -> dict[str, Any]:
+        return self._call("POST", f"/orders/{station_order_id}/close")
+
+    def dispensed(self, station_order_id: str, item_id: str, lending_id: str) -> dict[str, Any]:
+        return self._call("POST", f"/orders/{station_order_id}/dispensed",
+                          json={"item_id": item_id, "lending_id": lending_id})
+
+    def settle(self, body: dict[str, Any]) -> dict[str, Any]:
+        return self._call("POST", "/settlements", json=body)
+
+    def close_client(self) -> None:
+        self.client.close()
+
+
+class PaymentsService:
+    def __init__(self, *, store: Store, centre: CentrePayments, lending: LendingService, station_id: str,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.store = store
+        self.centre = centre
+        self.lending = lending
+        self.station_id = station_id
+        self.clock = clock
+        self._lock = threading.Lock()
+        with store.transaction() as conn:
+            for statement in SCHEMA.split(";"):
+                if statement.strip():
+                    conn.execute(statement)
+
+    # -- rows ------------------------------------------------------------------------------------------------
+    def order(self, station_order_id: str) -> PayOrder:
+        rows = self.store.query("SELECT * FROM pay_orders WHERE station_order_id = ?", (station_order_id,))
+        if not rows:
+            raise PaymentRefused("no_such_order", f"no payment order {station_order_id}")
+        r = rows[0]
+        return PayOrder(r["station_order_id"], r["provider"], r["item_type"], r["amount_fen"], r["state"],
+                        r["order_id"], r["qr"], r["lending_id"], r["item_id"],
+                        json.loads(r["refund_json"]) if r["refund_json"] else None, r["error"])
+
+    def orders(self, states: tuple[str, ...] | None = None) -> list[PayOrder]:
+        rows = self.store.query("SELECT station_order_id FROM pay_orders ORDER BY created_at")
+        out = [self.order(r["station_order_id"]) for r in rows]
+        return [o for o in out if states is None or o.state in states]
+
+    def _set(self, station_order_id: str, **fields: Any) -> None:
+        cols = ", ".join(f"{k} = ?" for k in fields)
+        with self.store.transaction() as conn:
+            conn.execute(f"UPDATE pay_orders SET {cols}, updated_at = ? WHERE station_order_id = ?",  # noqa: S608
+                         (*fields.values(), self.clock(), station_order_id))
+
+    # -- borrow ----------------------------------------------------------------------------------------------
+    def deposit_fen(self, item_type: str) -> int:
+        return self.lending.item_policy(item_type).deposit_cents
+
+    def start_borrow(self, item_type: str, provider: str) -> PayOrder:
+        """Write the order, then get its QR from the centre. Refuses when nothing can be lent right now."""
+        amount = self.deposit_fen(item_type)
+        if amount <= 0:
+            raise PaymentRefused("no_deposit", f"{item_type} has no deposit to pay at this station")
+        if self.lending.availability(item_type).count == 0:
+            raise LendingRefused("none_available", f"no {item_type} can be lent right now")
+        soid = f"{self.station_id}-{uuid.uuid4().hex[:16]}"
+        now = self.clock()
+        with self.store.transaction() as conn:
+            conn.execute("INSERT INTO pay_orders (station_order_id, provider, purpose, item_type, amount_fen, state,"
+                         " created_at, updated_at) VALUES (?, ?, 'deposit', ?, ?, 'creating', ?, ?)",
+                         (soid, provider, item_type, amount, now, now))
+        return self.create_at_centre(soid)
+
+    def create_at_centre(self, station_order_id: str) -> PayOrder:
+        o = self.order(station_order_id)
+        try:
+            view = self.centre.create({"station_order_id": o.station_order_id, "provider": o.provider,
+                                       "purpose": "deposit", "amount_fen": o.amount_fen, "item_type": o.item_type,
+                                       "description": f"{o.item_type} deposit {o.station_order_id[-6:]}"})
+        except PaymentRefused as e:
+            self._set(station_order_id, state="failed", error=f"{e.code}: {e}")
+            raise
+        self._set(station_order_id, state="open", order_id=view["order_id"], qr=view["qr"])
+        return self.order(station_order_id)
+
+    def wait_paid(self, station_order_id: str, timeout_s: float) -> PayOrder:
+        """Follow the order at the centre until it is paid or closed, or `timeout_s` passes."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            left = deadline - time.monotonic()
+            try:
+                view = self.centre.get(station_order_id, wait_s=max(0.0, min(left, 20.0)))
+            except PaymentUnavailable:
+                if time.monotonic() >= deadline:
+                    return self.order(station_order_id)
+                time.sleep(min(1.0, max(0.0, left)))
+                continue
+            if view["state"] == "paid":
+                with self._lock:
+                    if self.order(station_order_id).state in ("creating", "open"):
+                        self._set(station_order_id, state="paid")
+                return self.order(station_order_id)
+            if view["state"] in ("closed", "failed"):
+                self._set(station_order_id, state=view["state"])
+                return self.order(station_order_id)
+            if time.monotonic() >= deadline:
+                return self.order(station_order_id)
+
+    def cancel(self, station_order_id: str) -> PayOrder:
+        """The shopper gave up before paying: close the QR; a payment that raced it is refunded."""
+        view = self.centre.close(station_order_id)
+        if view["state"] == "paid":
+            self._set(station_order_id, state="refund_due")
+            return self.refund_in_full(station_order_id)
+        self._set(station_order_id, state="closed")
+        return self.order(station_order_id)
+
+    def dispense(self, station_order_id: str) -> PayOrder:
+        """Paid: open the door. The item left → keep the deposit (reported to the centre); it did not → refund."""
+        with self._lock:
+            o = self.order(station_order_id)
+            if o.state != "paid":
+                raise PaymentRefused("not_paid", f"order is {o.state}")
+            self._set(station_order_id, state="dispensing")  # durable before the door moves
+        payer = MemberCode(PAYER_PREFIX + station_order_id, 0, "")
+        try:
+            result = self.lending.borrow(payer, o.item_type)
+        except LendingRefused as e:
+            if self._open_intent(payer.member_id):
+                log.warning("payments.dispense_unsettled order=%s %s", station_order_id, e.code)
+                return self.order(station_order_id)  # unknown: reconcile decides once the intent settles
+            self._set(station_order_id, state="refund_due", error=e.code)
+            return self.refund_in_full(station_order_id)
+        self._set(station_order_id, state="dispensed", lending_id=result.lending.lending_id,
+                  item_id=result.lending.item_id)
+        return self.report_dispensed(station_order_id)
+
+    def _open_intent(self, member_id: str) -> bool:
+        from kiosk.services.intents import OPEN_STATES
+
+        marks = ",".join("?" * len(OPEN_STATES))
+        return bool(self.store.query(f"SELECT 1 FROM intents WHERE member_id = ? AND state IN ({marks})",  # noqa: S608
+                                     (member_id, *OPEN_STATES)))
+
+    def _lending_of(self, member_id: str) -> tuple[str, str] | None:
+        rows = self.store.query("SELECT lending_id, item_id FROM lendings WHERE member_id = ?", (member_id,))
+        return (rows[0]["lending_id"], rows[0]["item_id"]) if rows else None
+
+    def report_dispensed(self, station_order_id: str) -> PayOrder:
+        o = self.order(station_order_id)
+        assert o.item_id and o.lending_id
+        try:
+            self.centre.dispensed(station_order_id, o.item_id, o.lending_id)
+        except PaymentUnavailable:
+            return o  # periodic() reports it again
+        self._set(station_order_id, state="reported")
+        return self.order(station_order_id)
+
+    def refund_in_full(self, station_order_id: str) -> PayOrder:
+        o = self.order(station_order_id)
+        try:
+            s = self.centre.settle({"settle_key": f"undispensed-{station_order_id[-16:]}", "order_id": o.order_id,
+                                    "fee_fen": 0, "reason": "item not dispensed"})
+        except PaymentUnavailable:
+            return o  # stays refund_due; periodic() asks again with the same key
+        self._set(station_order_id, state="refunded", refund_json=json.dumps(s))
+        return self.order(station_order_id)
+
+    # -- returns ---------------------------------------------------------------------------------------------
+    def on_return(self, result: ReturnResult) -> dict[str, Any] | None:
+        """A return here: a QR-paid lending (ours, or another station's: lending None) settles its deposit."""
+        lending = result.lending
+        if lending is not None and not (lending.member_id or "").startswith(PAYER_PREFIX):
+            return None  # a member's lending: deposit-free
+        key = f"ret-{(lending.lending_id if lending else result.item_id)[-40:]}"
+        now = self.clock()
+        with self.store.transaction() as conn:
+            conn.execute("INSERT OR IGNORE INTO pay_settlements (settle_key, item_id, lending_id, fee_fen, state,"
+                         " created_at, updated_at) VALUES (?, ?, ?, ?, 'due', ?, ?)",
+                         (key, result.item_id, lending.lending_id if lending else None, result.fee_cents, now, now))
+        return self.settle_due(key)
+
+    def settle_due(self, settle_key: str) -> dict[str, Any] | None:
+        rows = self.store.query("SELECT * FROM pay_settlements WHERE settle_key = ?", (settle_key,))
+        if not rows or rows[0]["state"] != "due":
+            return json.loads(rows[0]["result_json"]) if rows and rows[0]["result_json"] else None
+        r = rows[0]
+        where: dict[str, Any] = {"item_id": r["item_id"]}  # a lending of another station: its open deposit
+        if r["lending_id"]:
+            lent = self.store.query("SELECT member_id FROM lendings WHERE lending_id = ?", (r["lending_id"],))
+            soid = lent[0]["member_id"].removeprefix(PAYER_PREFIX) if lent else ""
+            own = self.store.query("SELECT order_id FROM pay_orders WHERE station_order_id = ?", (soid,))
+            if own and own[0]["order_id"]:
+                where = {"order_id": own[0]["order_id"]}  # ours: the very order, reported or not
+        try:
+            out = self.centre.settle({"settle_key": settle_key, **where, "fee_fen": r["fee_fen"],
+                                      "reason": "return: deposit minus fee"})
+            state = "done"
+        except PaymentRefused as e:
+            if e.code != "not_found":
+                raise
+            out, state = {"refund_fen": 0, "note": "no paid deposit for this item"}, "no_deposit"
+        except PaymentUnavailable:
+            return None  # centre down: periodic() retries with the same key, so the refund happens once
+        with self.store.transaction() as conn:
+            conn.execute("UPDATE pay_settlements SET state = ?, result_json = ?, updated_at = ? WHERE settle_key = ?",
+                         (state, json.dumps(out), self.clock(), settle_key))
+        log.info("payments.settled key=%s %s", settle_key, out)
+        return out
+
+    def settlement(self, item_id: str) -> dict[str, Any] | None:
+        rows = self.store.query("SELECT * FROM pay_settlements WHERE item_id = ? ORDER BY created_at DESC LIMIT 1",
+                                (item_id,))
+        if not rows:
+            return None
+        r = rows[0]
+        return {"settle_key": r["settle_key"], "state": r["state"], "fee_fen": r["fee_fen"],
+                **(json.loads(r["result_json"]) if r["result_json"] else {})}
+
+    # -- recovery --------------------------------------------------------------------------------------------
+    def reconcile(self) -> int:
+        """After a restart (lending reconciled first): settle every order a previous run left midway."""
+        touched = 0
+        for o in self.orders(("creating", "open", "paid", "dispensing", "dispensed", "refund_due")):
+            touched += 1
+            try:
+                self._reconcile_one(o)
+            except (PaymentUnavailable, PaymentRefused) as e:
+                log.warning("payments.reconcile_later order=%s %s", o.station_order_id, e)
+        return touched
+
+    def _reconcile_one(self, o: PayOrder) -> None:
+        soid = o.station_order_id
+        payer = PAYER_PREFIX + soid
+        if o.state in ("creating", "open"):
+            view = self.centre.get(soid) if o.state == "open" else None
+            if o.state == "creating":
+                try:
+                    view = self.centre.get(soid)
+                except PaymentRefused:  # the centre never got it: nothing to pay, nothing to close
+                    self._set(soid, state="closed")
+                    return
+            assert view is not None
+            if view["state"] in ("creating", "open"):
+                self.cancel(soid)  # the shopper in front of the QR is gone with the old run
+            elif view["state"] == "paid":
+                self._set(soid, state="refund_due", order_id=view["order_id"])
+                self.refund_in_full(soid)
+            else:
+                self._set(soid, state=view["state"])
+        elif o.state == "paid":  # paid, door never commanded
+            self._set(soid, state="refund_due")
+            self.refund_in_full(soid)
+        elif o.state == "dispensing":
+            lent = self._lending_of(payer)
+            if lent is not None:  # the item left: keep the deposit
+                self._set(soid, state="dispensed", lending_id=lent[0], item_id=lent[1])
+                self.report_dispensed(soid)
+            elif not self._open_intent(payer):  # the door did not give the item: refund
+                self._set(soid, state="refund_due")
+                self.refund_in_full(soid)
+        elif o.state == "dispensed":
+            self.report_dispensed(soid)
+        elif o.state == "refund_due":
+            self.refund_in_full(soid)
+
+    def periodic(self) -> None:
+        """Retries what waited on the centre: reports, refunds, settlements."""
+        self.reconcile_stuck()
+        recent = self.clock() - NO_DEPOSIT_RECHECK_S
+        with self.store.transaction() as conn:  # another station may not have reported its dispense yet
+            conn.execute("UPDATE pay_settlements SET state = 'due' WHERE state = 'no_deposit' AND created_at > ?",
+                         (recent,))
+        for r in self.store.query("SELECT settle_key FROM pay_settlements WHERE state = 'due'"):
+            self.settle_due(r["settle_key"])
+
+    def reconcile_stuck(self) -> None:
+        for o in self.orders(("dispensed", "refund_due")):
+            try:
+                self._reconcile_one(o)
+            except (PaymentUnavailable, PaymentRefused) as e:
+                log.info("payments.retry_later order=%s %s", o.station_order_id, e)
