@@ -25,7 +25,7 @@ from drivers.locker.client import MqttLockerLink
 from drivers.locker.link import LockerLink
 from drivers.printer import Printer, PrinterError, open_printer
 from drivers.scanner.frames import FrameSource
-from kiosk.config import StationConfig
+from kiosk.config import StationConfig, read_secret
 from kiosk.content import CONTENT_ROOT, ContentError, load_content
 from kiosk.services.complaints import ComplaintDesk, HttpTicketStatusApi
 from kiosk.services.diagnostics import Problem
@@ -56,10 +56,6 @@ class Part(Flag):
     UPLOADER = auto()
     DESK = auto()  # member centre, complaints, lost & found, directory, bag storage
     ALL = PRINTER | CAMERA | UPLOADER | DESK
-
-
-def read_secret(path: Path | None) -> str | None:
-    return path.read_text(encoding="utf-8").strip() if path else None
 
 
 def secret_or_fault(path: Path | None, code: str, device: str, what: str, faults: list[Problem]) -> str | None:

@@ -163,3 +163,8 @@ def load_config(path: Path | str) -> StationConfig:
     except ValidationError as exc:
         err = validation_to_profile_error(path, exc)
         raise ConfigError(path, err.key, err.problem) from exc
+
+
+def read_secret(path: Path | None) -> str | None:
+    """A secret file's text (a password, a token), stripped; None when the config names no file."""
+    return path.read_text(encoding="utf-8").strip() if path else None

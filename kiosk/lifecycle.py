@@ -19,6 +19,7 @@ import time
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from kiosk import __version__
+from kiosk.config import read_secret
 from kiosk.services.diagnostics import (
     SERVICE_DESK,
     BrokerHealth,
@@ -57,11 +58,13 @@ class Lifecycle:
         self._loop: threading.Thread | None = None
         self._starter: threading.Thread | None = None
         self._lending_ready = threading.Event()
+        self._token_seen: str | None = None
 
     # start / stop -----------------------------------------------------------------------------
     def start(self, handle_returns: bool = True, background: bool = True, wait: bool = True) -> None:
         st = self.station
         link = st.lockers
+        self._token_seen = self._read_token()
         if wait:
             link.start()
             self._start_lending(handle_returns)
@@ -113,8 +116,32 @@ class Lifecycle:
                 st.lending.periodic()
             if st.printing is not None:
                 st.printing.retry_pending()
+            self.refresh_token()
         except Exception:
             log.exception("station.tick_failed")
+
+    def _read_token(self) -> str | None:
+        central = self.station.config.central
+        try:
+            return read_secret(central.token_file) if central is not None else None
+        except OSError:
+            return None
+
+    def refresh_token(self) -> None:
+        """A token file restored (or replaced) while the centre refuses us is used without a restart."""
+        st = self.station
+        if st.uploader is None:
+            return
+        missing = [p for p in st.faults if p.code == "central_token_missing"]
+        if not missing and st.uploader.link_status().state is not LinkState.REFUSED:
+            return
+        token = self._read_token()
+        if token and token != self._token_seen:
+            self._token_seen = token
+            st.uploader.set_token(token)
+            for fault in missing:
+                st.faults.remove(fault)
+            log.info("station.token_reloaded station=%s", st.config.station_id)
 
     def stop(self) -> None:
         st = self.station
@@ -127,9 +154,15 @@ class Lifecycle:
             st.printing.stop()
         st.lending.stop()
         st.lockers.close()
-        for thread in (self._loop, self._starter):
-            if thread is not None:
-                thread.join(timeout=5)
+        if self._loop is not None:
+            self._loop.join(timeout=5)
+        if self._starter is not None and self._starter.is_alive():
+            # still waiting for lockers that never answered: it is a daemon and nothing it does is lost
+            # (the store is synchronous=FULL), so a stop does not wait out its timeouts nor close under it
+            self._starter.join(timeout=1)
+            if self._starter.is_alive():
+                log.info("station.stopped_while_starting")
+                return
         st.store.close()
 
     # health -----------------------------------------------------------------------------------
@@ -221,6 +254,10 @@ class Lifecycle:
                        ServiceState("members", True)]
             states.append(ServiceState("directory", True) if st.directory is not None else
                           ServiceState("directory", False, "the mall's content files are invalid", SERVICE_DESK))
+        if st.scanning is not None:
+            cam = st.scanning.status()
+            states.append(ServiceState("scanner", True) if cam.connected else ServiceState(
+                "scanner", False, f"the camera sends no frames ({cam.error or 'unplugged'})", SERVICE_DESK))
         if st.printing is not None and printer is not None:
             states.append(ServiceState("receipts", printer.online and not printer.paper_out,
                                        None if printer.online else "the receipt printer does not answer"))

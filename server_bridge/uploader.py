@@ -57,9 +57,10 @@ class Uploader:
         self.batch_max_age_s = batch_max_age_s
         self.heartbeat_s = heartbeat_s
         self.backoff_max_s = backoff_max_s
+        # no token (its file is missing): send none, so the centre's 401 says so rather than a local error
+        auth = {"Authorization": f"Bearer {token}"} if token else {}
         self._http = httpx.Client(timeout=timeout_s, transport=transport,
-                                  headers={"Authorization": f"Bearer {token}",
-                                           "Content-Type": "application/json"})
+                                  headers={**auth, "Content-Type": "application/json"})
         self._events_url = f"{self.base}/api/v1/stations/{station_id}/events"
         self._heartbeat_url = f"{self.base}/api/v1/stations/{station_id}/heartbeat"
         self._stop = threading.Event()
@@ -227,6 +228,14 @@ class Uploader:
                     "outbox_depth": depth, "outbox_oldest_age_s": oldest,
                     "last_heartbeat_at": self._last_heartbeat, "heartbeat_error": self._heartbeat_error,
                     "seq_offset": self._offset, "upload_problem": self._problem}
+
+    def set_token(self, token: str) -> None:
+        """The station's token was restored or replaced: use it from the next attempt on, which is now."""
+        self._http.headers["Authorization"] = f"Bearer {token}"
+        with self._lock:
+            self._next_try = 0.0
+            self._next_heartbeat = 0.0
+        self._wake.set()
 
     def link_status(self) -> UploadLink:
         """The link as the station's health model reads it: refused (4xx) is told apart from unreachable."""

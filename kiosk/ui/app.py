@@ -105,12 +105,14 @@ def run_ui(station: Any, *, windowed: bool = False, screenshot_dir: Path | None 
               f"in {screenshot_dir.resolve()}", flush=True)
     prepare_kivy(settings, windowed=windowed)
     from kivy.clock import Clock
+    from kivy.core.window import Window
 
     from kiosk.ui.shell import KioskApp
 
     app = KioskApp(station, settings)
     watchdog = Watchdog()
-    watchdog.ready()
+    started = time.monotonic()
+
     # pinged from the Kivy clock: a hung UI thread stops the pings and systemd restarts the station
     Clock.schedule_interval(lambda _dt: watchdog.ping(), watchdog.interval_s)
     if screenshot_dir is not None:
@@ -124,9 +126,18 @@ def run_ui(station: Any, *, windowed: bool = False, screenshot_dir: Path | None 
                 log.warning("ui.screenshot_failed dir=%s error=%s", target, exc)
 
         Clock.schedule_interval(shoot, screenshot_every_s)
+
+    def drawn(*_: Any) -> None:  # the app's first frame has just been swapped onto the screen
+        Window.unbind(on_flip=drawn)
+        watchdog.ready("screen drawn")
+        log.info("ui.first_frame after_s=%.2f", time.monotonic() - started)
+        if screenshot_dir is not None:
+            Clock.schedule_once(shoot, 0)
+
+    # READY=1 only once a screen is drawn: systemd (and bench/start_degraded.py) time the start to it
+    app.bind(on_start=lambda *_: Window.bind(on_flip=drawn))
     if stop_after_s is not None:  # smoke tests and demos
         Clock.schedule_once(lambda _dt: app.stop(), stop_after_s)
-    started = time.monotonic()
     try:
         app.run()
     finally:
