@@ -1,4 +1,4 @@
-"""QR payloads (DESIGN §6): signing, parsing and verifying member codes, lending tokens, badges, labels.
+"""QR payloads (docs/architecture.md, "Protocols": shopper → station): signing, parsing and verifying member codes, lending tokens, badges, labels.
 
 All payloads are short uppercase ASCII so they fit QR alphanumeric mode. MACs are HMAC-SHA256
 truncated to 10 bytes and base32-encoded (16 characters), compared in constant time.

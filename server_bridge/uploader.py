@@ -1,4 +1,4 @@
-"""Station → centre: drains the outbox in seq order in bounded batches and sends heartbeats (DESIGN §7).
+"""Station → centre: drains the outbox in seq order in bounded batches and sends heartbeats (docs/architecture.md, "The event envelope").
 
 Events are marked sent only up to the centre's `acked_seq`; anything unanswered is sent again and the
 centre ignores what it already has. Runs in its own thread and only touches the store briefly.

@@ -1,4 +1,4 @@
-"""Borrow and return umbrellas, power banks and strollers (DESIGN §5): intent first, then the door, then the
+"""Borrow and return umbrellas, power banks and strollers (docs/architecture.md, "The door use case"): intent first, then the door, then the
 lending.
 
 The intent row is durable before any command leaves; only the locker's own ack/event moves it on; a

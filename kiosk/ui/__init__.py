@@ -1,1 +1,1 @@
-"""The station's Kivy touch UI: screens over the services (DESIGN §8); `app.run_ui` is the entry point."""
+"""The station's Kivy touch UI: screens over the services (docs/architecture.md, "Screens"); `app.run_ui` is the entry point."""

@@ -1,4 +1,4 @@
-"""The station-facing API (DESIGN §7): event batches, heartbeats, member lookup. Bearer per station."""
+"""The station-facing API (docs/architecture.md, "Protocols"): event batches, heartbeats, member lookup. Bearer per station."""
 from __future__ import annotations
 
 import time

@@ -1,4 +1,4 @@
-"""Wire models of the centre's API (DESIGN §7): validated at the edge, errors name the field."""
+"""Wire models of the centre's API (docs/architecture.md, "The event envelope"): validated at the edge, errors name the field."""
 from __future__ import annotations
 
 from datetime import datetime
