@@ -192,8 +192,10 @@ class Lifecycle:
         out = []
         for locker_id, prof in st.profiles.items():
             view = st.lockers.view(locker_id)
-            slots = tuple(SlotHealth(s.slot, s.state, s.item, s.battery) for s in (view.slots if view else ()))
-            out.append(LockerHealth(locker_id, prof.item_type, bool(view and view.online), slots))
+            slots = tuple(SlotHealth(s.slot, s.state, s.item, s.battery, s.fault, s.left_open)
+                          for s in (view.slots if view else ()))
+            out.append(LockerHealth(locker_id, prof.item_type, bool(view and view.online), slots,
+                                    fw=view.fw if view else None, proto=view.proto if view else None))
         return tuple(out)
 
     def health(self) -> StationHealth:

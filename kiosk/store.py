@@ -26,7 +26,7 @@ MIGRATIONS: list[str] = [
     CREATE TABLE items (
         item_id TEXT PRIMARY KEY,
         item_type TEXT NOT NULL,
-        status TEXT NOT NULL,            -- in_locker | lent | bought | unknown
+        status TEXT NOT NULL,            -- in_locker | lent | bought | lost (forced door) | unknown
         locker_id TEXT, slot INTEGER, battery INTEGER,
         updated_at REAL NOT NULL
     );

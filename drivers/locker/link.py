@@ -24,7 +24,7 @@ class SlotView:
     battery: int | None = None
     charging: bool | None = None
     taken_by: str | None = None  # cmd_id under which the slot's last item left
-    fault: str | None = None  # v1.1 fault code (drivers.locker.faults has the words)
+    fault: str | None = None  # v1.1 fault code (mallcommon.faults has the words)
     left_open: bool = False  # v1.1: the door has stood open longer than the profile's door_open_s
 
 

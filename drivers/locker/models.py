@@ -32,7 +32,7 @@ CmdId = Annotated[str, Field(pattern=_CMD_ID)]
 Seq = Annotated[int, Field(ge=0)]
 Ts = Annotated[float, Field(ge=0)]
 # fault codes are open-ended (a power-bank cabinet reports about fifty): any well-formed code is carried,
-# drivers.locker.faults has the words for the known ones
+# mallcommon.faults has the words for the known ones
 FaultCode = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,39}$")]
 ProtoVersion = Annotated[str, Field(pattern=r"^[0-9]{1,3}\.[0-9]{1,3}$")]
 

@@ -10,6 +10,8 @@ from dataclasses import asdict, dataclass, field, fields
 from enum import StrEnum
 from typing import Any
 
+from mallcommon.faults import fault_both
+
 OUTBOX_STALE_S = 3600.0
 UPLOAD_STUCK_S = 300.0  # events waiting this long while the centre is reachable: the link is stuck
 DISK_MIN_FREE_BYTES = 1 << 30
@@ -68,6 +70,8 @@ class SlotHealth:
     state: str
     item: str | None = None
     battery: int | None = None
+    fault: str | None = None  # locker protocol v1.1 fault code (words: mallcommon.faults)
+    left_open: bool = False  # the door has stood open past the profile's door_open_s
 
 
 @dataclass(frozen=True)
@@ -76,6 +80,8 @@ class LockerHealth:
     item_type: str
     online: bool
     slots: tuple[SlotHealth, ...] = ()
+    fw: str | None = None  # firmware version from the locker's status
+    proto: str | None = None  # protocol it announced (None: a v1 locker)
 
     @property
     def faults(self) -> int:
@@ -174,7 +180,8 @@ class StationHealth:
 
         lockers = tuple(LockerHealth(locker_id=lk["locker_id"], item_type=lk.get("item_type", ""),
                                      online=bool(lk.get("online")),
-                                     slots=tuple(make(SlotHealth, s) for s in lk.get("slots", ())))
+                                     slots=tuple(make(SlotHealth, s) for s in lk.get("slots", ())),
+                                     fw=lk.get("fw"), proto=lk.get("proto"))
                         for lk in data.get("lockers", ()))
         broker = data.get("broker")
         central = data.get("central")
@@ -239,9 +246,15 @@ def _locker_problems(lk: LockerHealth, *, broker_up: bool) -> list[Problem]:
         where = "" if broker_up else " (the broker is down, so every locker looks offline)"
         problems.append(Problem("locker_offline", lid,
                                 f"locker {lid} is offline{where}: check its power and network"))
-    faults = [s.slot for s in lk.slots if s.state == "fault"]
+    faults = [s for s in lk.slots if s.state == "fault"]
     if faults:
-        problems.append(Problem("slot_fault", lid, f"locker {lid} slots in fault: {faults}"))
+        which = ", ".join(f"{s.slot} ({fault_both(s.fault or 'unknown')})" for s in faults)
+        problems.append(Problem("slot_fault", lid, f"locker {lid} slots in fault: {which}"))
+    for s in lk.slots:
+        if s.left_open:
+            problems.append(Problem("door_left_open", lid,
+                                    f"locker {lid} door {s.slot} has been left open: close it "
+                                    f"(请关闭 {s.slot} 号柜门)"))
     if lk.online and lk.slots:
         if lk.item_type == "storage":  # bag storage fills up; lending lockers run dry
             if all(s.item for s in lk.slots):

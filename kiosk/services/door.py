@@ -145,6 +145,10 @@ class DoorWatch:
             if ev is None or ev.locker_id != job.locker_id or ev.slot != job.slot:
                 continue
             if ev.type == MOVED[job.expect]:
+                if job.expect == "leave" and job.cmd_id is not None and ev.cmd_id != job.cmd_id:
+                    # left under no command of ours (a forced door, `tamper`): not this shopper's item
+                    log.warning("door.removed_not_ours locker=%s slot=%d cmd=%s", job.locker_id, job.slot, ev.cmd_id)
+                    continue
                 return "moved", ev, door_opened
             if ev.type == "door_opened" and job.cmd_id is not None and ev.cmd_id == job.cmd_id:
                 door_opened = True

@@ -84,5 +84,31 @@ class StoragePickedUp(OutboxRecord):
     overtime: bool
 
 
-__all__ = ["LendingBought", "LendingReturned", "LendingStarted", "OutboxRecord", "StorageDeposited",
-           "StoragePickedUp"]
+@dataclass(frozen=True)
+class LockerTampered(OutboxRecord):
+    """A door opened that no command opened (locker protocol v1.1 `tamper`): the centre raises `locker_tamper`."""
+
+    TYPE: ClassVar[str] = "locker.tamper"
+    station_id: str
+    locker_id: str
+    slot: int
+    at: float
+    item_id: str | None  # what the slot held when it was forced, as far as the station knew
+
+
+@dataclass(frozen=True)
+class ItemTakenUnlent(OutboxRecord):
+    """An item left its slot under no command (a forced door): recorded as lost, never as anyone's lending."""
+
+    TYPE: ClassVar[str] = "locker.item_lost"
+    item_id: str
+    item_type: str
+    station_id: str
+    locker_id: str
+    slot: int
+    at: float
+    reason: str
+
+
+__all__ = ["ItemTakenUnlent", "LendingBought", "LendingReturned", "LendingStarted", "LockerTampered", "OutboxRecord",
+           "StorageDeposited", "StoragePickedUp"]

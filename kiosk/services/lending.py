@@ -22,7 +22,13 @@ from kiosk.services import decisions
 from kiosk.services.decisions import ItemType, Lending, Sighting
 from kiosk.services.door import AckStatus, Door, DoorJob, happened_at
 from kiosk.services.errors import LendingRefused
-from kiosk.services.events import LendingBought, LendingReturned, LendingStarted
+from kiosk.services.events import (
+    ItemTakenUnlent,
+    LendingBought,
+    LendingReturned,
+    LendingStarted,
+    LockerTampered,
+)
 from kiosk.services.fees import compute_fee, fee_rule_text
 from kiosk.services.intents import IntentBook, Reservation
 from kiosk.services.repository import Repositories, UnitOfWork, lending_from_row
@@ -302,7 +308,14 @@ class LendingService:
                 self.on_locker_event(events.get(timeout=0.5))
 
     def on_locker_event(self, ev: LockerEvent | None) -> ReturnResult | None:
-        """One event from the lockers (the return watcher's loop body): an item_inserted is a return."""
+        """One event from the lockers (the return watcher's loop body): an item_inserted is a return; a forced
+        door (`tamper`) and what leaves it without a command are recorded as such, never as a lending."""
+        if ev is not None and (ev.type == "tamper" or (ev.type == "item_removed" and ev.cmd_id is None)):
+            try:
+                self.handle_forced(ev)
+            except Exception:
+                log.exception("lending.tamper_record_failed locker=%s slot=%s", ev.locker_id, ev.slot)
+            return None
         if ev is None or ev.type != "item_inserted" or ev.locker_id not in self.profiles:
             return None
         try:
@@ -310,6 +323,26 @@ class LendingService:
         except Exception:
             log.exception("lending.return_failed locker=%s slot=%s", ev.locker_id, ev.slot)
             return None
+
+    def handle_forced(self, ev: LockerEvent) -> None:
+        """A door opened without a command (`tamper`), or an item left through one (`item_removed`, no cmd_id)."""
+        now = self.happened_at(ev)
+        slot = ev.slot or 0
+        if ev.type == "tamper":
+            view = self.link.view(ev.locker_id)
+            held = view.slot(slot) if view is not None else None
+            log.warning("lending.locker_tamper locker=%s slot=%d item=%s", ev.locker_id, slot,
+                        held.item if held else None)
+            with UnitOfWork(self.store) as uow:
+                uow.emit(LockerTampered(self.station_id, ev.locker_id, slot, now, held.item if held else None), now)
+            return
+        if not ev.item or ev.locker_id not in self.profiles:
+            return
+        item_type = self.profiles[ev.locker_id].item_type
+        log.warning("lending.item_lost item=%s locker=%s slot=%d reason=tamper", ev.item, ev.locker_id, slot)
+        with UnitOfWork(self.store) as uow:
+            uow.lendings.item_lost(ev.item, item_type, now)
+            uow.emit(ItemTakenUnlent(ev.item, item_type, self.station_id, ev.locker_id, slot, now, "tamper"), now)
 
     def handle_insert(self, ev: LockerEvent) -> ReturnResult | None:
         """An item went into a slot: close its lending wherever it was opened."""

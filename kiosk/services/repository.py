@@ -171,6 +171,12 @@ class LendingRepository:
     def item_bought(self, item_id: str, now: float) -> None:
         self.db.run("UPDATE items SET status='bought', updated_at=? WHERE item_id=?", (now, item_id))
 
+    def item_lost(self, item_id: str, item_type: str, now: float) -> None:
+        """Taken through a forced door: out of the locker, on nobody's lending (back in when it is returned)."""
+        self.db.run("INSERT INTO items(item_id, item_type, status, locker_id, slot, battery, updated_at)"
+                    " VALUES (?,?,'lost',NULL,NULL,NULL,?) ON CONFLICT(item_id) DO UPDATE SET status='lost',"
+                    " locker_id=NULL, slot=NULL, updated_at=excluded.updated_at", (item_id, item_type, now))
+
 
 class StorageRepository:
     """Bag storage deposits (`desk_storage`)."""

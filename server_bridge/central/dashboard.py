@@ -14,6 +14,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from sqlalchemy import func, select
 
+from mallcommon.faults import fault_words
 from server_bridge.central import alerts as alert_rules
 from server_bridge.central.deps import DbDep, OpsUserDep, RegistryDep, SettingsDep, ops_user
 from server_bridge.central.fleet import is_online, station_rows, stock
@@ -32,6 +33,7 @@ def _when(epoch: float | None) -> str:
 
 
 TEMPLATES.env.filters["when"] = _when
+TEMPLATES.env.filters["fault_words"] = fault_words  # {{ code | fault_words(lang) }}
 FLEET_REFRESH_S = 5
 router = APIRouter(include_in_schema=False, dependencies=[Depends(ops_user)])
 

@@ -72,6 +72,8 @@ class SlotHealth(Health):
     item: Annotated[str, Field(max_length=64)] | None = None
     battery: int | None = Field(default=None, ge=0, le=100)
     charging: bool | None = None
+    fault: Annotated[str, Field(max_length=40, pattern=r"^[a-z][a-z0-9_]*$")] | None = None  # locker protocol v1.1
+    left_open: bool = False
 
 
 class LockerHealth(Health):
@@ -80,6 +82,8 @@ class LockerHealth(Health):
     online: bool
     slots: list[SlotHealth] = Field(default_factory=list, max_length=1000)
     faults: list[Annotated[str, Field(max_length=120)]] = Field(default_factory=list, max_length=100)
+    fw: Annotated[str, Field(max_length=32)] | None = None  # the locker's firmware version
+    proto: Annotated[str, Field(max_length=8)] | None = None
 
     @field_validator("faults", mode="before")
     @classmethod

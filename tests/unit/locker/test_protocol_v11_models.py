@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from drivers.locker.faults import FAULT_WORDS, fault_both, fault_words
 from drivers.locker.models import ProtocolError, parse_ack, parse_cmd, parse_event, parse_state, parse_status
+from mallcommon.faults import FAULT_WORDS, fault_both, fault_words
 
 V1_MESSAGES = {  # verbatim from the v1 protocol page
     "status": b'{"online": true, "session": 1795649108989, "model": "UL-24", "fw": "ul24-2.3.0", "ts": 1795649108.99}',
