@@ -67,12 +67,45 @@ def run_cli(*argv: str) -> str:
     return out.stdout.strip()
 
 
-def start_central(stack: Stack, config: StationConfig, var: Path) -> None:
+DEMO_ROLES = ("admin", "ops", "desk", "viewer")
+
+
+def ensure_demo_users(db: str, var: Path) -> list[tuple[str, str, str]]:
+    """One console login per role (`demo-admin` …), each with its own random password kept in
+    var/central/demo-logins.txt (0600) so every `make run` can print them. Demo only: a real centre adds
+    users with `add-user`, which hands out one-time passwords."""
+    from server_bridge.central import accounts
+    from server_bridge.central.db import Database
+
+    logins_file = var / "central" / "demo-logins.txt"
+    known = dict(line.split(" ", 1) for line in logins_file.read_text().splitlines() if " " in line) \
+        if logins_file.exists() else {}
+    database = Database(db)
+    logins = []
+    try:
+        with database.session() as s:
+            for role in DEMO_ROLES:
+                name = f"demo-{role}"
+                password = known.get(name) or secrets.token_urlsafe(12)
+                if s.get(accounts.ConsoleUser, name) is None:
+                    accounts.add_user(s, name, role, time.time())
+                if name not in known:
+                    accounts.set_password(s, name, password, time.time())
+                logins.append((name, role, password))
+    finally:
+        database.dispose()
+    logins_file.write_text("".join(f"{name} {password}\n" for name, _, password in logins))
+    logins_file.chmod(0o600)
+    return logins
+
+
+def start_central(stack: Stack, config: StationConfig, var: Path) -> list[tuple[str, str, str]]:
     if config.central is None:
-        return
+        return []
     db = f"sqlite:///{var / 'central' / 'central.db'}"
     (var / "central").mkdir(parents=True, exist_ok=True)
     run_cli("-m", "server_bridge.central", "seed-demo", "--db", db)
+    logins = ensure_demo_users(db, var)
     token_file = config.central.token_file
     if token_file is not None and not token_file.exists():
         # a station known to the centre but whose token file is gone gets a fresh token
@@ -85,6 +118,7 @@ def start_central(stack: Stack, config: StationConfig, var: Path) -> None:
     stack.spawn("central", [PY, "-m", "server_bridge.central", "serve", "--db", db, "--host", "127.0.0.1",
                             "--port", str(port)])
     wait_port("127.0.0.1", port, timeout=30)
+    return logins
 
 
 def start_printer(stack: Stack, config: StationConfig, var: Path) -> Path | None:
@@ -151,7 +185,7 @@ def main(argv: list[str] | None = None) -> int:
                        password_file=var / "mqtt" / "passwd", acl_file=var / "mqtt" / "acl")
     try:
         broker.start()
-        start_central(stack, config, var)
+        logins = start_central(stack, config, var)
         receipts = start_printer(stack, config, var)
         start_lockers(stack, config, args.auto_take)
         cmd, seen_at = station_argv(args, var)
@@ -161,8 +195,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"""
 station {config.station_id} is running ({seen_at}); logs in {var / 'logs'}
   broker     mqtt://{broker.address} (password + ACL, anonymous refused)
-  central    {config.central.url if config.central else '-'}  (ops dashboard)
-  receipts   {receipts or '-'}  (PNG + TXT per receipt)
+  central    {config.central.url if config.central else '-'}  (ops console; demo logins below)
+{"".join(f"    {name:<12} {password}   ({role})" + chr(10) for name, role, password in logins)}  receipts   {receipts or '-'}  (PNG + TXT per receipt)
 
 borrow from another terminal:
   CODE=$(.venv/bin/python -m kiosk {cfg} sim member-code M10086 | python3 -c 'import json,sys; print(json.load(sys.stdin)["code"])')

@@ -1,4 +1,4 @@
-"""`python -m server_bridge.central serve | add-station | seed-demo | migrate` (CENTRAL_DB_URL is the default --db)."""
+"""`python -m server_bridge.central serve | add-station | add-user | seed-demo | migrate` (CENTRAL_DB_URL is the default --db)."""
 from __future__ import annotations
 
 import argparse
@@ -84,6 +84,23 @@ def _add_station(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_user(args: argparse.Namespace) -> int:
+    """A console user with a one-time password, printed alone on stdout; it must be changed at first login."""
+    from server_bridge.central import accounts, audit, schema_migrations
+
+    schema_migrations.upgrade(args.db)
+    db = Database(args.db)
+    try:
+        with db.session() as s:
+            password = accounts.add_user(s, args.user, args.role, time.time(), reset=args.reset)
+            audit.record(s, "cli", "user.password_reset" if args.reset else "user.added", f"user:{args.user}",
+                         role_given=args.role)
+    finally:
+        db.dispose()
+    print(password)
+    return 0
+
+
 def _seed_demo(args: argparse.Namespace) -> int:
     from server_bridge.central import schema_migrations
     from server_bridge.central.members import seed_demo
@@ -141,6 +158,10 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("--station", required=True)
     add.add_argument("--name", default="")
     add.add_argument("--rotate", action="store_true", help="issue a new token for an existing station")
+    user = verb("add-user", _add_user, "add a console user; prints a one-time password alone (changed at first login)")
+    user.add_argument("--user", required=True)
+    user.add_argument("--role", required=True, choices=["viewer", "desk", "ops", "admin"])
+    user.add_argument("--reset", action="store_true", help="a new one-time password for an existing user")
     verb("seed-demo", _seed_demo, "demo stations K01, K02 (claim each with add-station) and members; idempotent")
     verb("migrate", _migrate, "apply schema migrations")
     alert_flags(verb("alerts", _alerts, "evaluate alert rules in this process (pair with serve --alerts off)"))

@@ -15,7 +15,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 
-from server_bridge.central import api, dashboard, desk, payments, schema_migrations
+from server_bridge.central import api, console, dashboard, desk, payments, schema_migrations
 from server_bridge.central.alerts import AlertEngine, AlertSettings
 from server_bridge.central.auth import StationTokens
 from server_bridge.central.db import Database
@@ -109,6 +109,7 @@ def create_app(db_url: str, settings: AlertSettings | None = None, eval_every_s:
     app.include_router(dashboard.router)
     app.include_router(desk.router)  # issue 7: complaint tickets, lost & found, storage
     app.include_router(payments.router)  # issue 14: payment QRs, notifications, refunds, books (own lifespan)
+    console.install(app)  # login, users, audit; CSRF/origin checks and security headers on every response
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     @app.exception_handler(CentralError)

@@ -5,23 +5,34 @@ import csv
 import io
 import os
 import time
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Depends, Form, HTTPException, Path, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from sqlalchemy import func, select
 
 from mallcommon.faults import fault_words
 from server_bridge.central import alerts as alert_rules
-from server_bridge.central.deps import DbDep, OpsUserDep, RegistryDep, SettingsDep, ops_user
+from server_bridge.central.audit import AuditEntry
+from server_bridge.central.deps import DbDep, RegistryDep, SettingsDep
 from server_bridge.central.fleet import is_online, station_rows, stock
 from server_bridge.central.i18n import LANGS, t
 from server_bridge.central.ingest import station_events
 from server_bridge.central.kpis import KpiWindow
 from server_bridge.central.models import Alert, Complaint, Lending, MaintenanceRecord, Rating, Station
+from server_bridge.central.security import (
+    OpsUser,
+    RoleRefused,
+    Viewer,
+    csrf_field,
+    current_operator,
+    record,
+    require,
+)
 
 TEMPLATES = Jinja2Templates(directory=__file__.rsplit("/", 1)[0] + "/templates")
 # Ops read times in the mall's own zone, not UTC.
@@ -35,16 +46,21 @@ def _when(epoch: float | None) -> str:
 TEMPLATES.env.filters["when"] = _when
 TEMPLATES.env.filters["fault_words"] = fault_words  # {{ code | fault_words(lang) }}
 FLEET_REFRESH_S = 5
-router = APIRouter(include_in_schema=False, dependencies=[Depends(ops_user)])
+TEMPLATES.env.globals["csrf_field"] = csrf_field
+TEMPLATES.env.globals["operator_of"] = current_operator
+# Every dashboard page needs a logged-in user; routes that do more ask for more (security.DeskUser/OpsUser/Admin).
+router = APIRouter(include_in_schema=False, dependencies=[Depends(require("viewer"))])
 
 
-def _lang(request: Request, lang: str | None) -> str:
+def lang_of(request: Request, lang: str | None) -> str:
     chosen = lang or request.cookies.get("lang") or "zh"
     return chosen if chosen in LANGS else "zh"
 
 
-def _render(request: Request, name: str, lang: str, **ctx: Any) -> HTMLResponse:
-    response = TEMPLATES.TemplateResponse(request, name, {"t": t(lang), "lang": lang, "now": time.time(), **ctx})
+def render(request: Request, name: str, lang: str, status: int = 200, **ctx: Any) -> HTMLResponse:
+    response = TEMPLATES.TemplateResponse(request, name, {"t": t(lang), "lang": lang, "now": time.time(),
+                                                          "op": current_operator(request), **ctx},
+                                          status_code=status)
     response.set_cookie("lang", lang, samesite="lax")
     return response
 
@@ -71,7 +87,7 @@ def fleet(request: Request, db: DbDep, settings: SettingsDep, lang: str | None =
         cards = [_station_card(st, now, settings, counts.get(st.station_id, 0)) for st in station_rows(s)]
         recent = s.scalars(select(Alert).where(Alert.open_key.is_not(None))
                            .order_by(Alert.raised_at.desc()).limit(10)).all()
-    return _render(request, "fleet.html", _lang(request, lang), stations=cards, recent=recent,
+    return render(request, "fleet.html", lang_of(request, lang), stations=cards, recent=recent,
                    refresh=FLEET_REFRESH_S)
 
 
@@ -89,7 +105,7 @@ def station_page(request: Request, station_id: Annotated[str, Path(max_length=32
         maintenance = s.scalars(select(MaintenanceRecord).where(MaintenanceRecord.station_id == station_id)
                                 .order_by(MaintenanceRecord.at.desc()).limit(10)).all()
         events = station_events(s, station_id, limit=15)
-    return _render(request, "station.html", _lang(request, lang), st=card, alerts=live, maintenance=maintenance,
+    return render(request, "station.html", lang_of(request, lang), st=card, alerts=live, maintenance=maintenance,
                    events=events, refresh=FLEET_REFRESH_S)
 
 
@@ -99,47 +115,57 @@ def alerts_page(request: Request, db: DbDep, lang: str | None = None) -> HTMLRes
         live = s.scalars(select(Alert).where(Alert.open_key.is_not(None)).order_by(Alert.raised_at.desc())).all()
         history = s.scalars(select(Alert).where(Alert.open_key.is_(None))
                             .order_by(Alert.resolved_at.desc()).limit(100)).all()
-    return _render(request, "alerts.html", _lang(request, lang), live=live, history=history)
+    return render(request, "alerts.html", lang_of(request, lang), live=live, history=history)
 
 
 ALERT_ACTIONS = {"ack": alert_rules.acknowledge, "resolve": alert_rules.resolve}
 
 
 @router.post("/alerts/{alert_id}/{action}")
-def alert_action(alert_id: int, action: Literal["ack", "resolve"], user: OpsUserDep, db: DbDep,
-                 by: Annotated[str, Form(max_length=64)] = "") -> RedirectResponse:
-    """Acknowledge or resolve; the form's `by` (or the ops login) is recorded."""
+def alert_action(request: Request, alert_id: int, action: Literal["ack", "resolve"], op: OpsUser,
+                 db: DbDep) -> RedirectResponse:
+    """Acknowledge or resolve, recorded under the logged-in user (never a name the form sends)."""
     with db.session() as s:
-        ALERT_ACTIONS[action](s, alert_id, by or user, time.time())
+        alert = ALERT_ACTIONS[action](s, alert_id, op.username, time.time())
+        record(request, op, s, f"alert.{action}", f"alert:{alert_id}", kind=alert.kind, station=alert.station_id,
+               subject=alert.subject)
     return RedirectResponse("/alerts", status_code=303)
 
 
 @router.get("/kpis", response_class=HTMLResponse)
 def kpis_page(request: Request, db: DbDep, registry: RegistryDep, lang: str | None = None,
               days: Annotated[int, Query(ge=1, le=365)] = 14) -> HTMLResponse:
-    chosen = _lang(request, lang)
+    chosen = lang_of(request, lang)
     window = KpiWindow(time.time(), days)
     with db.session() as s:
         panels = [fn(s, window, t(chosen)) for fn in registry.kpis.values()]
-    return _render(request, "kpis.html", chosen, panels=panels, days=days)
+    return render(request, "kpis.html", chosen, panels=panels, days=days)
 
 
 @router.get("/complaints", response_class=HTMLResponse)
 def complaints_page(request: Request, db: DbDep, lang: str | None = None) -> HTMLResponse:
     with db.session() as s:
         rows = s.scalars(select(Complaint).order_by(Complaint.filed_at.desc()).limit(200)).all()
-    return _render(request, "complaints.html", _lang(request, lang), complaints=rows)
+    return render(request, "complaints.html", lang_of(request, lang), complaints=rows)
 
 
 EXPORTS: dict[str, Any] = {"lendings": Lending, "alerts": Alert, "complaints": Complaint, "ratings": Rating,
-                           "maintenance": MaintenanceRecord}
+                           "maintenance": MaintenanceRecord, "audit": AuditEntry}
+
+
+# Who may export what: complaints are the desk's work; the audit log is the admin's; the rest is ops.
+EXPORT_ROLES: dict[str, str] = {"complaints": "desk", "audit": "admin"}
 
 
 @router.get("/export/{name}.csv")
-def export_csv(name: Annotated[str, Path(max_length=40)], db: DbDep, registry: RegistryDep,
-               days: Annotated[int, Query(ge=1, le=365)] = 14) -> Response:
-    """Tables by name, or a KPI panel's rows as `kpi-<panel>`."""
+def export_csv(request: Request, name: Annotated[str, Path(max_length=40)], op: Viewer, db: DbDep,
+               registry: RegistryDep, days: Annotated[int, Query(ge=1, le=365)] = 14) -> Response:
+    """Tables by name, or a KPI panel's rows as `kpi-<panel>`; each export is audited."""
+    needed = EXPORT_ROLES.get(name, "ops")
+    if not op.may(needed):
+        raise RoleRefused(op, needed)
     with db.session() as s:
+        record(request, op, s, "export", f"export:{name}", days=days)
         if name.startswith("kpi-") and name[4:] in registry.kpis:
             rows = registry.kpis[name[4:]](s, KpiWindow(time.time(), days), t("en")).rows
             columns = list(rows[0]) if rows else []
@@ -149,12 +175,27 @@ def export_csv(name: Annotated[str, Path(max_length=40)], db: DbDep, registry: R
             rows = [{c: getattr(obj, c) for c in columns} for obj in s.scalars(select(model).limit(100_000))]
         else:
             raise HTTPException(404, "unknown export")
+    return csv_response(name, columns, rows)
+
+
+# A cell starting with one of these runs as a formula in a spreadsheet (OWASP "CSV injection"): = + - @,
+# and TAB and CR, which some spreadsheets skip before reading the = that follows.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value: Any) -> Any:
+    """A value a spreadsheet shows as text: a leading formula character is quoted with `'`."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
+def csv_response(name: str, columns: list[str], rows: Iterable[dict[str, Any]]) -> Response:
     buf = io.StringIO()
     if columns:
         writer = csv.DictWriter(buf, fieldnames=columns)
         writer.writeheader()
         for row in rows:
-            # A cell starting with = + - @ would run as a formula in a spreadsheet; quote it inert.
-            writer.writerow({k: ("'" + v if isinstance(v, str) and v[:1] in "=+-@" else v) for k, v in row.items()})
+            writer.writerow({k: csv_cell(v) for k, v in row.items()})
     return Response("\ufeff" + buf.getvalue(), media_type="text/csv; charset=utf-8",
                     headers={"Content-Disposition": f'attachment; filename="{name}.csv"'})

@@ -7,16 +7,14 @@ because a sync one costs a hop to a worker thread on every request (the heartbea
 """
 from __future__ import annotations
 
-import hmac
-import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Annotated
 
-from fastapi import Depends, Header, HTTPException, Path, Request
-from fastapi.security import HTTPBasic, HTTPBasicCredentials
+from fastapi import Depends, Header, Path, Request
 
+from server_bridge.central.accounts import IpThrottle
 from server_bridge.central.alerts import AlertEngine, AlertSettings
 from server_bridge.central.auth import StationTokens
 from server_bridge.central.db import Database
@@ -36,6 +34,7 @@ class Central:
     settings: AlertSettings
     registry: Registry
     clock: Clock = field(default=time.time)
+    login_throttle: IpThrottle = field(default_factory=IpThrottle)  # failed logins per client address
 
 
 async def get_central(request: Request) -> Central:
@@ -94,17 +93,4 @@ async def any_station(tokens: TokensDep, authorization: Auth = None) -> str:
 
 StationDep = Annotated[str, Depends(station_auth)]
 AnyStationDep = Annotated[str, Depends(any_station)]
-_basic = HTTPBasic(auto_error=False)
-
-
-def ops_user(credentials: Annotated[HTTPBasicCredentials | None, Depends(_basic)]) -> str:
-    """When CENTRAL_OPS_PASSWORD is set the dashboard asks for it (HTTP Basic); the user name is recorded."""
-    password = os.environ.get("CENTRAL_OPS_PASSWORD")
-    if not password:
-        return credentials.username if credentials else "ops"
-    if credentials is None or not hmac.compare_digest(credentials.password.encode(), password.encode()):
-        raise HTTPException(401, "ops login required", headers={"WWW-Authenticate": "Basic"})
-    return credentials.username or "ops"
-
-
-OpsUserDep = Annotated[str, Depends(ops_user)]
+# The console's login (who the operator is, and may they) is in security.py: Viewer, DeskUser, OpsUser, Admin.

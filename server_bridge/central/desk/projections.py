@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from server_bridge.central import audit
 from server_bridge.central.alerts import Finding, RuleContext
 from server_bridge.central.desk.models import (
     DeskFoundItem,
@@ -111,6 +112,9 @@ def project_handed_over(session: Session, station_id: str, event: Envelope) -> N
     item = session.get(DeskFoundItem, d.item_id)
     if item is not None and item.status == "held":
         item.status, item.handed_over_at, item.handed_over_by, item.receiver = "handed_over", d.at, d.by, d.receiver
+        # Done by staff at a station: audited under the staff id and the station it happened at.
+        audit.record(session, f"staff:{d.by}@{station_id}"[:64], "lostfound.handed_over", f"found:{d.item_id}",
+                     ip=f"station:{station_id}", at=d.at, receiver=d.receiver)
 
 
 def project_lost(session: Session, station_id: str, event: Envelope) -> None:

@@ -10,13 +10,16 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy import select
 
 from server_bridge.central.db import Database
-from server_bridge.central.deps import AnyStationDep, Clock, ClockDep, DbDep, OpsUserDep
+from server_bridge.central.deps import AnyStationDep, Clock, ClockDep, DbDep
 from server_bridge.central.desk import projections, tickets
 from server_bridge.central.desk.models import DeskFoundItem, DeskLostReport
 from server_bridge.central.desk.words import words
 from server_bridge.central.models import Complaint
+from server_bridge.central.security import DeskUser, csrf_field, current_operator, record
 
 TEMPLATES = Jinja2Templates(directory=__file__.rsplit("/", 1)[0] + "/templates")
+TEMPLATES.env.globals["csrf_field"] = csrf_field
+TEMPLATES.env.globals["operator_of"] = current_operator
 Code = Annotated[str, Path(max_length=80)]
 TicketId = Annotated[str, Path(pattern=r"^[A-Z0-9][A-Z0-9-]{0,31}$")]
 
@@ -88,7 +91,7 @@ def station_ticket(ticket_id: TicketId, db: DbDep, clock: ClockDep,
 
 # ops ---------------------------------------------------------------------------------------------
 @router.get("/desk/ops/tickets", response_class=HTMLResponse, include_in_schema=False)
-def ops_tickets(request: Request, user: OpsUserDep, db: DbDep, clock: ClockDep, lang: str | None = None,
+def ops_tickets(request: Request, op: DeskUser, db: DbDep, clock: ClockDep, lang: str | None = None,
                 status: Annotated[str | None, Query(pattern=r"^(open|answered|closed)$")] = None) -> HTMLResponse:
     lg = _lang(request, lang)
     now = clock()
@@ -98,49 +101,54 @@ def ops_tickets(request: Request, user: OpsUserDep, db: DbDep, clock: ClockDep, 
             q = q.where(Complaint.status == status)
         rows = [tickets.view(session, c, now) for c in session.scalars(q).all()]
         items = [{"c": r.complaint, "sla": r.sla} for r in rows]
-    return _page(request, "tickets.html", lg, items=items, user=user)
+    return _page(request, "tickets.html", lg, items=items, user=op.username)
 
 
 @router.get("/desk/ops/tickets/{ticket_id}", response_class=HTMLResponse, include_in_schema=False)
-def ops_ticket(request: Request, ticket_id: TicketId, user: OpsUserDep, db: DbDep, clock: ClockDep,
+def ops_ticket(request: Request, ticket_id: TicketId, op: DeskUser, db: DbDep, clock: ClockDep,
                lang: str | None = None, error: str | None = None) -> HTMLResponse:
     lg = _lang(request, lang)
     with db.session() as session:
         complaint = session.get(Complaint, ticket_id)
         if complaint is None:
-            return _page(request, "ticket.html", lg, 404, v=None, user=user, error="ticket_not_found")
+            return _page(request, "ticket.html", lg, 404, v=None, user=op.username, error="ticket_not_found")
         v = tickets.view(session, complaint, clock())
-    return _page(request, "ticket.html", lg, v=v, user=user, error=error)
+    return _page(request, "ticket.html", lg, v=v, user=op.username, error=error)
 
 
-def _act(db: Database, clock: Clock, ticket_id: str, fn: Any, *args: Any) -> RedirectResponse:
+def _act(request: Request, op: Any, db: Database, clock: Clock, action: str, ticket_id: str, fn: Any,
+         *args: Any) -> RedirectResponse:
+    """A ticket action by the logged-in user, audited with it (a refusal is audited on its own)."""
     try:
         with db.session() as session:
-            fn(session, ticket_id, *args, clock())
+            fn(session, ticket_id, op.username, *args, clock())
+            record(request, op, session, action, f"ticket:{ticket_id}")
     except tickets.TicketError as exc:
+        with db.session() as session:
+            record(request, op, session, action, f"ticket:{ticket_id}", outcome="refused", code=exc.code)
         return RedirectResponse(f"/desk/ops/tickets/{ticket_id}?error={exc.code}", status_code=303)
     return RedirectResponse(f"/desk/ops/tickets/{ticket_id}", status_code=303)
 
 
 @router.post("/desk/ops/tickets/{ticket_id}/take", include_in_schema=False)
-def ops_take(ticket_id: TicketId, user: OpsUserDep, db: DbDep, clock: ClockDep) -> RedirectResponse:
-    return _act(db, clock, ticket_id, tickets.take, user)
+def ops_take(request: Request, ticket_id: TicketId, op: DeskUser, db: DbDep, clock: ClockDep) -> RedirectResponse:
+    return _act(request, op, db, clock, "ticket.take", ticket_id, tickets.take)
 
 
 @router.post("/desk/ops/tickets/{ticket_id}/reply", include_in_schema=False)
-def ops_reply(ticket_id: TicketId, user: OpsUserDep, db: DbDep, clock: ClockDep,
+def ops_reply(request: Request, ticket_id: TicketId, op: DeskUser, db: DbDep, clock: ClockDep,
               text: Annotated[str, Form(max_length=20_000)] = "") -> RedirectResponse:
-    return _act(db, clock, ticket_id, tickets.reply, user, text)
+    return _act(request, op, db, clock, "ticket.reply", ticket_id, tickets.reply, text)
 
 
 @router.post("/desk/ops/tickets/{ticket_id}/close", include_in_schema=False)
-def ops_close(ticket_id: TicketId, user: OpsUserDep, db: DbDep, clock: ClockDep,
+def ops_close(request: Request, ticket_id: TicketId, op: DeskUser, db: DbDep, clock: ClockDep,
               text: Annotated[str, Form(max_length=20_000)] = "") -> RedirectResponse:
-    return _act(db, clock, ticket_id, tickets.close, user, text)
+    return _act(request, op, db, clock, "ticket.close", ticket_id, tickets.close, text)
 
 
 @router.get("/desk/ops/lostfound", response_class=HTMLResponse, include_in_schema=False)
-def ops_lostfound(request: Request, user: OpsUserDep, db: DbDep, clock: ClockDep, lang: str | None = None) -> HTMLResponse:
+def ops_lostfound(request: Request, op: DeskUser, db: DbDep, clock: ClockDep, lang: str | None = None) -> HTMLResponse:
     lg = _lang(request, lang)
     now = clock()
     with db.session() as session:
@@ -148,4 +156,4 @@ def ops_lostfound(request: Request, user: OpsUserDep, db: DbDep, clock: ClockDep
         lost = session.scalars(select(DeskLostReport).order_by(DeskLostReport.lost_at.desc()).limit(100)).all()
         items = [{"i": i, "due": i.status == "held" and i.found_at < now - projections.RETENTION_S,
                   "days": int((now - i.found_at) // 86_400)} for i in found]
-    return _page(request, "lostfound.html", lg, items=items, lost=lost, user=user)
+    return _page(request, "lostfound.html", lg, items=items, lost=lost, user=op.username)

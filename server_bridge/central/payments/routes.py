@@ -19,9 +19,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from drivers.payment import InvalidNotification, OutcomeUnknown, PaymentRefused, make_providers
 from server_bridge.central.api import ERRORS
-from server_bridge.central.deps import DbDep, OpsUserDep, StationDep
+from server_bridge.central.deps import DbDep, StationDep
 from server_bridge.central.payments import reports
 from server_bridge.central.payments.service import CST, PaymentsCentre, PaymentsOff, Settings
+from server_bridge.central.security import OpsUser
 
 log = logging.getLogger(__name__)
 ENV_MERCHANT = "CENTRAL_PAYMENTS"       # set by `serve --payments PATH`
@@ -200,7 +201,7 @@ def _yuan(fen: int) -> str:
 
 
 @router.get("/payments", response_class=HTMLResponse, include_in_schema=False)
-def payments_page(request: Request, db: DbDep, _user: OpsUserDep,
+def payments_page(request: Request, db: DbDep, _user: OpsUser,
                   days: Annotated[int, Query(ge=1, le=366)] = 14) -> HTMLResponse:
     centre: PaymentsCentre | None = getattr(request.app.state, "payments", None)
     with db.session() as s:
@@ -225,7 +226,7 @@ def payments_page(request: Request, db: DbDep, _user: OpsUserDep,
 
 
 @router.get("/payments/export.csv", include_in_schema=False)
-def payments_csv(db: DbDep, _user: OpsUserDep, days: Annotated[int, Query(ge=1, le=366)] = 14) -> Response:
+def payments_csv(db: DbDep, _user: OpsUser, days: Annotated[int, Query(ge=1, le=366)] = 14) -> Response:
     with db.session() as s:
         rows = reports.daily(s, *_window(days))
     out = io.StringIO()
@@ -237,7 +238,7 @@ def payments_csv(db: DbDep, _user: OpsUserDep, days: Annotated[int, Query(ge=1, 
 
 
 @router.post("/payments/reconcile", include_in_schema=False)
-def reconcile_now(centre: Centre, _user: OpsUserDep, day: Annotated[date, Query()],
+def reconcile_now(centre: Centre, _user: OpsUser, day: Annotated[date, Query()],
                   provider: Annotated[Literal["wechat", "alipay"] | None, Query()] = None) -> dict[str, Any]:
     found: list[dict[str, Any]] = []
     for name in [provider] if provider else sorted(centre.providers):

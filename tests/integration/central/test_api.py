@@ -9,6 +9,7 @@ import pytest
 
 from server_bridge.central.runner import CentralProcess
 from tests.fixtures.central import envelope
+from tests.fixtures.console import console_user
 
 
 def stored(central: CentralProcess) -> int:
@@ -67,7 +68,7 @@ def test_complaint_markup_is_shown_inert(central: CentralProcess, tokens: dict[s
     body = {"events": [envelope(1, "complaint.filed", {"complaint_id": "C-1", "category": "service",
                                                         "floor": "2F", "text": text, "filed_at": time.time()})]}
     assert post(central, "K01", body, tokens["K01"]).status_code == 200
-    page = httpx.get(f"{central.url}/complaints?lang=en").text
+    page = console_user(central.url, central.db_url, "olivia", "viewer").get("/complaints?lang=en").text
     assert "&lt;script&gt;document.title=" in page and "<script>" not in page and "<b>bold" not in page
     assert "DROP TABLE complaints" in page
 
@@ -93,15 +94,16 @@ def test_heartbeat_shows_on_the_fleet_page(central: CentralProcess, tokens: dict
     bad = httpx.post(f"{central.url}/api/v1/stations/K01/heartbeat", json={**beat, "uptime_s": -1},
                      headers={"Authorization": f"Bearer {tokens['K01']}"})
     assert bad.status_code == 422
+    ops = console_user(central.url, central.db_url, "oscar", "ops")
     deadline = time.monotonic() + 5
     while time.monotonic() < deadline:
-        page = httpx.get(f"{central.url}/?lang=en").text
+        page = ops.get("/?lang=en").text
         if "1.2.3" in page:
             break
         time.sleep(0.2)
     row = page.split('id="station-K01"', 1)[1].split("</tr>", 1)[0]
     assert 'data-status="online"' in page.split('id="station-K01"', 1)[1][:40]
     assert "Paper out" in row and "1.2.3" in row
-    csv = httpx.get(f"{central.url}/export/alerts.csv")
+    csv = ops.get("/export/alerts.csv")
     assert csv.status_code == 200 and csv.text.lstrip("\ufeff").startswith("id,kind")
     assert "openapi" in httpx.get(f"{central.url}/openapi.json").json()

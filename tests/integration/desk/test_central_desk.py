@@ -15,6 +15,7 @@ from server_bridge.central.alerts import AlertSettings, evaluate
 from server_bridge.central.deps import get_clock
 from server_bridge.central.models import Alert, Complaint
 from tests.fixtures.central import REGISTRY
+from tests.fixtures.console import console_user
 from tests.integration.desk.conftest import CentralUnderTest
 
 
@@ -24,7 +25,8 @@ def _desk(central: CentralUnderTest, store: Store, tokens: TokenBook) -> Complai
 
 
 def _ops(central: CentralUnderTest, user: str) -> httpx.Client:
-    return httpx.Client(base_url=central.url, auth=(user, "x"), follow_redirects=False)
+    """A desk user logged in to the console (each name its own account)."""
+    return console_user(central.url, central.db_url, user, "desk")
 
 
 def _alerts(central: CentralUnderTest, now: float) -> list[tuple[str, str]]:
@@ -115,13 +117,14 @@ def test_found_item_unclaimed_for_seven_days_is_flagged_for_handover(
     assert ("lostfound_handover_due", old.item_id) not in _alerts(central, now[0] + 6 * 86_400)
     assert ("lostfound_handover_due", old.item_id) in _alerts(central, now[0] + 7 * 86_400 + 1)
     central.app.dependency_overrides[get_clock] = lambda: (lambda: now[0] + 8 * 86_400)
-    page = _ops(central, "dave").get("/desk/ops/lostfound", params={"lang": "en"})
+    dave = _ops(central, "dave")
+    page = dave.get("/desk/ops/lostfound", params={"lang": "en"})
     assert "hand over to security" in page.text and old.item_id in page.text
 
     now[0] += 8 * 86_400
     lf.hand_over(staff_id="S01", receiver="保安部")
     central.upload(store)
-    page = _ops(central, "dave").get("/desk/ops/lostfound", params={"lang": "en"})
+    page = dave.get("/desk/ops/lostfound", params={"lang": "en"})
     assert "Handed over" in page.text and "保安部" in page.text
 
 

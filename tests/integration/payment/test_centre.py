@@ -8,6 +8,7 @@ import httpx
 import pytest
 
 from server_bridge.central.payments.service import order_id_for
+from tests.fixtures.console import console_user
 
 PROVIDERS = ("wechat", "alipay")
 
@@ -178,24 +179,26 @@ def test_reconciliation_catches_missing_and_extra(provider, pay_centre, provider
     with c.gateway.ledger.lock:
         del c.gateway.ledger.trades[(provider, lost["order_id"])]
         c.gateway.ledger.save()
-    r = httpx.post(f"{c.url}/payments/reconcile", params={"day": china_today().isoformat(), "provider": provider})
+    ops = console_user(c.url, c.proc.db_url, "pay-ops", "ops")
+    r = ops.post("/payments/reconcile", params={"day": china_today().isoformat(), "provider": provider})
     assert r.status_code == 200, r.text
     found = {(m["kind"], m["ref"]) for m in r.json()["mismatches"]}
     assert found == {("missing_at_provider", lost["order_id"]), ("extra_at_provider", "EXTRA" + provider.upper() + "01")}
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
-        alerts = httpx.get(f"{c.url}/alerts?lang=en").text
+        alerts = ops.get("/alerts?lang=en").text
         if lost["order_id"] in alerts:
             break
         time.sleep(0.3)
     assert lost["order_id"] in alerts and "EXTRA" + provider.upper() + "01" in alerts
-    csv_text = httpx.get(f"{c.url}/payments/export.csv").text
+    csv_text = ops.get("/payments/export.csv").text
     lines = csv_text.strip().splitlines()
     assert lines[0].startswith("day,station_id,payments,takings_fen")
     [row] = [ln for ln in lines[1:] if ",K01," in ln]
     assert row.split(",")[2:4] == ["2", "1500"]
-    page = httpx.get(f"{c.url}/payments")
+    page = ops.get("/payments")
     assert page.status_code == 200 and "15.00" in page.text
+    assert httpx.get(f"{c.url}/payments", follow_redirects=False).status_code == 303  # the console needs a login
 
 
 def test_serve_flag_turns_payments_on(tmp_path, gateway) -> None:
@@ -212,10 +215,11 @@ def test_serve_flag_turns_payments_on(tmp_path, gateway) -> None:
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             try:
-                page = httpx.get(f"http://127.0.0.1:{port}/payments", timeout=1)
+                httpx.get(f"http://127.0.0.1:{port}/login", timeout=1)
                 break
             except httpx.HTTPError:
                 time.sleep(0.2)
+        page = console_user(f"http://127.0.0.1:{port}", db, "pat", "ops").get("/payments")
         assert "on: alipay, wechat" in page.text
     finally:
         proc.terminate()

@@ -1,0 +1,71 @@
+"""The audit log: who did what, when, to what, from where, and whether it was allowed.
+
+An entry is written in the same transaction as the action it records (a rolled-back action leaves no
+entry); refusals (wrong password, lockout, a ticket owned by someone else, a cross-origin post) are written
+on their own. Entries are never updated or deleted by the application.
+"""
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+from sqlalchemy import Float, Index, String, Text, select
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from server_bridge.central.db import Base
+from server_bridge.central.models import BigId
+
+# Every kind of action recorded; the audit page filters by these.
+ACTIONS = (
+    "login", "login_failed", "login_locked", "logout", "password_changed",
+    "alert.ack", "alert.resolve",
+    "ticket.take", "ticket.reply", "ticket.close",
+    "lostfound.handed_over",
+    "user.added", "user.password_reset", "user.role_changed", "user.disabled", "user.enabled",
+    "export",
+    "points.refused", "member.lookup_refused",
+    "csrf_refused",
+)
+
+
+class AuditEntry(Base):
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("audit_log_at", "at"), Index("audit_log_actor", "actor", "at"),
+                      Index("audit_log_action", "action", "at"))
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    at: Mapped[float] = mapped_column(Float)
+    actor: Mapped[str] = mapped_column(String(64))  # a console user, `station:K01`, `staff:S-001@K01`
+    role: Mapped[str] = mapped_column(String(16), default="")
+    action: Mapped[str] = mapped_column(String(40))
+    target: Mapped[str] = mapped_column(String(120), default="")
+    outcome: Mapped[str] = mapped_column(String(16), default="ok")  # ok | refused
+    ip: Mapped[str] = mapped_column(String(64), default="")
+    detail: Mapped[str] = mapped_column(Text, default="")
+
+
+def record(session: Session, actor: str, action: str, target: str = "", *, role: str = "", ip: str = "",
+           outcome: str = "ok", at: float | None = None, **detail: Any) -> AuditEntry:
+    entry = AuditEntry(at=time.time() if at is None else at, actor=actor[:64], role=role, action=action,
+                       target=target[:120], outcome=outcome, ip=ip[:64],
+                       detail=json.dumps(detail, ensure_ascii=False, sort_keys=True, default=str) if detail else "")
+    session.add(entry)
+    return entry
+
+
+def search(session: Session, actor: str | None = None, action: str | None = None, q: str | None = None,
+           since: float | None = None, until: float | None = None, limit: int = 200) -> list[AuditEntry]:
+    """Newest first. `q` matches the target or detail text."""
+    stmt = select(AuditEntry).order_by(AuditEntry.at.desc(), AuditEntry.id.desc()).limit(limit)
+    if actor:
+        stmt = stmt.where(AuditEntry.actor == actor)
+    if action:
+        stmt = stmt.where(AuditEntry.action == action)
+    if q:
+        like = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        stmt = stmt.where(AuditEntry.target.like(like, escape="\\") | AuditEntry.detail.like(like, escape="\\"))
+    if since is not None:
+        stmt = stmt.where(AuditEntry.at >= since)
+    if until is not None:
+        stmt = stmt.where(AuditEntry.at < until)
+    return list(session.scalars(stmt).all())
