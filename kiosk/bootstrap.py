@@ -33,6 +33,7 @@ from kiosk.services.directory import Directory
 from kiosk.services.lending import LendingService
 from kiosk.services.lostfound import LostFound
 from kiosk.services.members import HttpMemberApi, MemberCentre
+from kiosk.services.payments import CentrePayments, PaymentsService
 from kiosk.services.printing import PrintService
 from kiosk.services.scanning import ScanService
 from kiosk.services.staff import StaffService
@@ -101,12 +102,24 @@ def bootstrap(config: StationConfig, *, link: LockerLink | None = None, printer:
                                 "the station's token file for the centre", faults) or ""
     if Part.DESK in parts:
         build_desk(station, clock, token, content_root)
+    if Part.UPLOADER in parts and config.central is not None and token:
+        station.payments = build_payments(station, config.central.url, token, clock)
     if Part.UPLOADER in parts and config.central is not None:
         station.uploader = Uploader(store, config.station_id, config.central.url, token,
                                     lambda: station.health().as_dict(), batch_max=config.central.batch_max,
                                     batch_max_age_s=config.central.batch_max_age_s,
                                     heartbeat_s=config.central.heartbeat_s)
     return station
+
+
+def build_payments(station: Station, central_url: str, token: str,
+                   clock: Callable[[], float] = time.time) -> PaymentsService:
+    """Paid borrows and deposit refunds through the centre (issue 14); returns settle their deposit."""
+    payments = PaymentsService(store=station.store, centre=CentrePayments(central_url, station.config.station_id,
+                                                                          token),
+                               lending=station.lending, station_id=station.config.station_id, clock=clock)
+    station.lending.on_return(payments.on_return)
+    return payments
 
 
 def build_printing(config: StationConfig, store: Store, clock: Callable[[], float], printer: Printer | None = None,

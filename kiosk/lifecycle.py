@@ -89,6 +89,8 @@ class Lifecycle:
     def _start_lending(self, handle_returns: bool) -> None:
         try:
             self.station.lending.start(handle_returns=handle_returns)
+            if self.station.payments is not None:
+                self.station.payments.reconcile()  # after the lending's own reconcile: resume or refund
         except Exception:
             if not self._starter:
                 raise
@@ -114,6 +116,8 @@ class Lifecycle:
         try:
             if self._lending_ready.is_set():
                 st.lending.periodic()
+                if st.payments is not None:
+                    st.payments.periodic()
             if st.printing is not None:
                 st.printing.retry_pending()
             self.refresh_token()

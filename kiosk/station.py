@@ -19,6 +19,7 @@ from kiosk.services.directory import Directory
 from kiosk.services.lending import Lending, LendingService, ReturnResult
 from kiosk.services.lostfound import LostFound
 from kiosk.services.members import MemberCentre
+from kiosk.services.payments import PaymentsService
 from kiosk.services.printing import PrintOutcome, PrintService
 from kiosk.services.receipts import LendingReceipt, ReturnReceipt
 from kiosk.services.scanning import ScanService
@@ -72,6 +73,7 @@ class Station:
     complaints: ComplaintDesk | None = None
     lostfound: LostFound | None = None
     storage: StorageService | None = None
+    payments: PaymentsService | None = None  # issue 14: QR deposits through the centre (needs [central])
     faults: list[Problem] = field(default_factory=list)  # found while building: a missing secret, bad content
     started_at: float = field(default_factory=time.time)
     lifecycle: Lifecycle = field(init=False, repr=False)

@@ -18,6 +18,7 @@ MODULES = [
     "kiosk.cli.scanner",
     "kiosk.cli.printer",
     "kiosk.cli.desk",
+    "kiosk.cli.payments",
 ]
 
 

@@ -39,9 +39,12 @@ def register(verbs: argparse._SubParsersAction, sim_verbs: argparse._SubParsersA
     p.add_argument("--watch", type=float, default=None, metavar="SECONDS", help="refresh every SECONDS")
     p.set_defaults(func=cmd_diag)
 
-    p = verbs.add_parser("lend", help="borrow an item for a member code (as the screen would)")
+    p = verbs.add_parser("lend", help="borrow an item for a member code, or pay its deposit by QR (--pay)")
     p.add_argument("--type", required=True, choices=["umbrella", "power_bank", "stroller"])
-    p.add_argument("--member-code", required=True)
+    who = p.add_mutually_exclusive_group(required=True)
+    who.add_argument("--member-code")
+    who.add_argument("--pay", choices=["wechat", "alipay"], help="non-member: deposit by QR (kiosk.cli.payments)")
+    p.add_argument("--pay-timeout", type=float, default=300.0, help="seconds to wait for the payment")
     p.set_defaults(func=cmd_lend)
 
     p = verbs.add_parser("lendings", help="list lendings (JSON lines)")
@@ -129,6 +132,10 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_lend(args: argparse.Namespace) -> int:
+    if args.pay:
+        from kiosk.cli.payments import cmd_lend_paid
+
+        return cmd_lend_paid(args)
     station = build_station(args, Part.PRINTER)
     try:
         try:

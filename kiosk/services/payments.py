@@ -30,7 +30,8 @@ from kiosk.tokens import MemberCode
 
 log = logging.getLogger(__name__)
 
-NO_DEPOSIT_RECHECK_S = 600.0  # a return with no deposit found yet is asked about again for this long
+NO_DEPOSIT_RECHECK_S = 600.0  # a return with no deposit found yet is asked about again for this long,
+NO_DEPOSIT_RECHECK_EVERY_S = 30.0  # this often
 PAYER_PREFIX = "PAY-"  # lendings paid by QR carry member_id PAY-<station_order_id>
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS pay_orders (
@@ -43,7 +44,7 @@ CREATE TABLE IF NOT EXISTS pay_settlements (
 """
 # pay_orders.state: creating → open → paid → dispensing → dispensed → reported
 #                                   ↘ refund_due → refunded          (and closed / failed for unpaid QRs)
-# pay_settlements.state: due → done | no_deposit
+# pay_settlements.state: due → done | no_deposit (asked again for a while) | off (the centre takes no payments)
 
 
 class PaymentRefused(ServiceRefused):
@@ -84,6 +85,8 @@ class CentrePayments:
         except httpx.HTTPError as e:
             raise PaymentUnavailable("centre_unreachable", f"centre did not answer: {e}") from e
         if r.status_code >= 500:
+            if '"payments_off"' in r.text:
+                raise PaymentRefused("payments_off", "payments are not configured at the centre")
             raise PaymentUnavailable("centre_unavailable", r.text[:300])
         try:
             body = r.json()
@@ -266,7 +269,11 @@ class PaymentsService:
         return self.order(station_order_id)
 
     # -- returns ---------------------------------------------------------------------------------------------
-    def on_return(self, result: ReturnResult) -> dict[str, Any] | None:
+    def on_return(self, result: ReturnResult) -> None:
+        """The lending service's return listener."""
+        self.settle_return(result)
+
+    def settle_return(self, result: ReturnResult) -> dict[str, Any] | None:
         """A return here: a QR-paid lending (ours, or another station's: lending None) settles its deposit."""
         lending = result.lending
         if lending is not None and not (lending.member_id or "").startswith(PAYER_PREFIX):
@@ -296,9 +303,10 @@ class PaymentsService:
                                       "reason": "return: deposit minus fee"})
             state = "done"
         except PaymentRefused as e:
-            if e.code != "not_found":
+            if e.code not in ("not_found", "payments_off"):
                 raise
-            out, state = {"refund_fen": 0, "note": "no paid deposit for this item"}, "no_deposit"
+            out = {"refund_fen": 0, "note": "no paid deposit for this item"}
+            state = "off" if e.code == "payments_off" else "no_deposit"  # off: the centre takes no payments
         except PaymentUnavailable:
             return None  # centre down: periodic() retries with the same key, so the refund happens once
         with self.store.transaction() as conn:
@@ -366,10 +374,10 @@ class PaymentsService:
     def periodic(self) -> None:
         """Retries what waited on the centre: reports, refunds, settlements."""
         self.reconcile_stuck()
-        recent = self.clock() - NO_DEPOSIT_RECHECK_S
+        now = self.clock()
         with self.store.transaction() as conn:  # another station may not have reported its dispense yet
-            conn.execute("UPDATE pay_settlements SET state = 'due' WHERE state = 'no_deposit' AND created_at > ?",
-                         (recent,))
+            conn.execute("UPDATE pay_settlements SET state = 'due' WHERE state = 'no_deposit' AND created_at > ?"
+                         " AND updated_at < ?", (now - NO_DEPOSIT_RECHECK_S, now - NO_DEPOSIT_RECHECK_EVERY_S))
         for r in self.store.query("SELECT settle_key FROM pay_settlements WHERE state = 'due'"):
             self.settle_due(r["settle_key"])
 

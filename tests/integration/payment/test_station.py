@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from kiosk.config import load_config
 from kiosk.services.payments import CentrePayments, PaymentsService
 from tests.fixtures.station import StationStack, make_stack
 
@@ -13,11 +14,16 @@ DEPOSIT = 9900
 
 
 @pytest.fixture
-def paid_stack(tmp_path: Path) -> Iterator[StationStack]:
-    stack = make_stack(tmp_path / "stack")
-    items = dict(stack.config.policy.items)
-    items["power_bank"] = items["power_bank"].model_copy(update={"deposit_cents": DEPOSIT})
-    stack.config = stack.config.model_copy(update={"policy": stack.config.policy.model_copy(update={"items": items})})
+def paid_stack(tmp_path: Path, pay_centre) -> Iterator[StationStack]:
+    """A station whose power banks take a deposit, configured with the payment centre's URL and its token."""
+    token_file = tmp_path / "K01.token"
+    token_file.write_text(pay_centre.tokens["K01"])
+    stack = make_stack(tmp_path / "stack",
+                       extra_toml=f'[central]\nurl = "{pay_centre.url}"\ntoken_file = "{token_file}"\n')
+    text = stack.config_path.read_text()
+    assert text.count("price_cents = 9900") == 1
+    stack.config_path.write_text(text.replace("price_cents = 9900", f"price_cents = 9900\ndeposit_cents = {DEPOSIT}"))
+    stack.config = load_config(stack.config_path)
     try:
         yield stack
     finally:
@@ -125,3 +131,35 @@ def test_centre_down_while_a_refund_is_due_retries_until_done_once(paid_stack, p
     assert pay.settlement(done.item_id)["state"] == "done"
     view = pay_centre.wait_refunds("K01", order.station_order_id)
     assert [(r["amount_fen"], r["state"]) for r in view["refunds"]] == [(DEPOSIT, "succeeded")]  # free minutes
+
+
+def test_lend_pay_cli_and_sim_pay(paid_stack, pay_centre) -> None:
+    """`lend --pay wechat`: its first JSON line carries the order and code_url; `sim pay` is the phone."""
+    import json
+    import subprocess
+    import sys
+
+    s = paid_stack
+    s.start_sim("U1")
+    s.start_sim("U2")
+    s.start_sim("P1", auto_take=0.2)
+    kiosk = [sys.executable, "-m", "kiosk", "--config", str(s.config_path)]
+    proc = subprocess.Popen([*kiosk, "lend", "--type", "power_bank", "--pay", "wechat"], stdout=subprocess.PIPE,
+                            text=True)
+    try:
+        first = json.loads(proc.stdout.readline())
+        assert first["ok"] and first["stage"] == "pay" and first["code_url"].startswith("weixin://")
+        assert first["amount_fen"] == DEPOSIT
+        soid = first["order"]["station_order_id"]
+        paid = subprocess.run([*kiosk, "sim", "pay", soid, "--gateway", pay_centre.gateway.url], capture_output=True,
+                              text=True, timeout=60)
+        assert paid.returncode == 0, paid.stdout + paid.stderr
+        rest = [json.loads(line) for line in proc.stdout]
+        assert proc.wait(60) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert [r["stage"] for r in rest] == ["paid", "dispensed"]
+    assert rest[-1]["order"]["item_id"]
+    listed = subprocess.run([*kiosk, "payments"], capture_output=True, text=True, timeout=60).stdout
+    assert soid in listed and '"state": "reported"' in listed
