@@ -10,9 +10,10 @@ from pathlib import Path
 
 import httpx
 
-from kiosk.cli import CliError, emit
+from kiosk.cli import CliError, ConfigUnusable, emit
 from kiosk.services.errors import ServiceRefused
 from kiosk.services.payments import PaymentUnavailable
+from kiosk.station import Station
 from kiosk.store import Store
 
 DEFAULT_GATEWAY_STATE = Path("var/payment-gateway")  # where `make run` keeps the simulated gateway
@@ -30,9 +31,15 @@ def register(verbs: argparse._SubParsersAction, sim_verbs: argparse._SubParsersA
 
 
 def _store(args: argparse.Namespace) -> Store:
-    from kiosk.cli.station import load
+    from device_profiles import ProfileError
+    from kiosk.config import load_config
 
-    return Store(load(args).db_path)
+    if not args.config:
+        raise ConfigUnusable("--config FILE is required")
+    try:
+        return Store(load_config(args.config).db_path)
+    except ProfileError as exc:
+        raise ConfigUnusable(str(exc)) from exc
 
 
 def cmd_payments(args: argparse.Namespace) -> int:
@@ -81,12 +88,10 @@ def cmd_sim_pay(args: argparse.Namespace) -> int:
     return 1
 
 
-def cmd_lend_paid(args: argparse.Namespace) -> int:
+def lend_paid(station: Station, args: argparse.Namespace) -> int:
     """Non-member borrow: first line = the order with its QR; then waits for payment, opens the door."""
-    from kiosk.bootstrap import Part, build_payments, read_secret
-    from kiosk.cli.station import build_station
+    from kiosk.bootstrap import build_payments, read_secret
 
-    station = build_station(args, Part.PRINTER)
     try:
         central = station.config.central
         token = read_secret(central.token_file) if central is not None else None

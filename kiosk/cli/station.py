@@ -132,11 +132,11 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_lend(args: argparse.Namespace) -> int:
-    if args.pay:
-        from kiosk.cli.payments import cmd_lend_paid
-
-        return cmd_lend_paid(args)
     station = build_station(args, Part.PRINTER)
+    if args.pay:
+        from kiosk.cli.payments import lend_paid
+
+        return lend_paid(station, args)
     try:
         try:
             member = station.tokens.verify_member(args.member_code)
