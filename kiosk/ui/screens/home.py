@@ -1,7 +1,7 @@
 """Home: a grid of large tiles (kiosk.ui.screens.HOME_TILES) leading into the flows.
 
 A tile whose service the station reports down (`Station.service_states()`: broker gone, its lockers offline)
-is greyed out and cannot be tapped, and a line says what is out of service and to ask the service desk.
+is greyed out, and a line says what is out of service and to ask the service desk.
 """
 from __future__ import annotations
 
@@ -37,7 +37,7 @@ class HomeScreen(FlowScreen):
             if not self.offered(tile):
                 continue
             widget = Factory.Tile(icon=tile.icon, msgid=tile.label)
-            widget.tile_id = tile.id
+            widget.tile_id, widget.out_of_service = tile.id, False
             widget.bind(on_release=lambda _w, t=tile: self.open(t))
             grid.add_widget(widget)
         self.app.bind(lang=self._show_services)
@@ -64,8 +64,8 @@ class HomeScreen(FlowScreen):
         for widget in self.ids.tiles.children:
             tile = next(t for t in HOME_TILES if t.id == widget.tile_id)
             off = tile_service(tile) in down
-            widget.disabled, widget.opacity = off, (0.6 if off else 1.0)
-            widget.disabled_color = self.app.c_muted  # greyed, still readable: the shopper sees what is missing
+            # greyed but still tappable: its own screen then says why in full (e.g. "the locker is offline")
+            widget.out_of_service, widget.opacity = off, (0.45 if off else 1.0)
             if off:
                 names.append(self.app.t(tile.label))
         t = self.app.t

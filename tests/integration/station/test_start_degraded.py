@@ -153,10 +153,11 @@ def test_starts_with_a_dependency_down_then_recovers_without_restart(
                   "the home screen to show it")
     tiles = {w.tile_id: w for w in home.ids.tiles.children}
     if case.out_of_service & LOCKER_SERVICES:
-        assert tiles["umbrella"].disabled and tiles["return"].disabled and not tiles["desk"].disabled
+        assert tiles["umbrella"].out_of_service and tiles["return"].out_of_service
+        assert tiles["umbrella"].opacity < 1 and not tiles["desk"].out_of_service and tiles["desk"].opacity == 1
         assert "暂停服务" in home.notice and "服务台" in home.notice
     else:
-        assert not tiles["umbrella"].disabled and "借雨伞" not in home.notice
+        assert not tiles["umbrella"].out_of_service and "借雨伞" not in home.notice
     ui.screenshot(screenshot_dir / f"start-degraded-{case.down}.png")
     if case.needs_centre:
         ui.wait_until(lambda: station.health().central.state in (LinkState.UNREACHABLE, LinkState.REFUSED), 15,
@@ -191,7 +192,7 @@ def test_starts_with_a_dependency_down_then_recovers_without_restart(
     ui.wait_until(lambda: not down_now() and not home.out_of_service, 30, "every service back")
     ui.wait_until(lambda: not {p.code for p in assess(station.health())} & case.problems, 30,
                   f"{case.problems} to clear")
-    assert not home.notice and not tiles["umbrella"].disabled
+    assert not home.notice and not tiles["umbrella"].out_of_service and tiles["umbrella"].opacity == 1
 
     # -- and a shopper borrows an umbrella on the screen ----------------------------------------------
     ui.tap_text("借雨伞")
