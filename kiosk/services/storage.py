@@ -17,7 +17,7 @@ from device_profiles.locker_schema import LockerProfile
 from drivers.locker.link import LockerError, LockerLink
 from kiosk.config import ItemPolicy
 from kiosk.services.decisions import deposit_verdict, free_storage_slots, pickup_verdict
-from kiosk.services.door import Door, DoorJob
+from kiosk.services.door import TAKE_MARGIN_S, Door, DoorJob
 from kiosk.services.errors import StorageRefused
 from kiosk.services.events import StorageDeposited, StoragePickedUp
 from kiosk.services.fees import compute_fee, fee_rule_text
@@ -99,17 +99,35 @@ class StorageService:
 
     def deposit(self, member_id: str | None = None, on_slot: Callable[[DepositSlot], None] | None = None,
                 timeout_s: float | None = None) -> StorageReceipt:
-        """Reserve a free slot, tell the shopper (`on_slot`), wait for the bag; blocks, run off the UI thread.
+        """Reserve a free slot, open its empty door, tell the shopper (`on_slot`), wait for the bag; blocks, run
+        off the UI thread.
 
-        A v1 locker takes a bag into an empty slot without a command, so the door job sends nothing and only
-        waits for item_inserted; a locker that must be told to open an empty slot gets a `cmd_id` and op here."""
+        A protocol v1.1 locker is told to `open` the empty door (its ack proves the door opened; the bag's
+        item_inserted carries our cmd_id). A v1 locker has no such command and takes a bag into an empty slot by
+        itself, so for it the door job sends nothing and only waits for item_inserted."""
         with self.door.watch() as door:
             spot = self._reserve(member_id)
-            if on_slot:
-                on_slot(spot)
             profile = self.profiles[spot.locker_id]
             limit = timeout_s if timeout_s is not None else profile.timeouts.return_s
-            outcome = door.open(DoorJob(spot.locker_id, spot.slot, "arrive", wait_s=limit))
+            view = self.link.view(spot.locker_id)
+            if view is not None and view.speaks_v11:
+                # a door we opened is waited for until the locker shuts it (return_s): giving up earlier would
+                # cancel a deposit while the shopper can still put a bag in
+                wait = max(limit, profile.timeouts.return_s + TAKE_MARGIN_S)
+                job = DoorJob.for_profile(profile, spot.locker_id, spot.slot, "arrive", cmd_id=str(uuid.uuid4()),
+                                          op="open", wait_s=wait)
+            else:
+                job = DoorJob(spot.locker_id, spot.slot, "arrive", wait_s=limit)
+            if on_slot:
+                on_slot(spot)
+            outcome = door.open(job)
+        if outcome.ack_status in ("refused", "offline"):  # the door did not open: nothing can be in there
+            self._move(spot.deposit_id, "cancelled", "opening")
+            result = outcome.ack.result if outcome.ack is not None else "offline"
+            log.warning("storage.deposit_door_refused deposit=%s locker=%s slot=%d result=%s", spot.deposit_id,
+                        spot.locker_id, spot.slot, result)
+            raise StorageRefused("locker_offline" if result == "offline" else "locker_" + result,
+                                 "the locker did not open, please try again or ask staff")
         if outcome.moved:
             return self._stored(spot)
         # the event may have been missed: the slot's state says whether the bag is in
