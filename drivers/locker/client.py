@@ -96,7 +96,9 @@ class _Stream:
 
 
 class MqttLockerLink:
-    """Protocol v1 over paho-mqtt 2.x; see `drivers.locker.link.LockerLink` for the promises."""
+    """Protocol v1.1 over paho-mqtt 2.x; see `drivers.locker.link.LockerLink` for the promises."""
+
+    yield_after_ack = True
 
     def __init__(self, site: str, station_id: str, locker_ids: Iterable[str], host: str, port: int,
                  username: str | None = None, password: str | None = None,
@@ -334,6 +336,11 @@ class MqttLockerLink:
                 self._on_event(locker_id, payload)
             elif leaf == "ack":
                 self._on_ack(locker_id, payload)
+                if self.yield_after_ack:
+                    # Hand the GIL to the command woken by this ack now: the messages a locker sends right behind
+                    # its ack (door_opened, the new state) would otherwise be parsed on this thread first while
+                    # the woken waiter queues for the GIL (bench/locker_rtt.py, the `wake` hop).
+                    time.sleep(0)
         except ProtocolError as exc:
             with self._cond:
                 self._counters["malformed"] += 1

@@ -12,7 +12,7 @@ import logging
 import random
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 from device_profiles.locker_schema import LockerProfile
@@ -71,6 +71,9 @@ class _Slot:
     fault_code: str | None = None  # v1.1: why the slot is in fault (a jammed lock is door_jammed)
     held: bool = False  # something keeps the door from closing (a shopper, a bag strap): take/timeout leave it open
     left_open: bool = False  # open longer than the profile's door_open_s (v1.1 reports it)
+    # the last view and what it was built from: most slots do not change between two states, and building 24
+    # validated SlotStates was most of a command's cost (bench/locker_rtt.py)
+    _view_cache: tuple[tuple[object, ...], SlotState] | None = field(default=None, repr=False, compare=False)
 
     def code(self) -> str | None:
         if self.disabled:
@@ -80,6 +83,15 @@ class _Slot:
         return None
 
     def view(self, has_battery: bool, v11: bool = True) -> SlotState:
+        key = (has_battery, v11, self.item, self.battery, self.door_open, self.jammed, self.fault, self.disabled,
+               self.taken_by, self.fault_code, self.left_open)
+        if self._view_cache is not None and self._view_cache[0] == key:
+            return self._view_cache[1]
+        view = self._build_view(has_battery, v11)
+        self._view_cache = (key, view)
+        return view
+
+    def _build_view(self, has_battery: bool, v11: bool) -> SlotState:
         name: SlotStateName
         if self.disabled:
             name = "disabled"
