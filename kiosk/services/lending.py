@@ -1,5 +1,5 @@
-"""Borrow and return umbrellas, power banks and strollers (docs/architecture.md, "The door use case"): intent first, then the door, then the
-lending.
+"""Borrow and return umbrellas, power banks and strollers (docs/architecture.md, "The door use case"): intent
+first, then the door, then the lending.
 
 The intent row is durable before any command leaves; only the locker's own ack/event moves it on; a
 command without an answer is reconciled from the locker's state, never taken as success. The door itself
@@ -8,30 +8,24 @@ is `kiosk.services.door`; the rules are `kiosk.services.decisions`; the SQL is `
 from __future__ import annotations
 
 import logging
-import threading
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
 from device_profiles.locker_schema import LockerProfile
 from drivers.locker.link import LockerError, LockerEvent, LockerLink
 from kiosk.config import ItemPolicy, Policy
 from kiosk.services import decisions
-from kiosk.services.decisions import ItemType, Lending, Sighting
+from kiosk.services.decisions import ItemType, Lending
 from kiosk.services.door import AckStatus, Door, DoorJob, happened_at
 from kiosk.services.errors import LendingRefused
-from kiosk.services.events import (
-    ItemTakenUnlent,
-    LendingBought,
-    LendingReturned,
-    LendingStarted,
-    LockerTampered,
-)
-from kiosk.services.fees import compute_fee, fee_rule_text
+from kiosk.services.events import LendingStarted
+from kiosk.services.fees import fee_rule_text
 from kiosk.services.intents import IntentBook, Reservation
 from kiosk.services.repository import Repositories, UnitOfWork, lending_from_row
+from kiosk.services.returns import ReturnDesk, ReturnResult
 from kiosk.store import Store
 from kiosk.tokens import MemberCode, TokenBook
 
@@ -66,18 +60,6 @@ class BorrowResult:
     receipt: Any = None
 
 
-@dataclass(frozen=True)
-class ReturnResult:
-    lending: Lending | None  # None: the item was lent by another station (the centre closes it)
-    item_id: str
-    locker_id: str
-    slot: int
-    fee_cents: int
-    duration_s: float
-    bought: bool
-    receipt: Any = None
-
-
 class ReceiptSink(Protocol):
     """Where lending receipts go (the printing service, adapted by station.py)."""
 
@@ -108,11 +90,9 @@ class LendingService:
         self.monotonic = monotonic
         self.door = door or Door(lockers, monotonic)
         self.intents = IntentBook(store, lockers, profiles, clock, monotonic, self._commit_lending, self.door)
-        self._return_listeners: list[Callable[[ReturnResult], None]] = []
-        self._listeners_lock = threading.Lock()
-        self._stop = threading.Event()
-        self._return_thread: threading.Thread | None = None
-        self._suspects: dict[str, Sighting] = {}
+        self.returns = ReturnDesk(store=store, link=lockers, profiles=profiles, policy=policy,
+                                  item_policy=self.item_policy, station_id=station_id, clock=clock,
+                                  happened_at=self.happened_at, commit=self._commit_lending, receipts=receipts)
 
     # life cycle -------------------------------------------------------------------------------
     def start(self, handle_returns: bool = True) -> None:
@@ -121,30 +101,16 @@ class LendingService:
             self.link.wait_for_state(locker_id, timeout=5.0)
         self.intents.reconcile(startup=True)
         if handle_returns:
-            self._return_thread = threading.Thread(target=self._watch_returns, name="returns", daemon=True)
-            self._return_thread.start()
+            self.returns.start()
 
     def stop(self) -> None:
-        self._stop.set()
-        if self._return_thread:
-            self._return_thread.join(timeout=5)
+        self.returns.stop()
 
     def periodic(self) -> None:
         """Housekeeping the station loop calls every few seconds."""
         self.intents.reconcile(startup=False)
         self.recover_returns()
         self.settle_bought()
-
-    def recover_returns(self) -> int:
-        """Returns whose item_inserted never reached us (station down, broker restarting): a slot that has
-        held an item we think is out, on two passes in a row, is that item's return."""
-        seen = decisions.out_items_seen({lid: self.link.view(lid) for lid in self.profiles}, self.repo.items_out())
-        confirmed = decisions.confirmed_returns(self._suspects, seen)
-        self._suspects = seen
-        for item, (locker_id, slot, battery, seq) in confirmed:
-            log.warning("lending.return_recovered item=%s locker=%s slot=%d", item, locker_id, slot)
-            self.handle_insert(LockerEvent(locker_id, seq, self.clock(), "item_inserted", slot, item, None, battery))
-        return len(confirmed)
 
     # queries ----------------------------------------------------------------------------------
     def item_policy(self, item_type: str) -> ItemPolicy:
@@ -291,121 +257,24 @@ class LendingService:
                  lending.lending_id, lending.item_type, lending.locker_id, lending.slot, item_id)
         return lending
 
-    # returns ----------------------------------------------------------------------------------
+    # returns (kiosk.services.returns) -----------------------------------------------------------
     def on_return(self, callback: Callable[[ReturnResult], None]) -> Callable[[], None]:
-        with self._listeners_lock:
-            self._return_listeners.append(callback)
-
-        def unsubscribe() -> None:
-            with self._listeners_lock:
-                if callback in self._return_listeners:
-                    self._return_listeners.remove(callback)
-        return unsubscribe
-
-    def _watch_returns(self) -> None:
-        with self.link.events() as events:
-            while not self._stop.is_set():
-                self.on_locker_event(events.get(timeout=0.5))
+        return self.returns.on_return(callback)
 
     def on_locker_event(self, ev: LockerEvent | None) -> ReturnResult | None:
-        """One event from the lockers (the return watcher's loop body): an item_inserted is a return; a forced
-        door (`tamper`) and what leaves it without a command are recorded as such, never as a lending."""
-        if ev is not None and (ev.type == "tamper" or (ev.type == "item_removed" and ev.cmd_id is None)):
-            try:
-                self.handle_forced(ev)
-            except Exception:
-                log.exception("lending.tamper_record_failed locker=%s slot=%s", ev.locker_id, ev.slot)
-            return None
-        if ev is None or ev.type != "item_inserted" or ev.locker_id not in self.profiles:
-            return None
-        try:
-            return self.handle_insert(ev)
-        except Exception:
-            log.exception("lending.return_failed locker=%s slot=%s", ev.locker_id, ev.slot)
-            return None
+        return self.returns.on_locker_event(ev)
 
     def handle_forced(self, ev: LockerEvent) -> None:
-        """A door opened without a command (`tamper`), or an item left through one (`item_removed`, no cmd_id)."""
-        now = self.happened_at(ev)
-        slot = ev.slot or 0
-        if ev.type == "tamper":
-            view = self.link.view(ev.locker_id)
-            held = view.slot(slot) if view is not None else None
-            log.warning("lending.locker_tamper locker=%s slot=%d item=%s", ev.locker_id, slot,
-                        held.item if held else None)
-            with UnitOfWork(self.store) as uow:
-                uow.emit(LockerTampered(self.station_id, ev.locker_id, slot, now, held.item if held else None), now)
-            return
-        if not ev.item or ev.locker_id not in self.profiles:
-            return
-        item_type = self.profiles[ev.locker_id].item_type
-        log.warning("lending.item_lost item=%s locker=%s slot=%d reason=tamper", ev.item, ev.locker_id, slot)
-        with UnitOfWork(self.store) as uow:
-            uow.lendings.item_lost(ev.item, item_type, now)
-            uow.emit(ItemTakenUnlent(ev.item, item_type, self.station_id, ev.locker_id, slot, now, "tamper"), now)
+        self.returns.handle_forced(ev)
 
     def handle_insert(self, ev: LockerEvent) -> ReturnResult | None:
-        """An item went into a slot: close its lending wherever it was opened."""
-        if not ev.item or ev.slot is None:
-            log.warning("lending.insert_without_item locker=%s slot=%s", ev.locker_id, ev.slot)
-            return None
-        item_type = self.profiles[ev.locker_id].item_type
-        for intent in self.repo.open_intents_for_item(ev.item):
-            # the item left under a borrow not yet committed (its ack or item_removed is late): commit it first
-            log.info("lending.return_before_commit item=%s intent=%s", ev.item, intent["intent_id"])
-            self._commit_lending(intent["intent_id"], ev.item, taken_at=intent["created_at"])
-        now = self.happened_at(ev)
-        with UnitOfWork(self.store) as uow:
-            known = uow.lendings.item(ev.item)
-            if known and known["status"] == "in_locker" and known["locker_id"] == ev.locker_id \
-                    and known["slot"] == ev.slot:
-                return None  # the same event delivered twice (QoS 1) or seen by another process first
-            out = uow.lendings.latest_out_lending(ev.item)
-            uow.lendings.item_in_locker(ev.item, item_type, ev.locker_id, ev.slot, ev.battery, now)
-            lending: Lending | None = None
-            fee, bought, duration = 0, False, 0.0
-            if out is not None:
-                duration = now - out.started_at
-                fee, bought = compute_fee(self.item_policy(out.item_type), duration)
-                uow.lendings.close_lending(out.lending_id, "bought" if bought else "returned", now, ev.locker_id,
-                                           ev.slot, fee)
-                lending = uow.lendings.lending(out.lending_id)
-            uow.emit(LendingReturned(lending.lending_id if lending else None, ev.item, item_type,
-                                     lending.member_id if lending else None, self.station_id, ev.locker_id,
-                                     ev.slot, now, fee, duration), now)
-        result = ReturnResult(lending, ev.item, ev.locker_id, ev.slot, fee, duration, bought)
-        log.info("lending.returned station=%s lending=%s item=%s locker=%s slot=%d fee=%d", self.station_id,
-                 lending.lending_id if lending else "-", ev.item, ev.locker_id, ev.slot, fee)
-        if lending is not None and self.receipts is not None:
-            try:
-                result = replace(result, receipt=self.receipts.lending_returned(result))
-            except Exception:
-                log.exception("lending.return_receipt_failed lending=%s", lending.lending_id)
-        with self._listeners_lock:
-            listeners = list(self._return_listeners)
-        for cb in listeners:
-            try:
-                cb(result)
-            except Exception:
-                log.exception("lending.return_listener_failed")
-        return result
+        return self.returns.handle_insert(ev)
+
+    def recover_returns(self) -> int:
+        return self.returns.recover_returns()
 
     def settle_bought(self) -> int:
-        """Open lendings past their 'counts as bought' day become purchases."""
-        now = self.clock()
-        settled = 0
-        for item_type, pol in self.policy.items.items():
-            if pol.bought_after_days is None:
-                continue
-            cutoff = now - pol.bought_after_days * 86_400
-            with UnitOfWork(self.store) as uow:
-                for lending in uow.lendings.open_lendings_started_by(item_type, cutoff):
-                    uow.lendings.mark_bought(lending.lending_id, pol.price_cents)
-                    uow.lendings.item_bought(lending.item_id, now)
-                    uow.emit(LendingBought(lending.lending_id, lending.item_id, lending.member_id,
-                                           pol.price_cents), now)
-                    settled += 1
-        return settled
+        return self.returns.settle_bought()
 
 
 __all__ = [

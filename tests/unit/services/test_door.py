@@ -76,3 +76,19 @@ def test_settle_falls_back_to_the_last_state_when_the_locker_does_not_answer(mak
     assert w.door.settle("S1", lambda view: deposit_verdict(view, 1), wait_s=5) == "moved"
     assert w.door.settle("S1", lambda view: pickup_verdict(view, 1), wait_s=5) == "unknown"
     assert w.clock.monotonic() >= 5  # it kept asking until wait_s was over
+
+
+def test_a_v11_open_of_an_empty_door_waits_for_the_item_to_arrive(make_world) -> None:
+    """The same use case with `op="open"`, `expect="arrive"`: a deposit (or a staff 'open slot') on v1.1."""
+    w: World = make_world({"S1": "storage"}, fill={"S1": 0})
+    job = DoorJob.for_profile(w.profiles["S1"], "S1", 2, "arrive", cmd_id="o-1", op="open",
+                              wait_s=w.profiles["S1"].timeouts.return_s)
+    w.link.when(lambda ev: ev.type == "door_opened",
+                lambda: w.link.control("S1", {"op": "insert", "item": "BAG-9", "slot": 2}))
+    outcome = w.door.run(job, judge=lambda view: deposit_verdict(view, 2))
+    assert (outcome.ack_status, outcome.seen, outcome.verdict) == ("opened", "moved", "moved")
+    assert outcome.event is not None and outcome.event.cmd_id == "o-1"
+
+    refused = w.door.run(DoorJob.for_profile(w.profiles["S1"], "S1", 2, "arrive", cmd_id="o-2", op="open"),
+                         judge=lambda view: deposit_verdict(view, 2))
+    assert refused.ack is not None and (refused.ack_status, refused.ack.result) == ("refused", "occupied")

@@ -1,0 +1,201 @@
+"""Returns of lent items: an item_inserted (heard, or recovered from the lockers' state) closes its lending
+wherever it was opened, with its fee; lendings kept past their 'counts as bought' day become purchases.
+
+Part of the lending service (`LendingService.returns`); the SQL is `repository.LendingRepository`.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Any, Protocol
+
+from device_profiles.locker_schema import LockerProfile
+from drivers.locker.link import LockerEvent, LockerLink
+from kiosk.config import ItemPolicy, Policy
+from kiosk.services import decisions
+from kiosk.services.decisions import Lending, Sighting
+from kiosk.services.events import ItemTakenUnlent, LendingBought, LendingReturned, LockerTampered
+from kiosk.services.fees import compute_fee
+from kiosk.services.repository import Repositories, UnitOfWork
+from kiosk.store import Store
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ReturnResult:
+    lending: Lending | None  # None: the item was lent by another station (the centre closes it)
+    item_id: str
+    locker_id: str
+    slot: int
+    fee_cents: int
+    duration_s: float
+    bought: bool
+    receipt: Any = None
+
+
+class ReturnReceipts(Protocol):
+    def lending_returned(self, result: ReturnResult) -> Any: ...
+
+
+class ReturnDesk:
+    def __init__(self, *, store: Store, link: LockerLink, profiles: dict[str, LockerProfile], policy: Policy,
+                 item_policy: Callable[[str], ItemPolicy], station_id: str, clock: Callable[[], float],
+                 happened_at: Callable[[LockerEvent | None], float],
+                 commit: Callable[[str, str | None, float | None], Lending],
+                 receipts: ReturnReceipts | None = None) -> None:
+        self.store = store
+        self.repo = Repositories(store).lendings
+        self.link = link
+        self.profiles = profiles
+        self.policy = policy
+        self.item_policy = item_policy
+        self.station_id = station_id
+        self.clock = clock
+        self.happened_at = happened_at
+        self.commit = commit
+        self.receipts = receipts
+        self._listeners: list[Callable[[ReturnResult], None]] = []
+        self._listeners_lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._suspects: dict[str, Sighting] = {}
+
+    # listening ---------------------------------------------------------------------------------
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._watch, name="returns", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread:
+            self._thread.join(timeout=5)
+
+    def on_return(self, callback: Callable[[ReturnResult], None]) -> Callable[[], None]:
+        with self._listeners_lock:
+            self._listeners.append(callback)
+
+        def unsubscribe() -> None:
+            with self._listeners_lock:
+                if callback in self._listeners:
+                    self._listeners.remove(callback)
+        return unsubscribe
+
+    def _watch(self) -> None:
+        with self.link.events() as events:
+            while not self._stop.is_set():
+                self.on_locker_event(events.get(timeout=0.5))
+
+    def on_locker_event(self, ev: LockerEvent | None) -> ReturnResult | None:
+        """One event from the lockers (the watcher's loop body): an item_inserted is a return; a forced
+        door (`tamper`) and what leaves it without a command are recorded as such, never as a lending."""
+        if ev is not None and (ev.type == "tamper" or (ev.type == "item_removed" and ev.cmd_id is None)):
+            try:
+                self.handle_forced(ev)
+            except Exception:
+                log.exception("lending.tamper_record_failed locker=%s slot=%s", ev.locker_id, ev.slot)
+            return None
+        if ev is None or ev.type != "item_inserted" or ev.locker_id not in self.profiles:
+            return None
+        try:
+            return self.handle_insert(ev)
+        except Exception:
+            log.exception("lending.return_failed locker=%s slot=%s", ev.locker_id, ev.slot)
+            return None
+
+    def handle_forced(self, ev: LockerEvent) -> None:
+        """A door opened without a command (`tamper`), or an item left through one (`item_removed`, no cmd_id)."""
+        now = self.happened_at(ev)
+        slot = ev.slot or 0
+        if ev.type == "tamper":
+            view = self.link.view(ev.locker_id)
+            held = view.slot(slot) if view is not None else None
+            log.warning("lending.locker_tamper locker=%s slot=%d item=%s", ev.locker_id, slot,
+                        held.item if held else None)
+            with UnitOfWork(self.store) as uow:
+                uow.emit(LockerTampered(self.station_id, ev.locker_id, slot, now, held.item if held else None), now)
+            return
+        if not ev.item or ev.locker_id not in self.profiles:
+            return
+        item_type = self.profiles[ev.locker_id].item_type
+        log.warning("lending.item_lost item=%s locker=%s slot=%d reason=tamper", ev.item, ev.locker_id, slot)
+        with UnitOfWork(self.store) as uow:
+            uow.lendings.item_lost(ev.item, item_type, now)
+            uow.emit(ItemTakenUnlent(ev.item, item_type, self.station_id, ev.locker_id, slot, now, "tamper"), now)
+
+    # returning ---------------------------------------------------------------------------------
+    def recover_returns(self) -> int:
+        """Returns whose item_inserted never reached us (station down, broker restarting): a slot that has
+        held an item we think is out, on two passes in a row, is that item's return."""
+        seen = decisions.out_items_seen({lid: self.link.view(lid) for lid in self.profiles}, self.repo.items_out())
+        confirmed = decisions.confirmed_returns(self._suspects, seen)
+        self._suspects = seen
+        for item, (locker_id, slot, battery, seq) in confirmed:
+            log.warning("lending.return_recovered item=%s locker=%s slot=%d", item, locker_id, slot)
+            self.handle_insert(LockerEvent(locker_id, seq, self.clock(), "item_inserted", slot, item, None, battery))
+        return len(confirmed)
+
+    def handle_insert(self, ev: LockerEvent) -> ReturnResult | None:
+        """An item went into a slot: close its lending wherever it was opened."""
+        if not ev.item or ev.slot is None:
+            log.warning("lending.insert_without_item locker=%s slot=%s", ev.locker_id, ev.slot)
+            return None
+        item_type = self.profiles[ev.locker_id].item_type
+        for intent in self.repo.open_intents_for_item(ev.item):
+            # the item left under a borrow not yet committed (its ack or item_removed is late): commit it first
+            log.info("lending.return_before_commit item=%s intent=%s", ev.item, intent["intent_id"])
+            self.commit(intent["intent_id"], ev.item, intent["created_at"])
+        now = self.happened_at(ev)
+        with UnitOfWork(self.store) as uow:
+            known = uow.lendings.item(ev.item)
+            if known and known["status"] == "in_locker" and known["locker_id"] == ev.locker_id \
+                    and known["slot"] == ev.slot:
+                return None  # the same event delivered twice (QoS 1) or seen by another process first
+            out = uow.lendings.latest_out_lending(ev.item)
+            uow.lendings.item_in_locker(ev.item, item_type, ev.locker_id, ev.slot, ev.battery, now)
+            lending: Lending | None = None
+            fee, bought, duration = 0, False, 0.0
+            if out is not None:
+                duration = now - out.started_at
+                fee, bought = compute_fee(self.item_policy(out.item_type), duration)
+                uow.lendings.close_lending(out.lending_id, "bought" if bought else "returned", now, ev.locker_id,
+                                           ev.slot, fee)
+                lending = uow.lendings.lending(out.lending_id)
+            uow.emit(LendingReturned(lending.lending_id if lending else None, ev.item, item_type,
+                                     lending.member_id if lending else None, self.station_id, ev.locker_id,
+                                     ev.slot, now, fee, duration), now)
+        result = ReturnResult(lending, ev.item, ev.locker_id, ev.slot, fee, duration, bought)
+        log.info("lending.returned station=%s lending=%s item=%s locker=%s slot=%d fee=%d", self.station_id,
+                 lending.lending_id if lending else "-", ev.item, ev.locker_id, ev.slot, fee)
+        if lending is not None and self.receipts is not None:
+            try:
+                result = replace(result, receipt=self.receipts.lending_returned(result))
+            except Exception:
+                log.exception("lending.return_receipt_failed lending=%s", lending.lending_id)
+        with self._listeners_lock:
+            listeners = list(self._listeners)
+        for cb in listeners:
+            try:
+                cb(result)
+            except Exception:
+                log.exception("lending.return_listener_failed")
+        return result
+
+    def settle_bought(self) -> int:
+        """Open lendings past their 'counts as bought' day become purchases."""
+        now = self.clock()
+        settled = 0
+        for item_type, pol in self.policy.items.items():
+            if pol.bought_after_days is None:
+                continue
+            cutoff = now - pol.bought_after_days * 86_400
+            with UnitOfWork(self.store) as uow:
+                for lending in uow.lendings.open_lendings_started_by(item_type, cutoff):
+                    uow.lendings.mark_bought(lending.lending_id, pol.price_cents)
+                    uow.lendings.item_bought(lending.item_id, now)
+                    uow.emit(LendingBought(lending.lending_id, lending.item_id, lending.member_id,
+                                           pol.price_cents), now)
+                    settled += 1
+        return settled
