@@ -86,4 +86,4 @@ def test_storage_slots_and_proofs() -> None:
     assert decisions.pickup_verdict(views["S1"], 1) == "moved" and decisions.pickup_verdict(views["S1"], 2) == "unknown"
     assert decisions.lending_start(intent_created_at=10, now=20, taken_at=5) == 10
     assert decisions.lending_start(intent_created_at=10, now=20, taken_at=25) == 20
-    assert decisions.lending_start(intent_created_at=10, now=20, taken_at=None) == 20
+    assert decisions.lending_start(intent_created_at=10, now=20, taken_at=None) == 10  # unknown: from the intent

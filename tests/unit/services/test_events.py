@@ -17,10 +17,11 @@ from kiosk.services.repository import UnitOfWork
 from kiosk.store import Store
 
 WIRE = [
-    (LendingStarted("K01-AB12", "M1", "umbrella", "U-U1-01", "K01", "U1", 1, 1800000000.5, 1800086400.5),
+    # cmd_id came later (ce05304): appended, so every older field keeps its place
+    (LendingStarted("K01-AB12", "M1", "umbrella", "U-U1-01", "K01", "U1", 1, 1800000000.5, 1800086400.5, "c-1"),
      "lending.started",
      '{"lending_id":"K01-AB12","member_id":"M1","item_type":"umbrella","item_id":"U-U1-01","station_id":"K01",'
-     '"locker_id":"U1","slot":1,"started_at":1800000000.5,"due_at":1800086400.5}'),
+     '"locker_id":"U1","slot":1,"started_at":1800000000.5,"due_at":1800086400.5,"cmd_id":"c-1"}'),
     (LendingReturned(None, "U-X", "umbrella", None, "K01", "U2", 3, 1800000100.25, 0, 0.0),
      "lending.returned",
      '{"lending_id":null,"item_id":"U-X","item_type":"umbrella","member_id":null,"station_id":"K01",'
