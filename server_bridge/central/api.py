@@ -7,10 +7,17 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Request, Response
 from pydantic import ValidationError
 
-from server_bridge.central.deps import AnyStationDep, DbDep, HeartbeatsDep, RegistryDep, StationDep
+from server_bridge.central.deps import (
+    AnyStationDep,
+    CentralDep,
+    DbDep,
+    HeartbeatsDep,
+    RegistryDep,
+    StationDep,
+)
 from server_bridge.central.errors import EventInvalid, SeqReused
 from server_bridge.central.ingest import ingest_batch, record_seq_reused
-from server_bridge.central.members import member_view
+from server_bridge.central.members import guarded_member_view
 from server_bridge.central.schemas import Ack, ApiError, Batch, Heartbeat, MemberView
 
 router = APIRouter(prefix="/api/v1", tags=["stations"])
@@ -49,8 +56,8 @@ async def post_heartbeat(request: Request, station_id: StationDep, heartbeats: H
     return Response(status_code=204)
 
 
-@router.get("/members/{member_id}", response_model=MemberView, responses=ERRORS)
-def get_member(member_id: Annotated[str, Path(min_length=1, max_length=64)], _station: AnyStationDep,
-               db: DbDep) -> MemberView:
-    with db.session() as session:
-        return member_view(session, member_id)
+@router.get("/members/{member_id}", response_model=MemberView, responses={**ERRORS, 429: {"model": ApiError}})
+def get_member(member_id: Annotated[str, Path(min_length=1, max_length=64)], station: AnyStationDep,
+               db: DbDep, central: CentralDep) -> MemberView:
+    """A member as the station's screen shows it; rate-limited per station (429), see members.py for why."""
+    return guarded_member_view(db, central.member_guard, station, member_id, time.time())

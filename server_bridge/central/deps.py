@@ -19,6 +19,7 @@ from server_bridge.central.alerts import AlertEngine, AlertSettings
 from server_bridge.central.auth import StationTokens
 from server_bridge.central.db import Database
 from server_bridge.central.fleet import HeartbeatBuffer
+from server_bridge.central.members import MemberLookupGuard
 from server_bridge.central.registry import Registry
 
 Clock = Callable[[], float]
@@ -35,6 +36,7 @@ class Central:
     registry: Registry
     clock: Clock = field(default=time.time)
     login_throttle: IpThrottle = field(default_factory=IpThrottle)  # failed logins per client address
+    member_guard: MemberLookupGuard = field(default_factory=MemberLookupGuard)  # member look-ups per station
 
 
 async def get_central(request: Request) -> Central:

@@ -5,7 +5,7 @@ write the function in its module and add one line here (or in your room's own `r
 """
 from __future__ import annotations
 
-from server_bridge.central import alerts, desk, kpis, lending_projection, locker_alerts, payments
+from server_bridge.central import alerts, desk, kpis, lending_projection, locker_alerts, members, payments
 from server_bridge.central import projections as p
 from server_bridge.central.registry import Registry
 
@@ -15,8 +15,6 @@ def register_core(reg: Registry) -> None:
     reg.projection("complaint.filed", p.project_complaint_filed, p.ComplaintFiled)
     reg.projection("complaint.answered", p.project_complaint_answered, p.ComplaintAnswered)
     reg.projection("complaint.closed", p.project_complaint_closed, p.ComplaintClosed)
-    reg.projection("points.changed", p.project_points, p.PointsChanged)
-    reg.projection("parking.redeemed", p.project_parking, p.ParkingRedeemed)
     # Lendings and ratings are most of the traffic: consecutive ones are projected a batch at a time.
     for event_type, model in lending_projection.MODELS.items():
         reg.projection(event_type, lending_projection.project_one, model, batch=lending_projection.project_lending_batch)
@@ -45,6 +43,7 @@ def register_core(reg: Registry) -> None:
 def build_registry() -> Registry:
     reg = Registry()
     register_core(reg)
+    members.register(reg)  # issue 15: points from stations bounded by policy; refusals and look-up abuse alerted
     desk.register(reg)  # issue 7: complaint tickets, lost & found, storage
     payments.register(reg)  # issue 14: reconciliation mismatches are alerts
     locker_alerts.register(reg)  # issue 12: slot faults, doors left open, forced doors, staff PIN lockouts
