@@ -71,6 +71,8 @@ WORDS: dict[str, tuple[str, str]] = {
     "alert.payment_mismatch": ("对账差异（账单与台账不符）", "Payment books differ from the provider's bill"),
     "alert.upload_gap": ("上传断档：中心少于站点已确认的事件（数据库曾回滚？）",
                          "Upload gap: the centre lacks events it had confirmed (database restored?)"),
+    "alert.points_refused": ("站点积分变动超出规则，未入账", "Station points change outside policy: not applied"),
+    "alert.member_enumeration": ("站点疑似遍历会员号，查询已暂停", "Station guessing member ids: look-ups paused"),
     "alert.upload_seq_reused": ("上传序号重复：站点重装后从 1 编号", "Upload seq reused: a re-imaged station numbers from 1"),
     "alert.lostfound_handover_due": ("失物保管满 7 天，待移交安保", "Found item held 7 days: hand over"),
     "alert.storage_overtime": ("存包超时未取", "Stored bag past its time"),
