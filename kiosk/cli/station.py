@@ -224,13 +224,13 @@ def cmd_diag(args: argparse.Namespace) -> int:
         while True:
             health = station.health()
             running = running_station_health(station.health_file, HEALTH_FILE_FRESH_S)
-            camera, central, faults = health.camera, health.central, health.faults
-            if running is not None:  # only the station process sees its camera and its upload link
-                camera, central = running.camera, running.central
+            camera, central, faults, services = health.camera, health.central, health.faults, health.services
+            if running is not None:  # only the station process sees its camera, upload link and all its services
+                camera, central, services = running.camera, running.central, running.services
                 faults = tuple({*faults, *running.faults})
             elif config.camera is not None:
                 camera = CameraHealth(connected=False, error="the station is not running")
-            health = replace(health, camera=camera, central=central, faults=faults,
+            health = replace(health, camera=camera, central=central, faults=faults, services=services,
                              station_process=running is not None,
                              central_probe=probe_central(config.central.url) if config.central else None)
             result = report(health)

@@ -243,7 +243,7 @@ def _locker_problems(lk: LockerHealth, *, broker_up: bool) -> list[Problem]:
     lid = lk.locker_id
     problems: list[Problem] = []
     if not lk.online:
-        where = "" if broker_up else " (the broker is down, so every locker looks offline)"
+        where = "" if broker_up else " (the station is not connected to the broker, so it cannot see any locker)"
         problems.append(Problem("locker_offline", lid,
                                 f"locker {lid} is offline{where}: check its power and network"))
     faults = [s for s in lk.slots if s.state == "fault"]

@@ -48,3 +48,20 @@ def test_status_lists_lockers_and_what_can_be_borrowed(station_stack: StationSta
     assert proc.returncode == 0
     assert {k: v["count"] for k, v in report["available"].items()} == {"umbrella": 4, "power_bank": 2}
     assert report["available"]["umbrella"]["lockers_online"] is True and report["open_lendings"] == 0
+
+
+def test_an_upload_link_that_is_down_refused_or_stuck_is_a_problem() -> None:
+    """Before issue 12, diag said ok while the centre answered 401 to every upload."""
+    from kiosk.services.diagnostics import LinkState, OutboxHealth, StationHealth, UploadLink, assess
+
+    def codes(state: LinkState, oldest_s: float | None = None, **link: object) -> set[str]:
+        health = StationHealth(ts=0.0, version="t", uptime_s=1.0, outbox=OutboxHealth(5, oldest_s),
+                               central=UploadLink("http://centre", state, **link))  # type: ignore[arg-type]
+        return {p.code for p in assess(health)}
+
+    assert codes(LinkState.UP, oldest_s=2.0) == set()
+    assert codes(LinkState.CONNECTING) == set()
+    assert codes(LinkState.REFUSED, http_status=401, last_error="HTTP 401") == {"upload_refused"}
+    assert codes(LinkState.UNREACHABLE, last_error="ConnectError") == {"upload_down"}
+    assert codes(LinkState.UP, oldest_s=400.0) == {"upload_stuck"}  # the centre answers, yet nothing leaves
+    assert codes(LinkState.UP, heartbeat_error="HTTP 422") == {"heartbeat_refused"}

@@ -7,6 +7,7 @@ the simulated camera, the Kivy UI under Xvfb (screenshots in var/screenshots/sta
 """
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,7 +19,8 @@ from drivers.locker.broker import Mosquitto, free_port
 from drivers.printer.virtual import VirtualPrinter
 from drivers.scanner import SimulatedCamera
 from kiosk.bootstrap import Part, bootstrap
-from kiosk.services.diagnostics import LinkState, assess
+from kiosk.content import CONTENT_ROOT
+from kiosk.services.diagnostics import LinkState, ServiceState, assess
 from kiosk.station import Station
 from server_bridge.central.runner import CentralProcess
 from tests.fixtures.station import ROOT, SITE, StationStack, make_stack
@@ -210,3 +212,43 @@ def test_starts_with_a_dependency_down_then_recovers_without_restart(
     if case.needs_centre:  # and the centre hears of it
         stack.wait(lambda: station.store.outbox_depth()[0] == 0, 30, "the outbox to drain to the centre")
         assert station.health().central.state is LinkState.UP
+
+
+def test_a_bad_content_file_takes_only_the_directory_out_of_service(tmp_path: Path) -> None:
+    stack = make_stack(tmp_path, lockers=[("U1", "umbrella")])
+    try:
+        stack.start_sim("U1")
+        content = tmp_path / "content"
+        shutil.copytree(CONTENT_ROOT, content, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
+        info = (content / "info.yaml").read_text(encoding="utf-8")
+        (content / "info.yaml").write_text(info.replace('number: "12315"', 'number: "call us"'), encoding="utf-8")
+        station = bootstrap(stack.config, clock=stack.clock, parts=Part.ALL & ~Part.UPLOADER, content_root=content)
+        stack.station = station
+        station.start(wait=False)
+        stack.wait(lambda: station.health().service("borrow.umbrella") == ServiceState("borrow.umbrella", True),
+                   15, "lending to be up")
+        down = {s.name: s for s in station.health().services if not s.available}
+        assert set(down) == {"directory"} and down["directory"].elsewhere
+        for name in ("complaints", "lostfound", "members", "return"):
+            assert station.health().service(name) == ServiceState(name, True)
+        [problem] = [p for p in assess(station.health()) if p.code == "content_invalid"]
+        assert "info.yaml" in problem.message and "hotlines.0.number" in problem.message
+    finally:
+        stack.close()
+
+
+def test_a_missing_broker_password_file_is_named_and_the_station_still_starts(tmp_path: Path) -> None:
+    stack = make_stack(tmp_path, lockers=[("U1", "umbrella")])
+    try:
+        missing = tmp_path / "mqtt" / "creds" / "station-K01.pw"
+        missing.unlink()
+        station = bootstrap(stack.config, clock=stack.clock, parts=Part.NONE)
+        stack.station = station
+        station.start(wait=False)
+        stack.wait(lambda: station.health().broker is not None and station.health().broker.state is LinkState.REFUSED,
+                   15, "the broker to refuse a station without a password")
+        codes = {p.code: p.message for p in assess(station.health())}
+        assert str(missing) in codes["broker_password_missing"] and "var/mqtt/creds" in codes["broker_refused"]
+        assert {s.name for s in station.service_states() if not s.available} == LOCKER_SERVICES
+    finally:
+        stack.close()
