@@ -14,6 +14,7 @@ import httpx
 from kiosk.services.diagnostics import assess
 from server_bridge.central.runner import CentralProcess
 from tests.fixtures.central import envelope
+from tests.fixtures.console import console_user
 from tests.fixtures.station import make_stack
 
 
@@ -94,8 +95,10 @@ def test_centre_alerts_and_slot_grid(central: CentralProcess) -> None:
                         envelope(2, "staff.pin_locked", {"staff_id": "S-001", "failures": 5, "lock_s": 300})]}
     assert httpx.post(f"{central.url}/api/v1/stations/K01/events", json=batch, headers=auth).status_code == 200
 
+    ops = console_user(central.url, central.db_url, "olga", "ops")
+
     def open_alerts() -> dict[str, str]:
-        text = httpx.get(f"{central.url}/export/alerts.csv").text.lstrip("\ufeff")
+        text = ops.get("/export/alerts.csv").text.lstrip("\ufeff")
         return {rec["kind"]: rec["subject"] for rec in csv.DictReader(io.StringIO(text)) if not rec["cleared_at"]}
 
     deadline = time.monotonic() + 10
@@ -105,9 +108,9 @@ def test_centre_alerts_and_slot_grid(central: CentralProcess) -> None:
     alerts = open_alerts()
     assert alerts["slot_fault"] == "U1#1" and alerts["door_left_open"] == "U1#2"
     assert alerts["locker_tamper"].startswith("U1#4") and alerts["staff_pin_lockout"].startswith("S-001")
-    page = httpx.get(f"{central.url}/stations/K01?lang=en").text
+    page = ops.get("/stations/K01?lang=en").text
     assert "door jammed" in page and "Left open" in page and "ul24-2.4.0" in page
-    assert "柜门卡住" in httpx.get(f"{central.url}/stations/K01?lang=zh").text
+    assert "柜门卡住" in ops.get("/stations/K01?lang=zh").text
     # the door closes: its alert clears on the next heartbeat
     assert httpx.post(f"{central.url}/api/v1/stations/K01/heartbeat", json=beat(False), headers=auth).status_code == 204
     deadline = time.monotonic() + 10
