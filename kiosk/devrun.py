@@ -115,10 +115,23 @@ def start_central(stack: Stack, config: StationConfig, var: Path) -> list[tuple[
         token_file.write_text(token)
         token_file.chmod(0o600)
     port = int(config.central.url.rsplit(":", 1)[1].split("/")[0])
+    merchant = start_payment_gateway(stack, var)
     stack.spawn("central", [PY, "-m", "server_bridge.central", "serve", "--db", db, "--host", "127.0.0.1",
-                            "--port", str(port)])
+                            "--port", str(port), "--payments", str(merchant)])
     wait_port("127.0.0.1", port, timeout=30)
     return logins
+
+
+PAY_GATEWAY_PORT = 8790
+
+
+def start_payment_gateway(stack: Stack, var: Path) -> Path:
+    """The simulated WeChat Pay + Alipay gateway (issue 14); its merchant.json is what the centre is given."""
+    state = var / "payment-gateway"  # kiosk.cli.payments finds it here for `sim pay`
+    stack.spawn("payment-gateway", [PY, "-m", "drivers.payment.gateway", "serve", "--host", "127.0.0.1",
+                                    "--port", str(PAY_GATEWAY_PORT), "--state", str(state)])
+    wait_port("127.0.0.1", PAY_GATEWAY_PORT, timeout=30)
+    return state / "merchant.json"
 
 
 def start_printer(stack: Stack, config: StationConfig, var: Path) -> Path | None:
@@ -204,6 +217,10 @@ borrow from another terminal:
   .venv/bin/python -m kiosk {cfg} sim show-qr "$CODE"      # or show it to the simulated camera
   .venv/bin/python -m kiosk {cfg} status
   .venv/bin/python -m kiosk {cfg} lendings --open
+pay as a non-member (the first line carries the QR; then pay it from a third terminal):
+  .venv/bin/python -m kiosk {cfg} lend --type power_bank --pay wechat      # or --pay alipay
+  .venv/bin/python -m kiosk {cfg} sim pay ORDER                             # ORDER = order.station_order_id
+  payments dashboard: {config.central.url if config.central else '-'}/payments   gateway: http://127.0.0.1:{PAY_GATEWAY_PORT}
 staff mode: show the badge, then PIN 2468
   .venv/bin/python -m kiosk {cfg} sim show-qr {badge}
 Ctrl-C stops everything.""", flush=True)
