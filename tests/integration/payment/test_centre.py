@@ -229,3 +229,36 @@ def test_serve_flag_turns_payments_on(tmp_path, gateway) -> None:
     out = subprocess.run([sys.executable, "-m", "server_bridge.central", "serve", "--db", db, "--port", str(port),
                           "--payments", str(bad)], capture_output=True, text=True, timeout=30)
     assert out.returncode != 0 and "wechat.appid" in out.stderr
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_create_timeout_then_retry_reaches_the_same_provider_order(provider, pay_centre) -> None:
+    """Gateway timeout while creating (the order exists at the provider, the answer was lost): 503, then the
+    station asks again with the same id and gets the same order, one trade at the provider."""
+    c = pay_centre
+    c.fault(kind="timeout", provider=provider, op="create", seconds=7, apply=True)
+    first = c.order("K01", "ord-tmo001", provider)
+    assert first.status_code == 503 and first.json()["code"] == "provider_unavailable"
+    again = c.order("K01", "ord-tmo001", provider)
+    assert again.status_code == 200 and again.json()["state"] == "open"
+    oid = again.json()["order_id"]
+    assert [t["out_trade_no"] for t in c.gateway.ledger.snapshot()].count(oid) == 1
+    c.gateway.pay(provider, oid)
+    assert c.wait_state("K01", "ord-tmo001", ("paid",))["state"] == "paid"
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_late_and_duplicated_notifications_change_nothing_twice(provider, pay_centre) -> None:
+    c = pay_centre
+    o = c.order("K01", "ord-late01", provider).json()
+    c.fault(kind="delay_notification", provider=provider, seconds=2.0)
+    c.fault(kind="duplicate_notification", provider=provider)
+    c.gateway.pay(provider, o["order_id"])
+    paid = c.wait_state("K01", "ord-late01", ("paid",), timeout=5)
+    assert paid["paid_via"] == "query"  # the query fallback was first
+    time.sleep(2.5)  # the late notification and its duplicate arrive now
+    log = httpx.get(c.gateway.url + "/_sim/notifications").json()["notifications"]
+    acked = [e for e in log if e["out_trade_no"] == o["order_id"] and e["outcome"] == "acked"]
+    assert len(acked) == 2  # both copies acknowledged (so the provider stops retrying) …
+    after = c.api("GET", "K01", "/orders/ord-late01").json()
+    assert (after["state"], after["paid_at"], after["paid_via"]) == ("paid", paid["paid_at"], "query")  # … once
