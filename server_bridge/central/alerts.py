@@ -10,6 +10,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 from typing import Any, cast
 
 from sqlalchemy import Table, insert, or_, select
@@ -18,8 +19,8 @@ from sqlalchemy.orm import Session
 
 from server_bridge.central.db import Database
 from server_bridge.central.errors import NotFound
-from server_bridge.central.fleet import is_online, station_rows, stock
-from server_bridge.central.models import Alert, Complaint, DeviceSample, Lending, ProjectionFailure
+from server_bridge.central.fleet import Retention, is_online, roll_up_and_prune, stock
+from server_bridge.central.models import Alert, Complaint, DeviceSample, Lending, ProjectionFailure, Station
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +46,7 @@ class Finding:
 class RuleContext:
     now: float
     settings: AlertSettings
-    stations: list[Any]  # rows of the stations table (see fleet.station_rows)
+    stations: list[Any]  # stations rows: device rules get those to judge, with `health`; others see FleetView's
     online: set[str]
 
 
@@ -143,14 +144,89 @@ def _key(kind: str, station_id: str, subject: str) -> str:
     return f"{kind}|{station_id}|{subject}"[:160]
 
 
-def evaluate(session: Session, now: float, settings: AlertSettings, rules: Mapping[str, RuleSpec]) -> list[Alert]:
-    """One pass over every rule (`registry.alert_rules`); returns the alerts raised in this pass."""
-    stations = station_rows(session)
-    online = {s.station_id for s in stations if is_online(s, now, settings.offline_after_s)}
-    ctx = RuleContext(now, settings, stations, online)
+class FleetView:
+    """The alert pass's picture of the fleet, kept between passes by the engine.
+
+    A pass reads only the stations that are offline, have an upload problem, are new, or whose health summary
+    changed since the pass before (one scan PostgreSQL filters by itself), and the health document only of the
+    changed ones. Device rules are re-judged only for those and for stations that went on- or offline; their
+    other findings are carried over. `stations` (what non-device rules see) are those rows, which include
+    every offline station and every upload problem."""
+
+    CHANGE_MARGIN_S = 10.0  # a heartbeat is committed up to a flush period after it is stamped
+
+    def __init__(self) -> None:
+        self.health: dict[str, dict[str, Any] | None] = {}
+        self.changed_at: dict[str, float | None] = {}
+        self.known: set[str] = set()
+        self.offline: set[str] = set()
+        self.online: set[str] = set()
+        self.found: dict[str, dict[str, list[Finding]]] = {}  # device rule -> station -> its findings
+        self.stations: list[Any] = []
+        self.health_read = 0  # health documents read by the last pass
+        self._changed_mark: float | None = None
+        self._created_mark: float | None = None
+
+    def refresh(self, session: Session, now: float, settings: AlertSettings) -> set[str]:
+        """Read what may have changed; returns the stations device rules must judge again."""
+        cut = now - settings.offline_after_s
+        st = Station.__table__.c
+        columns = [c for c in Station.__table__.columns if c.name != "health"]
+        q = select(*columns)
+        if self._changed_mark is not None and self._created_mark is not None:
+            q = q.where(or_(st.last_heartbeat_at.is_(None), st.last_heartbeat_at < cut,
+                            st.upload_problem.is_not(None), st.health_changed_at > self._changed_mark,
+                            st.created_at > self._created_mark))
+        rows = list(session.execute(q.order_by(st.station_id)).all())
+        changed = [r.station_id for r in rows
+                   if r.station_id not in self.changed_at or r.health_changed_at != self.changed_at[r.station_id]]
+        if self._changed_mark is None:
+            docs = session.execute(select(Station.station_id, Station.health)).all()
+        else:
+            docs = [d for i in range(0, len(changed), 5000) for d in session.execute(
+                select(Station.station_id, Station.health).where(Station.station_id.in_(changed[i:i + 5000])))]
+        self.health.update(docs)
+        self.health_read = len(docs)
+        self.changed_at.update((r.station_id, r.health_changed_at) for r in rows)
+        self.known.update(r.station_id for r in rows)
+        offline = {r.station_id for r in rows if not is_online(r, now, settings.offline_after_s)}
+        flipped = (offline ^ self.offline) if self._changed_mark is not None else set(self.known)
+        self.offline, self.online = offline, self.known - offline
+        marks = [r.health_changed_at for r in rows if r.health_changed_at is not None]
+        self._changed_mark = max([*marks, self._changed_mark or 0.0]) - self.CHANGE_MARGIN_S
+        self._created_mark = max([r.created_at for r in rows] + [self._created_mark or 0.0]) - self.CHANGE_MARGIN_S
+        self.stations = rows
+        return set(changed) | flipped
+
+    def with_health(self, station_ids: Iterable[str]) -> list[Any]:
+        by_id = {r.station_id: r for r in self.stations}
+        return [SimpleNamespace(**by_id[sid]._asdict(), health=self.health.get(sid)) if sid in by_id
+                else SimpleNamespace(station_id=sid, health=self.health.get(sid))
+                for sid in sorted(station_ids) if sid in self.known]
+
+
+def evaluate(session: Session, now: float, settings: AlertSettings, rules: Mapping[str, RuleSpec],
+             view: FleetView | None = None) -> list[Alert]:
+    """One pass over every rule (`registry.alert_rules`); returns the alerts raised in this pass.
+
+    With the engine's `view` only what changed since its last pass is judged again (see FleetView); device
+    rules get `ctx.stations` rows with `health`, other rules rows without it."""
+    view = view or FleetView()
+    dirty = view.refresh(session, now, settings)
+    ctx = RuleContext(now, settings, view.stations, view.online)
+    device_ctx = RuleContext(now, settings, view.with_health(dirty), view.online)
     raised: list[Alert] = []
     for kind, spec in rules.items():
-        found = {_key(kind, f.station_id, f.subject): f for f in spec.fn(session, ctx)}
+        if spec.device:
+            cache = view.found.setdefault(kind, {})
+            for sid in dirty:
+                cache.pop(sid, None)
+            for f in spec.fn(session, device_ctx):
+                cache.setdefault(f.station_id, []).append(f)
+            findings: Iterable[Finding] = (f for fs in cache.values() for f in fs)
+        else:
+            findings = spec.fn(session, ctx)
+        found = {_key(kind, f.station_id, f.subject): f for f in findings}
         candidates = session.scalars(select(Alert).where(
             Alert.kind == kind, or_(Alert.open_key.is_not(None), Alert.cleared_at.is_(None)))).all()
         blocked: set[str] = set()
@@ -161,7 +237,7 @@ def evaluate(session: Session, now: float, settings: AlertSettings, rules: Mappi
                 # raised again until its condition has cleared once.
                 alert.cleared_at = None
                 blocked.add(key)
-            elif alert.cleared_at is None and (not spec.device or alert.station_id in online):
+            elif alert.cleared_at is None and (not spec.device or alert.station_id in view.online):
                 alert.cleared_at = now
         for key, f in found.items():
             if key in blocked:
@@ -213,40 +289,60 @@ def resolve(session: Session, alert_id: int, by: str, now: float) -> Alert:
     return alert
 
 
-def sample_devices(session: Session, now: float, settings: AlertSettings) -> None:
-    """A row per station for the uptime KPI (one multi-row insert)."""
+def sample_devices(session: Session, now: float, settings: AlertSettings, view: FleetView | None = None) -> int:
+    """A row per station for the uptime KPI (one multi-row insert; rolled up and expired by
+    fleet.roll_up_and_prune)."""
+    if view is None:
+        view = FleetView()
+        view.refresh(session, now, settings)
     rows = []
-    for st in station_rows(session):
-        up = is_online(st, now, settings.offline_after_s)
-        health = st.health or {}
+    for sid in sorted(view.known):
+        up = sid in view.online
+        health = view.health.get(sid) or {}
         printer = health.get("printer")
         lockers = health.get("lockers", [])
-        rows.append({"station_id": st.station_id, "at": now, "station_up": up,
+        rows.append({"station_id": sid, "at": now, "station_up": up,
                      "printer_up": None if printer is None else bool(up and printer.get("online")
                                                                       and not printer.get("paper_out")),
                      "lockers_up": sum(1 for lk in lockers if up and lk.get("online")),
                      "lockers_total": len(lockers)})
     if rows:
         session.connection().execute(insert(cast(Table, DeviceSample.__table__)), rows)
+    return len(rows)
 
 
 class AlertEngine:
     """Evaluates rules every `every_s` seconds in a background thread (one per centre instance)."""
 
     def __init__(self, db: Database, settings: AlertSettings, rules: Mapping[str, RuleSpec], every_s: float = 5.0,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time, retention: Retention | None = None) -> None:
         self.db, self.settings, self.rules, self.every_s, self.clock = db, settings, rules, every_s, clock
+        self.retention = retention or Retention()
+        self.view = FleetView()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._last_sample = -1e18
+        self._last_rollup = -1e18
+        self.last_pass_s = 0.0
 
     def run_once(self) -> list[Alert]:
         now = self.clock()
-        with self.db.session() as session:
-            raised = evaluate(session, now, self.settings, self.rules)
-            if now - self._last_sample >= self.settings.sample_every_s:
-                sample_devices(session, now, self.settings)
-                self._last_sample = now
+        started = time.perf_counter()
+        try:
+            with self.db.session() as session:
+                raised = evaluate(session, now, self.settings, self.rules, self.view)
+        except Exception:
+            self.view = FleetView()  # the pass rolled back: judge everything afresh next time
+            raise
+        self.last_pass_s = time.perf_counter() - started
+        if now - self._last_sample >= self.settings.sample_every_s:
+            with self.db.session() as session:
+                sample_devices(session, now, self.settings, self.view)
+            self._last_sample = now
+        if now - self._last_rollup >= self.retention.every_s:
+            with self.db.session() as session:
+                roll_up_and_prune(session, now, self.retention)
+            self._last_rollup = now
         return raised
 
     def start(self) -> AlertEngine:

@@ -88,7 +88,8 @@ def create_app(db_url: str, settings: AlertSettings | None = None, eval_every_s:
         schema_migrations.upgrade(db_url)
     db = Database(db_url)
     registry = build_registry()  # every projection, alert rule and KPI panel, core and desk
-    central = Central(db=db, tokens=StationTokens(db), heartbeats=HeartbeatBuffer(db, flush_s=flush_s),
+    heartbeats = HeartbeatBuffer(db, flush_s=flush_s, min_battery=settings.min_charged_battery)
+    central = Central(db=db, tokens=StationTokens(db), heartbeats=heartbeats,
                       alerts=AlertEngine(db, settings, registry.alert_rules, every_s=eval_every_s),
                       settings=settings, registry=registry)
 

@@ -2,22 +2,49 @@
 a health snapshot is superseded by the next one, so losing <1 s of them on a crash costs nothing."""
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, cast
 
-from sqlalchemy import JSON, Text, bindparam, cast, select, update
+from sqlalchemy import (
+    JSON,
+    Float,
+    Integer,
+    Table,
+    Text,
+    bindparam,
+    case,
+    delete,
+    func,
+    insert,
+    select,
+    update,
+)
+from sqlalchemy import cast as sa_cast
 from sqlalchemy.orm import Session
 
 from server_bridge.central.auth import hash_token, new_token
 from server_bridge.central.db import Database
 from server_bridge.central.errors import StationExists
-from server_bridge.central.models import Station
+from server_bridge.central.models import (
+    DeviceSample,
+    DeviceUptimeDaily,
+    DeviceUptimeHourly,
+    HealthChange,
+    Station,
+)
 from server_bridge.central.schemas import Heartbeat
 
 log = logging.getLogger(__name__)
+
+_BEAT = (update(Station).where(Station.station_id == bindparam("sid"))
+         .values(last_heartbeat_at=bindparam("at"), version=bindparam("version"), uptime_s=bindparam("uptime")))
+HEALTH_CHANGES = cast(Table, HealthChange.__table__)
 
 
 def add_station(session: Session, station_id: str, now: float, name: str = "", rotate: bool = False) -> str:
@@ -45,24 +72,52 @@ def register_station(session: Session, station_id: str, now: float, name: str = 
     return True
 
 
-class HeartbeatBuffer:
-    """Keeps the newest heartbeat per station in memory; `flush()` writes them all at once."""
+def health_summary(beat: Heartbeat, min_battery: int) -> dict[str, Any]:
+    """What the alert rules judge, without what moves every beat (uptime, battery levels, fps, outbox):
+    a new summary is a health *change* (logged in `health_changes`, re-judged by the next alert pass).
+    A slot is `<state initial>[+ lendable][L left open][F:<fault>]`; a field a device rule reads belongs here."""
+    p, c = beat.printer, beat.camera
 
-    def __init__(self, db: Database, flush_s: float = 0.5, clock: Callable[[], float] = time.time) -> None:
+    def slot(s: Any, item_type: str) -> str:
+        return (s.state[0] + ("+" if lendable(item_type, s.state, s.battery, min_battery) else "")
+                + ("L" if s.left_open else "") + (f"F:{s.fault}" if s.fault else ""))
+
+    return {"printer": None if p is None else [p.online, p.paper_out, p.paper_near_end, p.cover_open],
+            "camera": None if c is None else c.connected,
+            "lockers": [[lk.locker_id, lk.item_type, lk.online, ",".join(slot(s, lk.item_type) for s in lk.slots),
+                         len(lk.faults)] for lk in beat.lockers]}
+
+
+def summary_digest(summary: dict[str, Any]) -> str:
+    return hashlib.blake2b(json.dumps(summary, separators=(",", ":")).encode(), digest_size=8).hexdigest()
+
+
+class HeartbeatBuffer:
+    """Keeps the newest heartbeat per station in memory; `flush()` writes them all at once.
+
+    Every beat moves `last_heartbeat_at`; the health snapshot (JSON) is rewritten only when its summary
+    changed or it is `snapshot_every_s` old, and each change of summary is kept in `health_changes`."""
+
+    def __init__(self, db: Database, flush_s: float = 0.5, clock: Callable[[], float] = time.time,
+                 min_battery: int = 80, snapshot_every_s: float = 60.0) -> None:
         self.db = db
         self.flush_s = flush_s
         self.clock = clock
+        self.min_battery = min_battery
+        self.snapshot_every_s = snapshot_every_s
         self._lock = threading.Lock()
-        self._pending: dict[str, tuple[float, Heartbeat, str]] = {}
+        self._pending: dict[str, tuple[float, Heartbeat]] = {}
+        self._written: dict[str, tuple[str, float]] = {}  # station -> (digest, at) of the snapshot stored
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.flushed = 0
+        self.snapshots = 0
+        self.changes = 0
 
     def put(self, station_id: str, beat: Heartbeat) -> None:
         """Keep the beat for the next flush; with `flush_s <= 0` write it through at once (the naive way)."""
-        health = beat.model_dump_json()  # normalised by the model, serialised in Rust
         with self._lock:
-            self._pending[station_id] = (self.clock(), beat, health)
+            self._pending[station_id] = (self.clock(), beat)
         if self.flush_s <= 0:
             self.flush()
 
@@ -71,19 +126,46 @@ class HeartbeatBuffer:
             pending, self._pending = self._pending, {}
         if not pending:
             return 0
-        rows: list[dict[str, Any]] = [
-            {"sid": sid, "at": at, "version": hb.version, "uptime": hb.uptime_s, "health": health}
-            for sid, (at, hb, health) in pending.items()]
-        # The JSON text goes in as it is (no decode/encode round trip while holding the GIL).
-        health_text = bindparam("health", type_=Text)
-        health_value = cast(health_text, JSON) if self.db.dialect == "postgresql" else health_text
-        stmt = (update(Station).where(Station.station_id == bindparam("sid"))
-                .values(last_heartbeat_at=bindparam("at"), version=bindparam("version"),
-                        uptime_s=bindparam("uptime"), health=health_value))
+        beats = [{"sid": sid, "at": at, "version": hb.version, "uptime": hb.uptime_s}
+                 for sid, (at, hb) in pending.items()]
+        summaries = {sid: health_summary(hb, self.min_battery) for sid, (_at, hb) in pending.items()}
+        digests = {sid: summary_digest(summary) for sid, summary in summaries.items()}
         with self.db.engine.begin() as conn:
-            conn.execute(stmt, rows)
-        self.flushed += len(rows)
-        return len(rows)
+            unknown = [sid for sid in pending if sid not in self._written]
+            for i in range(0, len(unknown), 5000):  # first beat of a station this process has seen
+                for sid, digest, at in conn.execute(select(
+                        Station.station_id, Station.health_digest, Station.health_changed_at).where(
+                        Station.station_id.in_(unknown[i:i + 5000]))):
+                    self._written[sid] = (digest or "", at or 0.0)
+            conn.execute(_BEAT, beats)
+            snapshots, changes = [], []
+            for sid, (at, hb) in pending.items():
+                digest, written_at = self._written.get(sid, ("", 0.0))
+                changed = digest != digests[sid]
+                if changed or at - written_at >= self.snapshot_every_s:
+                    # serialised by the model in Rust; the JSON text goes in as it is
+                    snapshots.append({"sid": sid, "health": hb.model_dump_json(), "digest": digests[sid],
+                                      "changed_at": at if changed else None})
+                    self._written[sid] = (digests[sid], at)
+                if changed:
+                    changes.append({"station_id": sid, "at": at, "digest": digests[sid],
+                                    "summary": summaries[sid]})
+            if snapshots:
+                conn.execute(self._snapshot_stmt(), snapshots)
+            if changes:
+                conn.execute(insert(HEALTH_CHANGES), changes)
+        self.flushed += len(beats)
+        self.snapshots += len(snapshots)
+        self.changes += len(changes)
+        return len(beats)
+
+    def _snapshot_stmt(self) -> Any:
+        health_text = bindparam("health", type_=Text)
+        health_value = sa_cast(health_text, JSON) if self.db.dialect == "postgresql" else health_text
+        return (update(Station).where(Station.station_id == bindparam("sid"))
+                .values(health=health_value, health_digest=bindparam("digest"),
+                        health_changed_at=func.coalesce(bindparam("changed_at", type_=Float),
+                                                        Station.health_changed_at)))
 
     def start(self) -> HeartbeatBuffer:
         if self.flush_s <= 0:
@@ -116,13 +198,115 @@ def is_online(station: Any, now: float, offline_after_s: float) -> bool:
     return station.last_heartbeat_at is not None and now - station.last_heartbeat_at <= offline_after_s
 
 
+def lendable(item_type: str | None, state: str | None, battery: int | None, min_battery: int) -> bool:
+    """An item ready to lend: in an occupied slot, and for power banks only a charged one."""
+    return state == "occupied" and (item_type != "power_bank" or (battery or 0) >= min_battery)
+
+
 def stock(locker: dict[str, Any], min_battery: int) -> int:
-    """Items ready to lend in one locker: occupied slots, and for power banks only charged ones."""
-    ready = 0
-    for slot in locker.get("slots", []):
-        if slot.get("state") != "occupied":
-            continue
-        if locker.get("item_type") == "power_bank" and (slot.get("battery") or 0) < min_battery:
-            continue
-        ready += 1
-    return ready
+    """Items ready to lend in one locker."""
+    return sum(1 for slot in locker.get("slots", [])
+               if lendable(locker.get("item_type"), slot.get("state"), slot.get("battery"), min_battery))
+
+
+# Bounded storage: uptime samples rolled up per station per hour and day, raw rows and old changes expired ----
+@dataclass(frozen=True)
+class Retention:
+    raw_samples_s: float = 6 * 3600.0       # device_samples rows (one per station per sample pass)
+    hourly_s: float = 40 * 86400.0          # device_uptime_hourly rows (days stay in device_uptime_daily)
+    health_changes_s: float = 30 * 86400.0  # health_changes rows
+    every_s: float = 300.0                  # how often the alerts process rolls up and prunes
+
+
+_SAMPLES = cast(Table, DeviceSample.__table__)
+_HOURLY = cast(Table, DeviceUptimeHourly.__table__)
+_DAILY = cast(Table, DeviceUptimeDaily.__table__)
+HOUR, DAY = 3600.0, 86400.0
+
+
+def _bucket(session: Session, col: Any, size: float) -> Any:
+    # PostgreSQL rounds a float cast to integer; SQLite truncates (and may lack floor()). Times are positive.
+    if session.get_bind().dialect.name == "postgresql":
+        return func.floor(col / size) * size
+    return sa_cast(col / size, Integer) * size
+
+
+def _rollup(session: Session, source: Table, at: Any, target: Table, key: str, size: float, lo: float,
+            hi: float, counts: dict[str, Any]) -> int:
+    if hi <= lo:
+        return 0
+    bucket = _bucket(session, at, size)
+    q = (select(source.c.station_id, bucket, *counts.values()).where(at >= lo, at < hi)
+         .group_by(source.c.station_id, bucket))
+    result = session.connection().execute(insert(target).from_select(["station_id", key, *counts], q))
+    return int(result.rowcount or 0)
+
+
+def roll_up_and_prune(session: Session, now: float, retention: Retention) -> dict[str, int]:
+    """Complete hours of raw samples → hourly rows, complete (UTC) days of hours → daily rows; then raw rows
+    past retention (never ones not rolled up yet), hourly rows past theirs and old health changes go."""
+    done: dict[str, int] = {}
+    last_hour = session.scalar(select(func.max(_HOURLY.c.hour)))
+    first_raw = session.scalar(select(func.min(_SAMPLES.c.at)))
+    lo = last_hour + HOUR if last_hour is not None else (
+        None if first_raw is None else float(int(first_raw // HOUR) * HOUR))
+    hi = float(int(now // HOUR) * HOUR)
+    c = _SAMPLES.c
+    done["hours"] = 0 if lo is None else _rollup(session, _SAMPLES, c.at, _HOURLY, "hour", HOUR, lo, hi, {
+        "samples": func.count(), "station_up": func.sum(case((c.station_up, 1), else_=0)),
+        "printer_samples": func.count(c.printer_up), "printer_up": func.sum(case((c.printer_up, 1), else_=0)),
+        "lockers_total": func.sum(c.lockers_total), "lockers_up": func.sum(c.lockers_up)})
+    last_day = session.scalar(select(func.max(_DAILY.c.day)))
+    first_hour = session.scalar(select(func.min(_HOURLY.c.hour)))
+    lo = last_day + DAY if last_day is not None else (
+        None if first_hour is None else float(int(first_hour // DAY) * DAY))
+    h = _HOURLY.c
+    done["days"] = 0 if lo is None else _rollup(session, _HOURLY, h.hour, _DAILY, "day", DAY, lo,
+                                                float(int(now // DAY) * DAY), {
+        k: func.sum(getattr(h, k)) for k in ("samples", "station_up", "printer_samples", "printer_up",
+                                             "lockers_total", "lockers_up")})
+    rolled_to = session.scalar(select(func.max(_HOURLY.c.hour)))
+    if rolled_to is not None:
+        cut = min(now - retention.raw_samples_s, rolled_to + HOUR)
+        done["raw_deleted"] = int(session.connection().execute(delete(_SAMPLES).where(_SAMPLES.c.at < cut)).rowcount or 0)
+    last_day = session.scalar(select(func.max(_DAILY.c.day)))
+    if last_day is not None:
+        cut = min(now - retention.hourly_s, last_day + DAY)
+        done["hourly_deleted"] = int(session.connection().execute(delete(_HOURLY).where(_HOURLY.c.hour < cut)).rowcount or 0)
+    done["changes_deleted"] = int(session.connection().execute(delete(HEALTH_CHANGES).where(
+        HEALTH_CHANGES.c.at < now - retention.health_changes_s)).rowcount or 0)
+    log.info("storage.rolled_up %s", done)
+    return done
+
+
+def uptime_counts(session: Session, since: float) -> dict[str, list[int]]:
+    """Per station since `since`: [samples, station up, printer samples, printer up, locker-samples, lockers
+    up], from daily rows, then hourly rows, then raw samples not rolled up yet (each span read once)."""
+    agg: dict[str, list[int]] = {}
+
+    def add(rows: Any) -> None:
+        for row in rows:
+            a = agg.setdefault(row[0], [0, 0, 0, 0, 0, 0])
+            for i, v in enumerate(row[1:]):
+                a[i] += int(v or 0)
+
+    first_hour = session.scalar(select(func.min(_HOURLY.c.hour)))
+    last_hour = session.scalar(select(func.max(_HOURLY.c.hour)))
+    cols = ("samples", "station_up", "printer_samples", "printer_up", "lockers_total", "lockers_up")
+    start = since
+    if first_hour is not None and since < first_hour:
+        d = _DAILY.c
+        add(session.execute(select(d.station_id, *(func.sum(getattr(d, k)) for k in cols))
+                            .where(d.day >= since, d.day < first_hour).group_by(d.station_id)))
+        start = first_hour
+    if last_hour is not None:
+        h = _HOURLY.c
+        add(session.execute(select(h.station_id, *(func.sum(getattr(h, k)) for k in cols))
+                            .where(h.hour >= float(int(start // HOUR) * HOUR)).group_by(h.station_id)))
+        start = max(start, last_hour + HOUR)
+    c = _SAMPLES.c
+    add(session.execute(select(c.station_id, func.count(), func.sum(case((c.station_up, 1), else_=0)),
+                               func.count(c.printer_up), func.sum(case((c.printer_up, 1), else_=0)),
+                               func.sum(c.lockers_total), func.sum(c.lockers_up))
+                        .where(c.at >= start).group_by(c.station_id)))
+    return agg

@@ -12,7 +12,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from server_bridge.central import charts
-from server_bridge.central.models import Complaint, DeviceSample, Lending, Rating
+from server_bridge.central.fleet import uptime_counts
+from server_bridge.central.models import Complaint, Lending, Rating
 
 SATISFACTION_GOAL = 90.0
 
@@ -117,16 +118,7 @@ def complaint_heatmap(session: Session, w: KpiWindow, tr: Callable[..., str]) ->
 
 
 def device_uptime(session: Session, w: KpiWindow, tr: Callable[..., str]) -> Panel:
-    agg: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0, 0, 0, 0])
-    for s in session.scalars(select(DeviceSample).where(DeviceSample.at >= w.since)):
-        a = agg[s.station_id]
-        a[0] += 1
-        a[1] += int(s.station_up)
-        if s.printer_up is not None:
-            a[2] += 1
-            a[3] += int(s.printer_up)
-        a[4] += s.lockers_total
-        a[5] += s.lockers_up
+    agg = uptime_counts(session, w.since)  # hourly/daily roll-ups plus the raw samples not rolled up yet
     rows: list[dict[str, Any]] = []
     bars: list[tuple[str, float, str]] = []
     for sid, (n, up, pn, pup, lt, lup) in sorted(agg.items()):

@@ -26,6 +26,10 @@ class Station(Base):
     upload_problem: Mapped[str | None] = mapped_column(String(20), nullable=True)
     upload_problem_at: Mapped[float | None] = mapped_column(Float, nullable=True)
     upload_problem_detail: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    # The summary of `health` the alert rules judge (fleet.health_summary): its digest, and when it last
+    # changed, so an alert pass re-reads only stations whose health changed since the one before.
+    health_digest: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    health_changed_at: Mapped[float | None] = mapped_column(Float, nullable=True)
 
 
 class Event(Base):
@@ -210,3 +214,37 @@ class ProjectionFailure(Base):
     type: Mapped[str] = mapped_column(String(64))
     error: Mapped[str] = mapped_column(Text)
     at: Mapped[float] = mapped_column(Float)
+
+
+class _UptimeCounts:
+    samples: Mapped[int] = mapped_column(Integer)
+    station_up: Mapped[int] = mapped_column(Integer)
+    printer_samples: Mapped[int] = mapped_column(Integer)
+    printer_up: Mapped[int] = mapped_column(Integer)
+    lockers_total: Mapped[int] = mapped_column(Integer)
+    lockers_up: Mapped[int] = mapped_column(Integer)
+
+
+class DeviceUptimeHourly(_UptimeCounts, Base):
+    """device_samples summed per station per hour (raw rows expire; fleet.roll_up_and_prune)."""
+    __tablename__ = "device_uptime_hourly"
+    station_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    hour: Mapped[float] = mapped_column(Float, primary_key=True, index=True)
+
+
+class DeviceUptimeDaily(_UptimeCounts, Base):
+    """Hours summed per station per UTC day: kept for good (about 60 bytes per station per day)."""
+    __tablename__ = "device_uptime_daily"
+    station_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    day: Mapped[float] = mapped_column(Float, primary_key=True, index=True)
+
+
+class HealthChange(Base):
+    """A station's health summary each time it changed (the snapshot on `stations` is only the latest)."""
+    __tablename__ = "health_changes"
+    __table_args__ = (Index("health_changes_station_at", "station_id", "at"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    station_id: Mapped[str] = mapped_column(String(32))
+    at: Mapped[float] = mapped_column(Float, index=True)
+    digest: Mapped[str] = mapped_column(String(16))
+    summary: Mapped[dict] = mapped_column(JSON)
