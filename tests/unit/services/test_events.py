@@ -38,9 +38,9 @@ WIRE = [
 
 
 @pytest.mark.parametrize(("event", "type_", "text"), WIRE, ids=[w[1] for w in WIRE])
-def test_outbox_text_is_byte_for_byte_the_old_wire_format(tmp_path: Path, event: OutboxRecord, type_: str,
+def test_outbox_text_is_byte_for_byte_the_old_wire_format(store_dir: Path, event: OutboxRecord, type_: str,
                                                            text: str) -> None:
-    store = Store(tmp_path / "s.db")
+    store = Store(store_dir / "s.db")
     try:
         with UnitOfWork(store) as uow:
             uow.emit(event, at=1800000000.0)
@@ -51,8 +51,8 @@ def test_outbox_text_is_byte_for_byte_the_old_wire_format(tmp_path: Path, event:
         store.close()
 
 
-def test_an_event_outside_a_unit_of_work_is_refused(tmp_path: Path) -> None:
-    store = Store(tmp_path / "s.db")
+def test_an_event_outside_a_unit_of_work_is_refused(store_dir: Path) -> None:
+    store = Store(store_dir / "s.db")
     try:
         with pytest.raises(AssertionError):
             UnitOfWork(store).emit(WIRE[0][0], at=0)
