@@ -24,6 +24,7 @@ from device_profiles.printer_schema import PrinterProfile
 from drivers.locker.client import MqttLockerLink
 from drivers.locker.link import LockerLink
 from drivers.printer import Printer, PrinterError, open_printer
+from drivers.scanner import CameraCapture, SimulatedCamera
 from drivers.scanner.frames import FrameSource
 from kiosk.config import StationConfig, read_secret
 from kiosk.content import CONTENT_ROOT, ContentError, load_content
@@ -148,9 +149,6 @@ def build_scanning(config: StationConfig, tokens: TokenBook, camera: FrameSource
     if camera is None:
         if config.camera is None:
             return None
-        # drivers.scanner pulls in OpenCV and the decoders: only a station with a camera pays for the import
-        from drivers.scanner import CameraCapture, SimulatedCamera
-
         profile = load_profile_as(config.camera.profile, CameraProfile)
         if config.camera.source == "sim":
             camera = SimulatedCamera.for_station(profile, config.data_dir / "simcam")

@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from device_profiles import ProfileError, load_profile, profile_files
 from kiosk.cli import emit
 
 
@@ -14,8 +15,6 @@ def register(verbs: argparse._SubParsersAction, sim_verbs: argparse._SubParsersA
 
 
 def cmd_profiles(args: argparse.Namespace) -> int:
-    from device_profiles import ProfileError, load_profile, profile_files
-
     files = [Path(f) for f in args.files] or profile_files()
     bad = 0
     for f in files:

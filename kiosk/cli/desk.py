@@ -5,7 +5,8 @@ import argparse
 from pathlib import Path
 
 from kiosk.cli import CliError, emit
-from kiosk.content import MallContent
+from kiosk.content import CONTENT_ROOT, ContentError, MallContent, load_content
+from kiosk.services.directory import Directory, UnknownPlace
 
 
 def register(verbs: argparse._SubParsersAction, sim_verbs: argparse._SubParsersAction) -> None:
@@ -25,8 +26,6 @@ def register(verbs: argparse._SubParsersAction, sim_verbs: argparse._SubParsersA
 
 
 def _content(root: Path | None) -> MallContent:
-    from kiosk.content import CONTENT_ROOT, ContentError, load_content
-
     try:
         return load_content(root or CONTENT_ROOT)
     except ContentError as exc:
@@ -41,8 +40,6 @@ def cmd_content(args: argparse.Namespace) -> int:
 
 
 def cmd_find(args: argparse.Namespace) -> int:
-    from kiosk.services.directory import Directory
-
     hits = Directory(_content(args.root)).search(args.query)
     emit({"query": args.query, "shops": [{"unit": h.shop.unit, "zh": h.shop.zh, "en": h.shop.en,
                                           "floor": h.shop.floor, "category": h.shop.category,
@@ -51,8 +48,6 @@ def cmd_find(args: argparse.Namespace) -> int:
 
 
 def cmd_map(args: argparse.Namespace) -> int:
-    from kiosk.services.directory import Directory, UnknownPlace
-
     directory = Directory(_content(args.root))
     floor, unit = (args.target.split("-")[0], args.target) if "-" in args.target else (args.target, None)
     try:

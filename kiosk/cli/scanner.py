@@ -7,7 +7,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from drivers.scanner.simcam import write_control
 from kiosk.cli import CliError, emit
+from kiosk.config import ConfigError, load_config
+from kiosk.tokens import TokenBook, TokenKeys
 
 _KNOBS = {"size": float, "tilt": float, "perspective": float, "perspective_axis": float,
           "blur": float, "motion": float, "noise": float, "glare": float, "brightness": float, "cracks": int,
@@ -36,8 +39,6 @@ def register(verbs: argparse._SubParsersAction, sim_verbs: argparse._SubParsersA
 
 
 def _control_dir(args: argparse.Namespace) -> Path:
-    from kiosk.config import ConfigError, load_config
-
     if not args.config:
         raise CliError("--config FILE is required")
     try:
@@ -57,9 +58,6 @@ def _payloads(args: argparse.Namespace) -> list[bytes]:
         else:
             payloads.append(text.encode("utf-8"))
     if args.member or args.staff:
-        from kiosk.config import load_config
-        from kiosk.tokens import TokenBook, TokenKeys
-
         book = TokenBook(TokenKeys(load_config(args.config).site_key()))
         if args.member:
             payloads.append(book.member_code(args.member).encode())
@@ -71,8 +69,6 @@ def _payloads(args: argparse.Namespace) -> list[bytes]:
 
 
 def cmd_show_qr(args: argparse.Namespace) -> int:
-    from drivers.scanner.simcam import write_control
-
     control = _control_dir(args)
     payloads = _payloads(args)
     knobs = {k: getattr(args, k) for k in (*_KNOBS, "holder") if getattr(args, k) is not None}
@@ -88,16 +84,12 @@ def cmd_show_qr(args: argparse.Namespace) -> int:
 
 
 def cmd_hide_qr(args: argparse.Namespace) -> int:
-    from drivers.scanner.simcam import write_control
-
     path = write_control(_control_dir(args))
     emit({"ok": True, "control": str(path), "codes": 0})
     return 0
 
 
 def cmd_camera(args: argparse.Namespace) -> int:
-    from drivers.scanner.simcam import write_control
-
     path = write_control(_control_dir(args), plugged=args.state == "plug")
     emit({"ok": True, "control": str(path), "plugged": args.state == "plug"})
     return 0
