@@ -18,6 +18,7 @@ from device_profiles.locker_schema import LockerProfile
 from device_profiles.schema import load_profile_as
 from kiosk.services.complaints import ComplaintForm
 from mallcommon.vocabulary import CATEGORY_WORDS, COMPLAINT_CATEGORIES, FLOORS, ITEM_TYPES, ITEM_WORDS
+from server_bridge.central import accounts, security
 from server_bridge.central.app import create_app
 from server_bridge.central.desk.words import words as desk_words
 from server_bridge.central.i18n import t
@@ -80,7 +81,13 @@ def test_the_ops_complaints_page_shows_words_not_stored_values(tmp_path: Path) -
                                                        "filed_at": time.time()})
                   for i, c in enumerate(COMPLAINT_CATEGORIES)]
         ingest_batch(s, "K01", Batch.model_validate({"events": events}), time.time(), registry.projections)
-    with TestClient(app) as client:
+    with db.session() as s:  # an ops login, as the console's own sign-in makes one
+        accounts.add_user(s, "ops1", "viewer", time.time())
+        accounts.set_password(s, "ops1", "a-long-enough-password-1", time.time())
+    with db.session() as s:
+        user = accounts.authenticate(s, "ops1", "a-long-enough-password-1", time.time())
+        cookie = accounts.start_session(s, user, time.time(), "127.0.0.1")
+    with TestClient(app, cookies={security.COOKIE: cookie}) as client:
         for lang, i in (("zh", 0), ("en", 1)):
             page = client.get(f"/complaints?lang={lang}").text
             for category in COMPLAINT_CATEGORIES:
