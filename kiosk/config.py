@@ -11,8 +11,6 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from device_profiles.schema import ProfileError, validation_to_profile_error
-from kiosk.services.members import ParkingPolicy
-from kiosk.ui.settings import UiSettings
 from mallcommon.vocabulary import ItemType
 
 Id = Annotated[str, Field(pattern=r"^[A-Z0-9][A-Z0-9-]{0,31}$")]
@@ -25,6 +23,28 @@ class ConfigError(ProfileError):
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ParkingPolicy(Strict):
+    points_per_hour: int = Field(default=100, ge=1)
+    max_hours_per_day: int = Field(default=3, ge=1, le=24)
+    voucher_valid_hours: int = Field(default=24, ge=1, le=24 * 7)
+
+
+class UiSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    idle_s: float = Field(default=60.0, gt=0, le=3600, description="quiet time before 'still there?'")
+    countdown_s: float = Field(default=10.0, gt=0, le=120, description="'still there?' countdown")
+    dpi: float = Field(default=102.0, ge=50, le=600, description="screen DPI, for 15 mm touch targets")
+    min_target_mm: float = Field(default=15.0, ge=7, le=40)
+    lang: Literal["zh_CN", "en"] = "zh_CN"
+    large_text: bool = False
+    high_contrast: bool = False
+    low_reach: bool = False
+    width: int = Field(default=1080, ge=320)
+    height: int = Field(default=1920, ge=320)
+    receipts_dir: Path | None = Field(default=None, description="virtual printer output, for diagnostics")
+    attract_slide_s: float = Field(default=6.0, gt=0, le=120)
 
 
 class BrokerConfig(Strict):

@@ -16,6 +16,7 @@ from typing import Any, Literal, Protocol
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from kiosk.config import ParkingPolicy
 from kiosk.store import Store
 from kiosk.tokens import MemberCode, TokenBook, TokenRejected
 
@@ -46,13 +47,6 @@ class MemberProfile(BaseModel):
     name_masked: str = Field(max_length=64)
     phone_masked: str | None = Field(default=None, max_length=20)
     recent_visits: list[Any] = []
-
-
-class ParkingPolicy(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-    points_per_hour: int = Field(default=100, ge=1)
-    max_hours_per_day: int = Field(default=3, ge=1, le=24)
-    voucher_valid_hours: int = Field(default=24, ge=1, le=24 * 7)
 
 
 class MemberApi(Protocol):
