@@ -117,3 +117,70 @@ def test_centre_alerts_and_slot_grid(central: CentralProcess) -> None:
     while time.monotonic() < deadline and "door_left_open" in open_alerts():
         time.sleep(0.2)
     assert "door_left_open" not in open_alerts() and "slot_fault" in open_alerts()
+
+
+def test_locker_reboots_into_other_firmware_mid_borrow(tmp_path: Path) -> None:
+    """The door is open for a shopper when the locker loses power and boots another firmware (its slots kept in
+    flash; the latch shut with the umbrella inside). The borrow ends without a lending, nothing is lost or lent
+    twice, the station follows the new firmware, and the next borrow works."""
+    import threading
+
+    from device_profiles.locker_schema import LockerProfile
+    from device_profiles.schema import load_profile_as
+    from drivers.locker.simulator import LockerSimulator
+    from kiosk.services.errors import LendingRefused
+    from tests.fixtures.station import SITE
+
+    stack = make_stack(tmp_path, lockers=[("U1", "umbrella")], take_s=3.0)
+    flash, journal = tmp_path / "u1-flash.json", tmp_path / "u1-journal.jsonl"
+    profile = load_profile_as(next(lk.profile for lk in stack.config.lockers if lk.id == "U1"), LockerProfile)
+
+    def boot(fw: str | None = None) -> LockerSimulator:
+        sim = LockerSimulator(profile, SITE, "U1", "127.0.0.1", stack.broker.port, username="locker-U1",
+                              password=stack.password("locker-U1"), fill="all", keepalive=5, state_file=flash,
+                              journal=journal, fw=fw).start()
+        stack.sims["U1"] = sim
+        return sim
+
+    try:
+        first = boot()
+        station = stack.build_station()
+        assert station.lockers.view("U1").fw == "ul24-2.3.0"  # type: ignore[union-attr]
+        outcome: dict[str, object] = {}
+
+        def borrow() -> None:
+            try:
+                outcome["result"] = station.lending.borrow(stack.member_code("M1"), "umbrella")
+            except LendingRefused as exc:
+                outcome["refused"] = exc.code
+
+        shopper = threading.Thread(target=borrow)
+        shopper.start()
+        stack.wait(lambda: any(s.state == "open" for s in first.slots()), what="the door open for the shopper")
+        opened = next(s.slot for s in first.slots() if s.state == "open")
+        stack.control("U1", {"op": "offline"})  # power cut: no goodbye, the broker sends the Will
+        first.stop()
+        rebooted = boot(fw="ul24-2.4.0-rc1")
+        shopper.join(30)
+        assert not shopper.is_alive()
+        assert "result" not in outcome, f"nobody took the umbrella, yet the borrow said {outcome}"
+        assert outcome.get("refused") == "not_taken", "the shopper is told the borrow did not happen"
+        assert station.lending.lendings() == [] and "lending.started" not in outbox_types(station)
+        view = station.lockers.view("U1")
+        assert view is not None and (view.fw, view.session) == ("ul24-2.4.0-rc1", rebooted.session)
+        assert station.lockers.stats().get("firmware_changes") == 1
+        assert rebooted.slots()[opened - 1].item == f"U-U1-{opened:02d}", "still in its slot after the reboot"
+        lk = next(lk for lk in station.health().lockers if lk.locker_id == "U1")
+        assert lk.fw == "ul24-2.4.0-rc1"
+        # the next borrow works on the new firmware, and takes exactly one umbrella
+        stack.control("U1", {"op": "repair", "slot": opened})
+        done: dict[str, object] = {}
+        second = threading.Thread(target=lambda: done.setdefault("r", station.lending.borrow(
+            stack.member_code("M2"), "umbrella")))
+        second.start()
+        stack.wait(lambda: any(s.state == "open" for s in rebooted.slots()), what="a door open on the new firmware")
+        stack.control("U1", {"op": "take", "slot": next(s.slot for s in rebooted.slots() if s.state == "open")})
+        second.join(20)
+        assert len(station.lending.lendings()) == 1 and "r" in done
+    finally:
+        stack.close()
