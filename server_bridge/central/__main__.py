@@ -23,6 +23,7 @@ def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from server_bridge.central.app import create_app
+    from server_bridge.central.slowclients import guarded_protocol
 
     if args.payments:  # read by server_bridge.central.payments when the app starts
         from server_bridge.central.payments.service import check_merchant_file
@@ -34,8 +35,10 @@ def _serve(args: argparse.Namespace) -> int:
                      inline_alerts=args.alerts == "inline")
     print(f"central dashboard: http://{args.host}:{args.port}/", file=sys.stderr, flush=True)
     # Stations retry anything unanswered, so a stop need not wait long for idle keep-alive clients.
+    # Slow clients are cut off: header and body read deadlines, a cap on open connections (slowclients.py).
+    http = guarded_protocol(args.header_timeout, args.body_timeout, args.max_connections)
     uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level.lower(), access_log=False,
-                timeout_graceful_shutdown=2)
+                timeout_graceful_shutdown=2, http=http, timeout_keep_alive=5)
     return 0
 
 
@@ -148,6 +151,12 @@ def build_parser() -> argparse.ArgumentParser:
     alert_flags(serve)
     serve.add_argument("--alerts", choices=["inline", "off"], default="inline",
                        help="off when a separate `alerts` process evaluates them")
+    serve.add_argument("--header-timeout", type=float, default=10.0,
+                       help="seconds a client has to send a request's headers (then 408 and closed)")
+    serve.add_argument("--body-timeout", type=float, default=30.0,
+                       help="seconds a client has to send a request's body after its headers")
+    serve.add_argument("--max-connections", type=int, default=1000,
+                       help="open connections; one more is answered 503 and closed")
     serve.add_argument("--heartbeat-flush", type=float, default=0.5,
                        help="seconds between heartbeat writes; 0 writes each one through (slower)")
     serve.add_argument("--payments", default=None, metavar="PATH",

@@ -18,7 +18,8 @@ class CentralProcess:
 
     def __init__(self, db_url: str, workdir: Path, port: int | None = None, offline_after_s: float = 60.0,
                  eval_every_s: float = 5.0, sample_every_s: float = 60.0, heartbeat_flush_s: float = 0.5,
-                 alerts: str = "inline", extra_env: dict[str, str] | None = None) -> None:
+                 alerts: str = "inline", extra_env: dict[str, str] | None = None,
+                 extra_args: list[str] | None = None) -> None:
         self.db_url = db_url
         self.workdir = Path(workdir)
         self.port = port or free_port()
@@ -28,6 +29,7 @@ class CentralProcess:
         self.heartbeat_flush_s = heartbeat_flush_s
         self.alerts = alerts
         self.env = {**os.environ, **(extra_env or {})}
+        self.extra_args = list(extra_args or [])  # more `serve` flags, e.g. ["--header-timeout", "1"]
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -52,7 +54,7 @@ class CentralProcess:
             [sys.executable, "-m", "server_bridge.central", "--log-level", "INFO", "serve", "--db", self.db_url,
              "--host", "127.0.0.1", "--port", str(self.port), "--offline-after", str(self.offline_after_s),
              "--eval-every", str(self.eval_every_s), "--sample-every", str(self.sample_every_s),
-             "--heartbeat-flush", str(self.heartbeat_flush_s), "--alerts", self.alerts],
+             "--heartbeat-flush", str(self.heartbeat_flush_s), "--alerts", self.alerts, *self.extra_args],
             stdout=log, stderr=log, env=self.env)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
