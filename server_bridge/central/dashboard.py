@@ -10,13 +10,16 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
+from fastapi import APIRouter, Depends, Form, HTTPException, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from mallcommon.faults import fault_words
 from server_bridge.central import alerts as alert_rules
+from server_bridge.central import escalation
+from server_bridge.central.accounts import Operator
 from server_bridge.central.audit import AuditEntry
 from server_bridge.central.deps import DbDep, RegistryDep, SettingsDep
 from server_bridge.central.fleet import is_online, station_rows, stock
@@ -111,14 +114,35 @@ def station_page(request: Request, station_id: Annotated[str, Path(max_length=32
 
 @router.get("/alerts", response_class=HTMLResponse)
 def alerts_page(request: Request, db: DbDep, lang: str | None = None) -> HTMLResponse:
+    """Live alerts, the escalated ones first (marked with the role they went to); then history."""
     with db.session() as s:
         live = s.scalars(select(Alert).where(Alert.open_key.is_not(None)).order_by(Alert.raised_at.desc())).all()
+        up = escalation.escalated(s, [a.id for a in live])
         history = s.scalars(select(Alert).where(Alert.open_key.is_(None))
                             .order_by(Alert.resolved_at.desc()).limit(100)).all()
-    return render(request, "alerts.html", lang_of(request, lang), live=live, history=history)
+    live = sorted(live, key=lambda a: a.id not in up)  # stable: newest first within each group
+    return render(request, "alerts.html", lang_of(request, lang), live=live, history=history, escalated=up)
 
 
 ALERT_ACTIONS = {"ack": alert_rules.acknowledge, "resolve": alert_rules.resolve}
+
+
+def _alert_act(request: Request, op: Operator, s: Session, alert_id: int, action: str, now: float) -> None:
+    alert = ALERT_ACTIONS[action](s, alert_id, op.username, now)
+    escalation.end_escalation(s, alert_id, op.username, now)
+    record(request, op, s, f"alert.{action}", f"alert:{alert_id}", kind=alert.kind, station=alert.station_id,
+           subject=alert.subject)
+
+
+@router.post("/alerts/bulk-ack")
+def bulk_acknowledge(request: Request, op: OpsUser, db: DbDep,
+                     ids: Annotated[list[int], Form(max_length=500)]) -> RedirectResponse:
+    """Acknowledge every ticked alert at once; each is audited on its own."""
+    now = time.time()
+    with db.session() as s:
+        for alert_id in dict.fromkeys(ids):
+            _alert_act(request, op, s, alert_id, "ack", now)
+    return RedirectResponse("/alerts", status_code=303)
 
 
 @router.post("/alerts/{alert_id}/{action}")
@@ -126,9 +150,7 @@ def alert_action(request: Request, alert_id: int, action: Literal["ack", "resolv
                  db: DbDep) -> RedirectResponse:
     """Acknowledge or resolve, recorded under the logged-in user (never a name the form sends)."""
     with db.session() as s:
-        alert = ALERT_ACTIONS[action](s, alert_id, op.username, time.time())
-        record(request, op, s, f"alert.{action}", f"alert:{alert_id}", kind=alert.kind, station=alert.station_id,
-               subject=alert.subject)
+        _alert_act(request, op, s, alert_id, action, time.time())
     return RedirectResponse("/alerts", status_code=303)
 
 

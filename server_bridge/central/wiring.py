@@ -5,7 +5,16 @@ write the function in its module and add one line here (or in your room's own `r
 """
 from __future__ import annotations
 
-from server_bridge.central import alerts, desk, kpis, lending_projection, locker_alerts, members, payments
+from server_bridge.central import (
+    alerts,
+    desk,
+    escalation,
+    kpis,
+    lending_projection,
+    locker_alerts,
+    members,
+    payments,
+)
 from server_bridge.central import projections as p
 from server_bridge.central.registry import Registry
 
@@ -47,4 +56,5 @@ def build_registry() -> Registry:
     desk.register(reg)  # issue 7: complaint tickets, lost & found, storage
     payments.register(reg)  # issue 14: reconciliation mismatches are alerts
     locker_alerts.register(reg)  # issue 12: slot faults, doors left open, forced doors, staff PIN lockouts
+    escalation.register(reg)  # issue 15: last, it reads the alerts the other rules raised in the same pass
     return reg

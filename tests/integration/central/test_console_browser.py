@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import pytest
 
@@ -161,3 +163,48 @@ def test_acknowledge_is_recorded_under_the_login_and_a_cross_origin_post_is_refu
     rows = driver.find_elements(By.CSS_SELECTOR, "tr.audit-row")  # type: ignore[attr-defined]
     assert [r.get_attribute("data-actor") for r in rows] == ["opal"]
     driver.save_screenshot(str(ARTIFACTS / "console-audit-filtered-en.png"))  # type: ignore[attr-defined]
+
+
+@pytest.fixture
+def escalating(tmp_path: Path) -> Iterator[CentralProcess]:
+    """A centre where a paper-out alert escalates to admin after 1.2 s (offline after 2 s)."""
+    proc = CentralProcess(f"sqlite:///{tmp_path / 'central.db'}", tmp_path / "central", offline_after_s=2.0,
+                          eval_every_s=0.3, extra_env={"CENTRAL_ESCALATE": "printer_paper_out=0.02:admin"})
+    proc.cli("migrate")
+    proc.start()
+    yield proc
+    proc.stop()
+
+
+def test_escalated_alerts_come_first_and_bulk_acknowledge_ends_them(escalating: CentralProcess,
+                                                                    browser: object) -> None:
+    By, driver, central = _by(), browser, escalating
+    token = central.add_station("K01")
+    paper = raise_paper_alert(central, token)
+    db = central.db_url.split("///", 1)[1]
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:  # the station falls silent: offline, and paper-out escalates
+        with sqlite3.connect(db) as conn:
+            kinds = {k for (k,) in conn.execute("SELECT kind FROM alerts WHERE open_key IS NOT NULL")}
+        if {"alert_escalated", "station_offline"} <= kinds:
+            break
+        time.sleep(0.3)
+    log_in(driver, central, "olly", add_console_user(central.db_url, "olly", "ops"))
+    wait_for(driver, lambda d: d.find_elements(By.ID, "who"))
+    driver.get(f"{central.url}/alerts?lang=en")  # type: ignore[attr-defined]
+    first = driver.find_elements(By.CSS_SELECTOR, "#live-alerts tbody tr")[0]  # type: ignore[attr-defined]
+    assert first.get_attribute("id") == f"alert-{paper}" and first.get_attribute("data-escalated") == "admin"
+    driver.save_screenshot(str(ARTIFACTS / "alerts-escalated-en.png"))  # type: ignore[attr-defined]
+    picks = driver.find_elements(By.CSS_SELECTOR, "input.pick")  # type: ignore[attr-defined]
+    assert len(picks) >= 3  # paper-out, station offline, the escalation itself
+    for pick in picks:
+        pick.click()
+    driver.find_element(By.ID, "bulk-ack-submit").click()  # type: ignore[attr-defined]
+    wait_for(driver, lambda d: not d.find_elements(By.CSS_SELECTOR, "input.pick"))
+    with sqlite3.connect(db) as conn:
+        statuses = dict(conn.execute("SELECT kind, status FROM alerts WHERE kind != 'alert_escalated'"))
+        acked_by = {b for (b,) in conn.execute("SELECT acknowledged_by FROM alerts")}
+        audited = conn.execute("SELECT COUNT(*) FROM audit_log WHERE action='alert.ack' AND actor='olly'").fetchone()
+        escalations = conn.execute("SELECT status FROM alerts WHERE kind='alert_escalated'").fetchall()
+    assert statuses == {"printer_paper_out": "acknowledged", "station_offline": "acknowledged"}
+    assert acked_by == {"olly"} and audited[0] >= 2 and escalations == [("resolved",)]
