@@ -61,6 +61,7 @@ class DoorJob:
     ack_timeout: float = 2.0
     ttl: float = 8.0
     retries: int = 2
+    wait_unanswered: bool = True  # False: a lost ack goes straight to the state (a pickup's shopper is waiting)
 
     @classmethod
     def for_profile(cls, profile: LockerProfile, locker_id: str, slot: int, expect: Expect, *,
@@ -128,6 +129,8 @@ class DoorWatch:
                 if not (ack.ok and ack.result == "opened"):
                     return DoorOutcome("refused", ack, verdict="stayed")
                 status = "opened"
+        if status == "unknown" and not job.wait_unanswered:
+            return DoorOutcome(status, ack)
         deadline = self.door.monotonic() + job.wait_s
         if on_waiting is not None:
             on_waiting(status, deadline)

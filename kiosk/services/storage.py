@@ -10,7 +10,7 @@ import logging
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from device_profiles.locker_schema import LockerProfile
@@ -170,7 +170,8 @@ class StorageService:
         cmd_id = str(uuid.uuid4())
         self.repo.set_cmd(deposit_id, cmd_id)
         # A door closed without the bag taken still counts: the receipt opened its door, once.
-        job = DoorJob.for_profile(self.profiles[locker_id], locker_id, slot, "leave", cmd_id=cmd_id)
+        job = replace(DoorJob.for_profile(self.profiles[locker_id], locker_id, slot, "leave", cmd_id=cmd_id),
+                      wait_unanswered=False)
         try:
             with self.door.watch() as door:
                 outcome = door.open(job)

@@ -116,3 +116,18 @@ def test_an_offline_locker_opens_nothing_and_keeps_the_receipt(s1: World) -> Non
     assert exc.value.code == "locker_offline"
     s1.link.control("S1", {"op": "online"})
     assert s1.storage.pickup(receipt.code).deposit_id == receipt.deposit_id
+
+
+def test_a_pickup_without_any_answer_asks_the_state_at_once_and_keeps_the_receipt_claimed(s1: World) -> None:
+    receipt = deposit(s1, "BAG-H")
+    s1.link.control("S1", {"op": "fault", "slot": receipt.slot})  # the door will not open…
+    s1.link.control("S1", {"op": "drop_acks", "n": 3})  # …and nobody hears it say so
+    start = s1.clock.monotonic()
+    with pytest.raises(StorageRefused) as exc:
+        s1.storage.pickup(receipt.code)
+    assert exc.value.code == "locker_no_answer"
+    assert s1.clock.monotonic() - start < s1.profiles["S1"].timeouts.take_s  # no wait for a door that never opened
+    with pytest.raises(StorageRefused) as exc:
+        s1.storage.pickup(receipt.code)
+    assert exc.value.code == "busy"  # maybe it opened: staff decide, the receipt does not open it twice
+    assert s1.link.slots("S1")[receipt.slot - 1].item == "BAG-H"
