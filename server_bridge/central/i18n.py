@@ -107,6 +107,7 @@ WORDS: dict[str, tuple[str, str]] = {
     "occupied": ("有物", "occupied"),
     "fault": ("故障", "fault"),
     "disabled": ("停用", "disabled"),
+    "slot.open": ("门开着", "door open"),  # "open" alone is a complaint's status (未处理)
     "maintenance": ("维护记录", "Maintenance"),
     "recent_events": ("最近事件", "Recent events"),
     **ITEM_WORDS,  # item types, and complaint categories as `cat.<value>`: the shared vocabulary

@@ -110,7 +110,8 @@ def test_centre_alerts_and_slot_grid(central: CentralProcess) -> None:
     assert alerts["locker_tamper"].startswith("U1#4") and alerts["staff_pin_lockout"].startswith("S-001")
     page = ops.get("/stations/K01?lang=en").text
     assert "door jammed" in page and "Left open" in page and "ul24-2.4.0" in page
-    assert "柜门卡住" in ops.get("/stations/K01?lang=zh").text
+    zh = ops.get("/stations/K01?lang=zh").text
+    assert "柜门卡住" in zh and "门开着" in zh  # an open door, not a complaint's "open" (未处理)
     # the door closes: its alert clears on the next heartbeat
     assert httpx.post(f"{central.url}/api/v1/stations/K01/heartbeat", json=beat(False), headers=auth).status_code == 204
     deadline = time.monotonic() + 10
