@@ -23,6 +23,7 @@ SCREENS: dict[str, str] = {
     "home": "kiosk.ui.screens.home:HomeScreen",
     "borrow": "kiosk.ui.screens.borrow:BorrowScreen",
     "wait": "kiosk.ui.screens.wait:WaitScreen",
+    "pay": "kiosk.ui.screens.pay:PayScreen",  # issue 14: deposit by WeChat Pay / Alipay QR
     "receipt": "kiosk.ui.screens.receipt:ReceiptScreen",
     "return": "kiosk.ui.screens.returning:ReturnScreen",
     "returned": "kiosk.ui.screens.returning:ReturnedScreen",

@@ -77,6 +77,14 @@ class BorrowScreen(FlowScreen):
             text += " · " + t("yours will have {battery}% battery", lang).format(battery=int(battery))
         return "✓ " + text
 
+    def can_pay(self, status: str) -> bool:
+        """A non-member may pay the deposit by QR (issue 14) when the station takes payments for this item."""
+        payments = self.app.service("payments")
+        try:
+            return status == "ready" and payments is not None and payments.deposit_fen(self.item_type) > 0
+        except Exception:  # an item this station does not offer
+            return False
+
     def on_scan(self, event: Any) -> bool:
         kind = type(event).__name__
         if kind in ("LendingScanned", "ItemScanned"):

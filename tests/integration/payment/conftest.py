@@ -14,6 +14,8 @@ import pytest
 from drivers.payment import PaymentProvider, make_providers
 from drivers.payment.gateway import Gateway
 from drivers.payment.gateway.ledger import CST
+from kiosk.config import load_config
+from tests.fixtures.station import StationStack, make_stack
 
 
 @pytest.fixture(scope="session")
@@ -150,3 +152,23 @@ def pay_centre(tmp_path: Path, gateway: Gateway) -> Iterator[PayCentre]:
     proc.start()
     yield PayCentre(proc, gateway)
     proc.stop()
+
+
+DEPOSIT = 9900
+
+
+@pytest.fixture
+def paid_stack(tmp_path: Path, pay_centre) -> Iterator[StationStack]:
+    """A station whose power banks take a deposit, configured with the payment centre's URL and its token."""
+    token_file = tmp_path / "K01.token"
+    token_file.write_text(pay_centre.tokens["K01"])
+    stack = make_stack(tmp_path / "stack",
+                       extra_toml=f'[central]\nurl = "{pay_centre.url}"\ntoken_file = "{token_file}"\n')
+    text = stack.config_path.read_text()
+    assert text.count("price_cents = 9900") == 1
+    stack.config_path.write_text(text.replace("price_cents = 9900", f"price_cents = 9900\ndeposit_cents = {DEPOSIT}"))
+    stack.config = load_config(stack.config_path)
+    try:
+        yield stack
+    finally:
+        stack.close()

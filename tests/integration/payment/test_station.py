@@ -1,33 +1,11 @@
 """Paid borrows at a real station (mosquitto + locker simulators) against a real centre and the gateway."""
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 
-from kiosk.config import load_config
 from kiosk.services.payments import CentrePayments, PaymentsService
-from tests.fixtures.station import StationStack, make_stack
-
-DEPOSIT = 9900
-
-
-@pytest.fixture
-def paid_stack(tmp_path: Path, pay_centre) -> Iterator[StationStack]:
-    """A station whose power banks take a deposit, configured with the payment centre's URL and its token."""
-    token_file = tmp_path / "K01.token"
-    token_file.write_text(pay_centre.tokens["K01"])
-    stack = make_stack(tmp_path / "stack",
-                       extra_toml=f'[central]\nurl = "{pay_centre.url}"\ntoken_file = "{token_file}"\n')
-    text = stack.config_path.read_text()
-    assert text.count("price_cents = 9900") == 1
-    stack.config_path.write_text(text.replace("price_cents = 9900", f"price_cents = 9900\ndeposit_cents = {DEPOSIT}"))
-    stack.config = load_config(stack.config_path)
-    try:
-        yield stack
-    finally:
-        stack.close()
+from tests.fixtures.station import StationStack
+from tests.integration.payment.conftest import DEPOSIT
 
 
 def payments_for(stack: StationStack, centre, station) -> PaymentsService:

@@ -1,0 +1,112 @@
+"""Pay a deposit by QR (issue 14): WeChat Pay / Alipay through the centre, then the door opens.
+
+The payment service does the work (kiosk.services.payments); this screen shows the amount and the QR, waits for
+the centre to say paid, dispenses, and says what happened — the item is out, or nothing left and the deposit
+is refunded in full. Leaving before paying closes the QR (a payment that raced it is refunded).
+"""
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from kivy.properties import NumericProperty, StringProperty
+
+from kiosk.ui.screens.base import FlowScreen
+
+log = logging.getLogger(__name__)
+
+PROVIDERS = {"wechat": "WeChat Pay", "alipay": "Alipay"}
+# state → (headline msgid, advice msgid)
+STATES: dict[str, tuple[str, str]] = {
+    "creating": ("Preparing the payment code…", ""),
+    "open": ("Scan to pay the deposit", "The door opens as soon as you have paid."),
+    "dispensing": ("Paid. The door is opening…", "Take your item from the open door."),
+    "done": ("Paid. Take your item.", "Return it to any station: the deposit comes back minus the fee."),
+    "refunded": ("Nothing was dispensed", "Your deposit is refunded in full."),
+    "failed": ("The payment could not start", "Nothing was charged. Please ask the service desk."),
+    "expired": ("The payment code has expired", "Nothing was charged."),
+}
+
+
+class PayScreen(FlowScreen):
+    idle_exempt = True   # money and a door are moving
+    state = StringProperty("creating")
+    provider = StringProperty("wechat")
+    item_type = StringProperty("power_bank")
+    qr = StringProperty("")
+    amount_fen = NumericProperty(0)
+    station_order_id = StringProperty("")
+
+    @property
+    def flow(self) -> str:  # type: ignore[override]
+        return f"pay_{self.item_type}"
+
+    def enter(self, item_type: str = "power_bank", provider: str = "wechat", **_: Any) -> None:
+        super().enter()
+        self.item_type, self.provider = item_type, provider if provider in PROVIDERS else "wechat"
+        self.state, self.qr, self.amount_fen, self.station_order_id = "creating", "", 0, ""
+        payments = self.app.service("payments")
+        if payments is None:
+            self.state = "failed"
+            return
+        item_type, provider = self.item_type, self.provider
+        self.app.run_worker(lambda: payments.start_borrow(item_type, provider), self._show_qr, self._failed,
+                            name="ui-pay-create")
+
+    def _show_qr(self, order: Any) -> None:
+        self.qr, self.amount_fen, self.station_order_id = order.qr or "", order.amount_fen, order.station_order_id
+        self.state = "open"
+        payments, soid = self.app.service("payments"), order.station_order_id
+        self.app.run_worker(lambda: payments.wait_paid(soid, 300.0), self._after_wait, self._failed,
+                            name="ui-pay-wait")
+
+    def _after_wait(self, order: Any) -> None:
+        if order.station_order_id != self.station_order_id:
+            return  # an old wait of a shopper who has gone
+        if order.state != "paid":
+            self.state = "expired"
+            return
+        self.state = "dispensing"
+        payments, soid = self.app.service("payments"), order.station_order_id
+        self.app.run_worker(lambda: payments.dispense(soid), self._dispensed, self._failed, name="ui-pay-dispense")
+
+    def _dispensed(self, order: Any) -> None:
+        self.state = "done" if order.state in ("dispensed", "reported") else (
+            "refunded" if order.state in ("refund_due", "refunded") else "dispensing")
+
+    def _failed(self, exc: BaseException) -> None:
+        log.warning("ui.pay_failed code=%s", getattr(exc, "code", type(exc).__name__))
+        self.state = "failed"
+
+    def headline(self, state: str, lang: str) -> str:
+        return self.app.t(STATES.get(state, STATES["failed"])[0], lang)
+
+    def advice(self, state: str, lang: str) -> str:
+        msgid = STATES.get(state, STATES["failed"])[1]
+        return self.app.t(msgid, lang) if msgid else ""
+
+    def amount_text(self, amount_fen: float, provider: str, lang: str) -> str:
+        if amount_fen <= 0:
+            return ""
+        return self.app.t("Deposit ¥{amount} with {provider}", lang).format(
+            amount=f"{int(amount_fen) / 100:.2f}", provider=self.app.t(PROVIDERS[provider], lang))
+
+    def back(self) -> None:
+        self._give_up()
+        super().back()
+
+    def go_home(self) -> None:
+        self._give_up()
+        super().go_home()
+
+    def _give_up(self) -> None:
+        """Leaving an unpaid QR: close it at the centre (off the UI thread)."""
+        payments, soid = self.app.service("payments"), self.station_order_id
+        if payments is not None and soid and self.state == "open":
+            self.station_order_id = ""
+            self.app.run_worker(lambda: payments.cancel(soid), lambda _o: None, self._failed, name="ui-pay-cancel")
+
+    def wipe(self) -> None:
+        self._give_up()
+        super().wipe()
+        self.qr, self.amount_fen, self.station_order_id, self.state = "", 0, "", "creating"

@@ -1,0 +1,34 @@
+"""The payment-QR screen on a real station (Kivy under Xvfb): borrow → pay by QR → the door opens."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from kiosk.bootstrap import build_payments
+
+
+def test_pay_screen_shows_the_qr_and_then_the_item(make_ui, paid_stack, pay_centre, screenshot_dir: Path) -> None:
+    s = paid_stack
+    s.start_sim("U1")
+    s.start_sim("U2")
+    s.start_sim("P1", auto_take=0.5)
+    station = s.build_station()
+    station.payments = build_payments(station, pay_centre.url, pay_centre.tokens["K01"])
+    ui = make_ui(station)
+    ui.app.go("borrow", item_type="power_bank")
+    borrow = ui.wait_screen("borrow")
+    ui.wait_until(lambda: borrow.status == "ready", 10, "availability")
+    ui.tap_text("微信支付押金")
+    pay = ui.wait_screen("pay", 10)
+    ui.wait_until(lambda: pay.state == "open", 20, "the payment QR")
+    texts = ui.visible_texts()
+    assert any("押金 ¥99.00（微信支付）" in t for t in texts), texts
+    assert any("请扫码支付押金" in t for t in texts)
+    assert pay.qr.startswith("weixin://wxpay/bizpayurl?pr=")
+    ui.screenshot(screenshot_dir / "pay-qr-zh_CN.png")
+    order = station.payments.order(pay.station_order_id)
+    assert pay_centre.gateway.pay("wechat", order.order_id)[0] == 200
+    ui.wait_until(lambda: pay.state == "done", 30, "the item to come out")
+    assert any("已支付，请取走物品。" in t for t in ui.visible_texts())
+    ui.screenshot(screenshot_dir / "pay-done-zh_CN.png")
+    assert station.payments.order(pay.station_order_id).state == "reported"
+    assert len(station.lending.lendings(open_only=True)) == 1
