@@ -95,6 +95,7 @@ WORDS: dict[str, tuple[str, str]] = {
     "signed_in_as": ("当前用户", "Signed in as"),
     "tickets": ("投诉工单", "Tickets"),
     "lostfound": ("失物招领", "Lost & found"),
+    "payments": ("收款", "Payments"),
     "disabled_user": ("已停用", "disabled"),
 }
 i18n.WORDS.update(WORDS)

@@ -37,7 +37,8 @@ from server_bridge.central.security import (
     require,
 )
 
-TEMPLATES = Jinja2Templates(directory=__file__.rsplit("/", 1)[0] + "/templates")
+TEMPLATE_DIR = __file__.rsplit("/", 1)[0] + "/templates"
+TEMPLATES = Jinja2Templates(directory=TEMPLATE_DIR)
 # Ops read times in the mall's own zone, not UTC.
 MALL_TZ = ZoneInfo(os.environ.get("CENTRAL_TZ", "Asia/Shanghai"))
 
@@ -46,7 +47,18 @@ def _when(epoch: float | None) -> str:
     return "" if epoch is None else datetime.fromtimestamp(epoch, MALL_TZ).strftime("%Y-%m-%d %H:%M:%S")
 
 
+def _iso_when(stamp: str | None) -> str:
+    """An event's ISO-8601 UTC stamp shown in the mall's zone (the raw string if it does not parse)."""
+    if not stamp:
+        return ""
+    try:
+        return datetime.fromisoformat(stamp.replace("Z", "+00:00")).astimezone(MALL_TZ).strftime("%Y-%m-%d %H:%M:%S")
+    except ValueError:
+        return stamp
+
+
 TEMPLATES.env.filters["when"] = _when
+TEMPLATES.env.filters["iso_when"] = _iso_when
 TEMPLATES.env.filters["fault_words"] = fault_words  # {{ code | fault_words(lang) }}
 FLEET_REFRESH_S = 5
 TEMPLATES.env.globals["csrf_field"] = csrf_field

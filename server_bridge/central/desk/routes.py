@@ -9,15 +9,19 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 from sqlalchemy import select
 
+from server_bridge.central.dashboard import MALL_TZ, lang_of
+from server_bridge.central.dashboard import TEMPLATE_DIR as CONSOLE_TEMPLATES
 from server_bridge.central.db import Database
 from server_bridge.central.deps import AnyStationDep, Clock, ClockDep, DbDep
 from server_bridge.central.desk import projections, tickets
 from server_bridge.central.desk.models import DeskFoundItem, DeskLostReport
 from server_bridge.central.desk.words import words
+from server_bridge.central.i18n import t
 from server_bridge.central.models import Complaint
 from server_bridge.central.security import DeskUser, csrf_field, current_operator, record
 
-TEMPLATES = Jinja2Templates(directory=__file__.rsplit("/", 1)[0] + "/templates")
+# The ops pages extend the console's base.html (one layout, one navigation); the shopper's page has its own.
+TEMPLATES = Jinja2Templates(directory=[__file__.rsplit("/", 1)[0] + "/templates", CONSOLE_TEMPLATES])
 TEMPLATES.env.globals["csrf_field"] = csrf_field
 TEMPLATES.env.globals["operator_of"] = current_operator
 Code = Annotated[str, Path(max_length=80)]
@@ -34,7 +38,8 @@ def _lang(request: Request, lang: str | None) -> str:
 
 
 def _when(epoch: float | None) -> str:
-    return "" if epoch is None else datetime.fromtimestamp(epoch).strftime("%Y-%m-%d %H:%M")
+    """In the mall's zone (CENTRAL_TZ, Asia/Shanghai), like every console page: not the server's."""
+    return "" if epoch is None else datetime.fromtimestamp(epoch, MALL_TZ).strftime("%Y-%m-%d %H:%M")
 
 
 def _span(seconds: float) -> str:
@@ -45,6 +50,14 @@ def _span(seconds: float) -> str:
 def _page(request: Request, name: str, lang: str, status: int = 200, **ctx: Any) -> HTMLResponse:
     return TEMPLATES.TemplateResponse(request, name, {"w": words(lang), "lang": lang, "when": _when, "span": _span,
                                                       **ctx}, status_code=status)
+
+
+def _ops_page(request: Request, name: str, lang: str | None, status: int = 200, **ctx: Any) -> HTMLResponse:
+    """A console page: the dashboard's layout, navigation, language (cookie, default zh) and login."""
+    chosen = lang_of(request, lang)
+    response = _page(request, name, chosen, status, t=t(chosen), op=current_operator(request), **ctx)
+    response.set_cookie("lang", chosen, samesite="lax")
+    return response
 
 
 # the shopper's phone ---------------------------------------------------------------------------
@@ -93,7 +106,7 @@ def station_ticket(ticket_id: TicketId, db: DbDep, clock: ClockDep,
 @router.get("/desk/ops/tickets", response_class=HTMLResponse, include_in_schema=False)
 def ops_tickets(request: Request, op: DeskUser, db: DbDep, clock: ClockDep, lang: str | None = None,
                 status: Annotated[str | None, Query(pattern=r"^(open|answered|closed)$")] = None) -> HTMLResponse:
-    lg = _lang(request, lang)
+    lg = lang_of(request, lang)
     now = clock()
     with db.session() as session:
         q = select(Complaint).order_by(Complaint.filed_at.desc()).limit(200)
@@ -101,19 +114,19 @@ def ops_tickets(request: Request, op: DeskUser, db: DbDep, clock: ClockDep, lang
             q = q.where(Complaint.status == status)
         rows = [tickets.view(session, c, now) for c in session.scalars(q).all()]
         items = [{"c": r.complaint, "sla": r.sla} for r in rows]
-    return _page(request, "tickets.html", lg, items=items, user=op.username)
+    return _ops_page(request, "tickets.html", lg, items=items, user=op.username)
 
 
 @router.get("/desk/ops/tickets/{ticket_id}", response_class=HTMLResponse, include_in_schema=False)
 def ops_ticket(request: Request, ticket_id: TicketId, op: DeskUser, db: DbDep, clock: ClockDep,
                lang: str | None = None, error: str | None = None) -> HTMLResponse:
-    lg = _lang(request, lang)
+    lg = lang_of(request, lang)
     with db.session() as session:
         complaint = session.get(Complaint, ticket_id)
         if complaint is None:
-            return _page(request, "ticket.html", lg, 404, v=None, user=op.username, error="ticket_not_found")
+            return _ops_page(request, "ticket.html", lg, 404, v=None, user=op.username, error="ticket_not_found")
         v = tickets.view(session, complaint, clock())
-    return _page(request, "ticket.html", lg, v=v, user=op.username, error=error)
+    return _ops_page(request, "ticket.html", lg, v=v, user=op.username, error=error)
 
 
 def _act(request: Request, op: Any, db: Database, clock: Clock, action: str, ticket_id: str, fn: Any,
@@ -149,11 +162,11 @@ def ops_close(request: Request, ticket_id: TicketId, op: DeskUser, db: DbDep, cl
 
 @router.get("/desk/ops/lostfound", response_class=HTMLResponse, include_in_schema=False)
 def ops_lostfound(request: Request, op: DeskUser, db: DbDep, clock: ClockDep, lang: str | None = None) -> HTMLResponse:
-    lg = _lang(request, lang)
+    lg = lang_of(request, lang)
     now = clock()
     with db.session() as session:
         found = session.scalars(select(DeskFoundItem).order_by(DeskFoundItem.found_at.desc()).limit(300)).all()
         lost = session.scalars(select(DeskLostReport).order_by(DeskLostReport.lost_at.desc()).limit(100)).all()
         items = [{"i": i, "due": i.status == "held" and i.found_at < now - projections.RETENTION_S,
                   "days": int((now - i.found_at) // 86_400)} for i in found]
-    return _page(request, "lostfound.html", lg, items=items, lost=lost, user=op.username)
+    return _ops_page(request, "lostfound.html", lg, items=items, lost=lost, user=op.username)

@@ -9,9 +9,11 @@ from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import httpx
 import pytest
 
 from server_bridge.central.runner import CentralProcess
+from tests.fixtures.central import envelope
 from tests.fixtures.console import add_console_user
 from tests.integration.central.browsing import ARTIFACTS, log_in, wait_for
 from tests.integration.central.test_console_http import raise_paper_alert
@@ -208,3 +210,33 @@ def test_escalated_alerts_come_first_and_bulk_acknowledge_ends_them(escalating: 
         escalations = conn.execute("SELECT status FROM alerts WHERE kind='alert_escalated'").fetchall()
     assert statuses == {"printer_paper_out": "acknowledged", "station_offline": "acknowledged"}
     assert acked_by == {"olly"} and audited[0] >= 2 and escalations == [("resolved",)]
+
+
+def test_desk_pages_share_the_console_and_times_are_the_malls(central: CentralProcess, browser: object) -> None:
+    By, driver = _by(), browser
+    token = central.add_station("K01")
+    filed = 1_796_016_900.0  # 2026-11-30 05:35 UTC = 13:35 in Shanghai
+    events = [envelope(1, "complaint.filed", {"complaint_id": "C-77", "category": "service", "floor": "2F",
+                                               "text": "slow", "filed_at": filed}, ts="2026-11-30T05:35:00.000Z")]
+    assert httpx.post(f"{central.url}/api/v1/stations/K01/events", json={"events": events},
+                      headers={"Authorization": f"Bearer {token}"}).json() == {"acked_seq": 1}
+    log_in(driver, central, "dana", add_console_user(central.db_url, "dana", "desk"), lang="zh")
+    wait_for(driver, lambda d: d.find_elements(By.ID, "who"))
+
+    driver.get(f"{central.url}/desk/ops/tickets")  # type: ignore[attr-defined]
+    assert driver.find_element(By.ID, "nav-fleet").text == "站点总览"  # type: ignore[attr-defined]
+    assert driver.find_element(By.ID, "who").get_attribute("data-user") == "dana"  # type: ignore[attr-defined]
+    assert driver.find_elements(By.CSS_SELECTOR, "table.grid")  # type: ignore[attr-defined]  (the same table)
+    driver.save_screenshot(str(ARTIFACTS / "console-tickets-zh.png"))  # type: ignore[attr-defined]
+    driver.find_element(By.ID, "lang-toggle").click()  # type: ignore[attr-defined]
+    wait_for(driver, lambda d: d.find_element(By.ID, "nav-fleet").text == "Fleet")
+    driver.get(f"{central.url}/desk/ops/lostfound")  # type: ignore[attr-defined]  (the choice is remembered)
+    assert driver.find_element(By.ID, "nav-fleet").text == "Fleet"  # type: ignore[attr-defined]
+    driver.get(f"{central.url}/stations/K01")  # type: ignore[attr-defined]
+    assert "2026-11-30 13:35:00" in driver.page_source  # type: ignore[attr-defined]  (the event's stamp, not UTC)
+    assert "2026-11-30T05:35" not in driver.page_source  # type: ignore[attr-defined]
+    driver.get(f"{central.url}/desk/ops/tickets/C-77")  # type: ignore[attr-defined]
+    assert "2026-11-30 13:35" in driver.page_source  # type: ignore[attr-defined]
+    driver.find_element(By.CSS_SELECTOR, "form[action$='/take'] button").click()  # type: ignore[attr-defined]
+    wait_for(driver, lambda d: d.find_element(By.ID, "owner").text == "dana")
+    driver.save_screenshot(str(ARTIFACTS / "console-ticket-en.png"))  # type: ignore[attr-defined]

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import random
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -45,6 +47,11 @@ def test_ticket_travels_to_the_centre_first_taker_owns_it_and_reply_reaches_shop
 
     page = httpx.get(ticket.status_url, params={"lang": "en"})
     assert page.status_code == 200 and "Received, waiting for a reply" in page.text
+    with central.db.session() as session:
+        filed = session.get(Complaint, ticket.ticket_id).filed_at
+    shanghai = datetime.fromtimestamp(filed, ZoneInfo("Asia/Shanghai")).strftime("%Y-%m-%d %H:%M")
+    assert shanghai in page.text  # the mall's time on the shopper's phone, not the server's UTC
+    assert datetime.fromtimestamp(filed, UTC).strftime("%Y-%m-%d %H:%M") not in page.text
     assert "13812345678" not in page.text
 
     alice, bob = _ops(central, "alice"), _ops(central, "bob")
