@@ -114,10 +114,10 @@ class LendingService:
 
     # queries ----------------------------------------------------------------------------------
     def item_policy(self, item_type: str) -> ItemPolicy:
-        try:
-            return self.policy.items[item_type]  # type: ignore[index]
-        except KeyError as exc:
-            raise LendingRefused("not_offered", f"{item_type} is not offered at this station") from exc
+        policy = next((p for name, p in self.policy.items.items() if name == item_type), None)
+        if policy is None:
+            raise LendingRefused("not_offered", f"{item_type} is not offered at this station")
+        return policy
 
     def fee_rule_text(self, item_type: str, lang: str = "zh") -> str:
         return fee_rule_text(self.item_policy(item_type), lang)
