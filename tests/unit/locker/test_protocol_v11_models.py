@@ -51,3 +51,8 @@ def test_fault_words_in_both_languages_and_unknown_codes_shown_as_code() -> None
     assert fault_words("door_jammed") == "door jammed"
     assert fault_words("vendor_e42") == "fault vendor_e42" and fault_words("vendor_e42", "zh") == "故障 vendor_e42"
     assert fault_both("lock_stuck") == "锁舌卡死 / lock stuck" and fault_both(None) == ""
+
+
+def test_an_infinite_timestamp_is_refused() -> None:
+    with pytest.raises(ProtocolError):
+        parse_state(b'{"seq": 7, "ts": 1e400, "slots": []}')
