@@ -32,7 +32,8 @@ log = logging.getLogger(__name__)
 
 NO_DEPOSIT_RECHECK_S = 600.0  # a return with no deposit found yet is asked about again for this long,
 NO_DEPOSIT_RECHECK_EVERY_S = 30.0  # this often
-PAYER_PREFIX = "PAY-"  # lendings paid by QR carry member_id PAY-<station_order_id>
+PAYER_PREFIX = "PAY-"
+KEEP_WHOLE_DEPOSIT = 10**8  # a fee above any deposit: the centre keeps all of it (an item kept = bought)  # lendings paid by QR carry member_id PAY-<station_order_id>
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS pay_orders (
     station_order_id TEXT PRIMARY KEY, provider TEXT NOT NULL, purpose TEXT NOT NULL, item_type TEXT NOT NULL,
@@ -371,8 +372,26 @@ class PaymentsService:
         elif o.state == "refund_due":
             self.refund_in_full(soid)
 
+    def settle_bought(self) -> int:
+        """A QR-paid item kept past the policy's days (the lending service marked it bought): the deposit
+        becomes the price — settled at the centre with fee = price, nothing refunded."""
+        rows = self.store.query(
+            "SELECT l.lending_id, l.item_id, l.fee_cents FROM lendings l WHERE l.status = 'bought'"
+            " AND l.member_id LIKE ? AND NOT EXISTS (SELECT 1 FROM pay_settlements s WHERE s.lending_id ="
+            " l.lending_id)", (PAYER_PREFIX + "%",))
+        now = self.clock()
+        for r in rows:
+            key = f"bought-{r['lending_id'][-40:]}"
+            with self.store.transaction() as conn:
+                conn.execute("INSERT OR IGNORE INTO pay_settlements (settle_key, item_id, lending_id, fee_fen, state,"
+                             " created_at, updated_at) VALUES (?, ?, ?, ?, 'due', ?, ?)",
+                             (key, r["item_id"], r["lending_id"], KEEP_WHOLE_DEPOSIT, now, now))
+            self.settle_due(key)
+        return len(rows)
+
     def periodic(self) -> None:
-        """Retries what waited on the centre: reports, refunds, settlements."""
+        """Retries what waited on the centre: reports, refunds, settlements; deposits of items kept (bought)."""
+        self.settle_bought()
         self.reconcile_stuck()
         now = self.clock()
         with self.store.transaction() as conn:  # another station may not have reported its dispense yet

@@ -98,11 +98,11 @@ def china_today() -> Callable[[], Any]:
 class PayCentre:
     """A real central process with payments on, wired to the gateway; tokens of stations K01 and K02."""
 
-    def __init__(self, proc: Any, gateway: Gateway) -> None:
+    def __init__(self, proc: Any, gateway: Gateway, tokens: dict[str, str]) -> None:
         self.proc = proc
         self.gateway = gateway
         self.url = proc.url
-        self.tokens = {sid: proc.add_station(sid) for sid in ("K01", "K02")}
+        self.tokens = tokens
 
     def api(self, method: str, station: str, path: str, **kw: Any) -> Any:
         import httpx
@@ -148,9 +148,20 @@ def pay_centre(tmp_path: Path, gateway: Gateway) -> Iterator[PayCentre]:
     proc = CentralProcess(f"sqlite:///{tmp_path / 'central.db'}", tmp_path / "central", eval_every_s=0.5)
     proc.env.update({"CENTRAL_PAYMENTS": str(gateway.merchant_file), "CENTRAL_PUBLIC_URL": proc.url,
                      "CENTRAL_RECONCILE_EVERY_S": "3600"})
-    proc.cli("migrate")
+    # migrate and register in this process: each CLI subprocess costs seconds on a busy machine
+    import time
+
+    from server_bridge.central import schema_migrations
+    from server_bridge.central.db import Database
+    from server_bridge.central.fleet import add_station
+
+    schema_migrations.upgrade(proc.db_url)
+    db = Database(proc.db_url)
+    with db.session() as s:
+        tokens = {sid: add_station(s, sid, time.time()) for sid in ("K01", "K02")}
+    db.dispose()
     proc.start()
-    yield PayCentre(proc, gateway)
+    yield PayCentre(proc, gateway, tokens)
     proc.stop()
 
 

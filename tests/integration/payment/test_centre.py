@@ -122,7 +122,7 @@ def test_kept_past_the_limit_refunds_nothing(pay_centre) -> None:
     assert c.gateway.ledger.get("wechat", o["order_id"]).refunds == {}
 
 
-@pytest.mark.parametrize("provider", PROVIDERS)
+@pytest.mark.parametrize("provider", ["wechat", pytest.param("alipay", marks=pytest.mark.slow)])
 def test_refund_retried_through_failure_and_timeout_happens_once(provider, pay_centre) -> None:
     c = pay_centre
     o = c.order("K01", "ord-retry1", provider, amount_fen=5000).json()
@@ -231,7 +231,7 @@ def test_serve_flag_turns_payments_on(tmp_path, gateway) -> None:
     assert out.returncode != 0 and "wechat.appid" in out.stderr
 
 
-@pytest.mark.parametrize("provider", PROVIDERS)
+@pytest.mark.parametrize("provider", ["wechat", pytest.param("alipay", marks=pytest.mark.slow)])
 def test_create_timeout_then_retry_reaches_the_same_provider_order(provider, pay_centre) -> None:
     """Gateway timeout while creating (the order exists at the provider, the answer was lost): 503, then the
     station asks again with the same id and gets the same order, one trade at the provider."""
@@ -247,7 +247,7 @@ def test_create_timeout_then_retry_reaches_the_same_provider_order(provider, pay
     assert c.wait_state("K01", "ord-tmo001", ("paid",))["state"] == "paid"
 
 
-@pytest.mark.parametrize("provider", PROVIDERS)
+@pytest.mark.parametrize("provider", ["wechat", pytest.param("alipay", marks=pytest.mark.slow)])
 def test_late_and_duplicated_notifications_change_nothing_twice(provider, pay_centre) -> None:
     c = pay_centre
     o = c.order("K01", "ord-late01", provider).json()

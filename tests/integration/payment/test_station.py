@@ -141,3 +141,25 @@ def test_lend_pay_cli_and_sim_pay(paid_stack, pay_centre) -> None:
     assert rest[-1]["order"]["item_id"]
     listed = subprocess.run([*kiosk, "payments"], capture_output=True, text=True, timeout=60).stdout
     assert soid in listed and '"state": "reported"' in listed
+
+
+def test_power_bank_kept_past_the_limit_keeps_the_deposit(paid_stack, pay_centre) -> None:
+    s = paid_stack
+    s.start_sim("U1")
+    s.start_sim("U2")
+    s.start_sim("P1", auto_take=0.2)
+    station = s.build_station()
+    pay = payments_for(s, pay_centre, station)
+    order = pay.start_borrow("power_bank", "wechat")
+    pay_centre.gateway.pay("wechat", order.order_id)
+    pay.wait_paid(order.station_order_id, 10)
+    done = pay.dispense(order.station_order_id)
+    s.clock.advance(8 * 86400)  # the policy's 7 days: it counts as bought
+    assert station.lending.settle_bought() == 1
+    pay.periodic()
+    st = pay.settlement(done.item_id)
+    assert st["state"] == "done" and st["refund_fen"] == 0 and st["fee_fen"] == DEPOSIT
+    view = pay_centre.api("GET", "K01", f"/orders/{order.station_order_id}").json()
+    assert view["refunds"] == [] and view["settled_at"] and view["fee_fen"] == DEPOSIT
+    pay.periodic()  # once
+    assert pay_centre.gateway.ledger.get("wechat", order.order_id).refunds == {}
