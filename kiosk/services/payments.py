@@ -32,8 +32,8 @@ log = logging.getLogger(__name__)
 
 NO_DEPOSIT_RECHECK_S = 600.0  # a return with no deposit found yet is asked about again for this long,
 NO_DEPOSIT_RECHECK_EVERY_S = 30.0  # this often
-PAYER_PREFIX = "PAY-"
-KEEP_WHOLE_DEPOSIT = 10**8  # a fee above any deposit: the centre keeps all of it (an item kept = bought)  # lendings paid by QR carry member_id PAY-<station_order_id>
+PAYER_PREFIX = "PAY-"  # lendings paid by QR carry member_id PAY-<station_order_id>
+KEEP_WHOLE_DEPOSIT = 10**8  # a fee above any deposit: the centre keeps all of it (an item kept = bought)
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS pay_orders (
     station_order_id TEXT PRIMARY KEY, provider TEXT NOT NULL, purpose TEXT NOT NULL, item_type TEXT NOT NULL,
