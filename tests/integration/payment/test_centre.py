@@ -48,7 +48,7 @@ def test_forged_and_replayed_notifications(provider, pay_centre, tmp_path) -> No
     c = pay_centre
     o = c.order("K01", "ord-forge1", provider).json()
     c.fault(kind="drop_notification", provider=provider, count=5)
-    c.fault(kind="timeout", provider=provider, op="query", seconds=0, count=1000, apply=True)
+    c.fault(kind="timeout", provider=provider, op="query", seconds=2, count=1000, apply=False)  # no fallback
     url = f"{c.url}/api/v1/payments/{provider}/notify"
     # a forger's gateway (other keys) says the order is paid: refused, order unchanged
     forger = Gateway(tmp_path / "forger")
