@@ -29,6 +29,23 @@ CATEGORY_WORDS: dict[str, tuple[str, str]] = {
     "other": ("其他", "Other"),
 }
 
+FoundCategory = Literal["documents", "cards", "phone", "wallet", "keys", "bag", "clothing", "umbrella", "kids",
+                        "jewellery", "other"]
+FOUND_CATEGORIES: tuple[str, ...] = get_args(FoundCategory)  # lost & found: what was found or lost
+FOUND_WORDS: dict[str, tuple[str, str]] = {
+    "documents": ("证件", "Documents"),
+    "cards": ("卡类", "Cards"),
+    "phone": ("手机", "Phone"),
+    "wallet": ("钱包", "Wallet"),
+    "keys": ("钥匙", "Keys"),
+    "bag": ("包", "Bag"),
+    "clothing": ("衣物", "Clothing"),
+    "umbrella": ("雨伞", "Umbrella"),
+    "kids": ("儿童用品", "Kids' things"),
+    "jewellery": ("首饰", "Jewellery"),
+    "other": ("其他", "Other"),
+}
+
 # The mall's floors, bottom up (kiosk/content/floors.yaml draws them; a test keeps the two the same).
 FLOORS: tuple[str, ...] = ("B1", "1F", "2F", "3F", "4F")
 FLOOR_PATTERN = r"^(B[1-9]|[1-9]F)$"

@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from PIL import Image, ImageFilter, UnidentifiedImageError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -21,13 +21,12 @@ from kiosk.privacy import PhoneInvalid, mask_phone, normalize_phone
 from kiosk.services.complaints import ComplaintRefused, clean_text
 from kiosk.store import Store
 from kiosk.tokens import TokenBook, TokenRejected
+from mallcommon.vocabulary import FoundCategory
 
 log = logging.getLogger(__name__)
 
 CLAIM_PREFIX = "F1"
 MAX_PHOTO_BYTES = 8 * 1024 * 1024
-FoundCategory = Literal["documents", "cards", "phone", "wallet", "keys", "bag", "clothing", "umbrella", "kids",
-                        "jewellery", "other"]
 PRIVATE = frozenset({"documents", "cards"})
 
 

@@ -9,12 +9,11 @@ from kivy.properties import ListProperty, StringProperty
 
 from kiosk.ui.screens.base import FlowScreen
 from kiosk.ui.screens.desk_complaint import FLOORS, CategoryFloorScreen, _choice
+from mallcommon.vocabulary import FOUND_CATEGORIES, FOUND_WORDS, english
 
 log = logging.getLogger(__name__)
 
-CATEGORIES = [("documents", "Documents"), ("cards", "Cards"), ("phone", "Phone"), ("wallet", "Wallet"),
-              ("keys", "Keys"), ("bag", "Bag"), ("clothing", "Clothing"), ("umbrella", "Umbrella"),
-              ("kids", "Kids' things"), ("jewellery", "Jewellery"), ("other", "Other")]
+CATEGORIES = [(c, english(FOUND_WORDS, c)) for c in FOUND_CATEGORIES]  # (value, msgid)
 MAX_ITEMS = 3
 # when the shopper lost it: asked on screen, never made up
 WHEN = [("2h", "In the last 2 hours"), ("today", "Earlier today"), ("yesterday", "Yesterday"),

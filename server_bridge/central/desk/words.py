@@ -1,7 +1,7 @@
 """Words of the desk pages in zh-CN and English (the shopper's page follows the phone's language)."""
 from __future__ import annotations
 
-from mallcommon.vocabulary import CATEGORY_WORDS
+from mallcommon.vocabulary import CATEGORY_WORDS, FOUND_WORDS
 
 WORDS: dict[str, tuple[str, str]] = {
     "ticket": ("投诉单", "Ticket"),
@@ -11,6 +11,7 @@ WORDS: dict[str, tuple[str, str]] = {
     "status.closed": ("已办结", "Closed"),
     "category": ("类别", "Category"),
     **{f"cat.{value}": words for value, words in CATEGORY_WORDS.items()},  # the shared vocabulary
+    **{f"found.{value}": words for value, words in FOUND_WORDS.items()},
     "floor": ("楼层", "Floor"),
     "filed": ("提交时间", "Filed"),
     "promise": ("我们承诺：1小时内响应，24小时内办结", "Our promise: a reply within 1 hour, closed within 24 hours"),
