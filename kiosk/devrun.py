@@ -104,7 +104,7 @@ def start_central(stack: Stack, config: StationConfig, var: Path) -> list[tuple[
         return []
     db = f"sqlite:///{var / 'central' / 'central.db'}"
     (var / "central").mkdir(parents=True, exist_ok=True)
-    run_cli("-m", "server_bridge.central", "seed-demo", "--db", db)
+    run_cli("-m", "server_bridge.central", "seed-demo", "--db", db, "--days", "30")  # a month of history too
     logins = ensure_demo_users(db, var)
     token_file = config.central.token_file
     if token_file is not None and not token_file.exists():

@@ -114,9 +114,15 @@ def _seed_demo(args: argparse.Namespace) -> int:
         with db.session() as s:
             # No tokens here: `add-station --station K01` claims a demo station and prints its token.
             seed_demo(s, time.time(), issue_tokens=False)
+        history: dict[str, int] = {}
+        if args.days:
+            from server_bridge.central.demo_history import seed_history
+            from server_bridge.central.wiring import build_registry
+
+            history = seed_history(db, build_registry().projections, args.days, time.time())
     finally:
         db.dispose()
-    print(json.dumps({"ok": True}))
+    print(json.dumps({"ok": True, "history_events": history}))
     return 0
 
 
@@ -171,7 +177,9 @@ def build_parser() -> argparse.ArgumentParser:
     user.add_argument("--user", required=True)
     user.add_argument("--role", required=True, choices=["viewer", "desk", "ops", "admin"])
     user.add_argument("--reset", action="store_true", help="a new one-time password for an existing user")
-    verb("seed-demo", _seed_demo, "demo stations K01, K02 (claim each with add-station) and members; idempotent")
+    demo = verb("seed-demo", _seed_demo, "demo stations K01, K02 (claim each with add-station) and members; idempotent")
+    demo.add_argument("--days", type=int, default=0,
+                      help="also a realistic history of N days for demo stations H01, H02, through the ingest")
     verb("migrate", _migrate, "apply schema migrations")
     alert_flags(verb("alerts", _alerts, "evaluate alert rules in this process (pair with serve --alerts off)"))
     return parser
