@@ -122,7 +122,7 @@ def _seed_demo(args: argparse.Namespace) -> int:
             history = seed_history(db, build_registry().projections, args.days, time.time())
     finally:
         db.dispose()
-    print(json.dumps({"ok": True, "history_events": history}))
+    print(json.dumps({"ok": True, "history_events": history} if args.days else {"ok": True}))
     return 0
 
 
