@@ -46,6 +46,7 @@ class ReturnedScreen(FlowScreen):
     fee_cents = NumericProperty(0)
     bought = BooleanProperty(False)
     printed = BooleanProperty(False)
+    refund = StringProperty("")  # issue 14: "<amount fen>|<reference>" of a QR deposit's refund, or "due"
 
     def enter(self, result: Any = None, **_: Any) -> None:
         super().enter()
@@ -55,6 +56,29 @@ class ReturnedScreen(FlowScreen):
         self.fee_cents = int(getattr(result, "fee_cents", 0) or 0)
         self.bought = bool(getattr(result, "bought", False))
         self.printed = bool(getattr(getattr(result, "receipt", None), "printed", False))
+        self.refund = ""
+        payments, item = self.app.service("payments"), self.item_id
+        if payments is not None and item:
+            self.app.run_worker(lambda: payments.settlement(item), self._show_refund, lambda _e: None,
+                                name="ui-refund")
+
+    def _show_refund(self, settlement: Any) -> None:
+        """The deposit settled by the payment service's return listener (it ran before this screen)."""
+        if not settlement or settlement.get("item_id", self.item_id) != self.item_id:
+            return
+        if settlement.get("state") == "due":
+            self.refund = "due"
+        elif settlement.get("state") == "done" and settlement.get("out_refund_no"):
+            self.refund = f"{int(settlement.get('refund_fen') or 0)}|{settlement['out_refund_no']}"
+
+    def refund_text(self, refund: str, lang: str) -> str:
+        t = self.app.t
+        if refund == "due":
+            return t("Your deposit refund is on its way.", lang)
+        if not refund:
+            return ""
+        amount, _, ref = refund.partition("|")
+        return t("Deposit refunded: ¥{amount} (ref. {ref})", lang).format(amount=f"{int(amount) / 100:.2f}", ref=ref)
 
     def summary(self, found: bool, minutes: float, fee_cents: float, bought: bool, lang: str) -> str:
         t = self.app.t
@@ -73,7 +97,7 @@ class ReturnedScreen(FlowScreen):
 
     def wipe(self) -> None:
         super().wipe()
-        self.item_id, self.fee_cents, self.minutes = "", 0, 0
+        self.item_id, self.fee_cents, self.minutes, self.refund = "", 0, 0, ""
 
     def done(self) -> None:
         self.app.go("rating", flow="return")

@@ -32,3 +32,31 @@ def test_pay_screen_shows_the_qr_and_then_the_item(make_ui, paid_stack, pay_cent
     ui.screenshot(screenshot_dir / "pay-done-zh_CN.png")
     assert station.payments.order(pay.station_order_id).state == "reported"
     assert len(station.lending.lendings(open_only=True)) == 1
+
+
+def test_returned_screen_shows_the_deposit_refund_and_its_reference(make_ui, paid_stack, pay_centre,
+                                                                     screenshot_dir: Path) -> None:
+    s = paid_stack
+    s.start_sim("U1")
+    s.start_sim("U2")
+    s.start_sim("P1", auto_take=0.2)
+    station = s.build_station()
+    station.payments = build_payments(station, pay_centre.url, pay_centre.tokens["K01"])
+    returns: list = []
+    station.lending.on_return(returns.append)  # after the payment service's listener, as the UI's is
+    order = station.payments.start_borrow("power_bank", "alipay")
+    pay_centre.gateway.pay("alipay", order.order_id)
+    station.payments.wait_paid(order.station_order_id, 10)
+    out = station.payments.dispense(order.station_order_id)
+    s.clock.advance(2 * 3600)  # 600 fen
+    s.control("P1", {"op": "insert", "item": out.item_id, "battery": 90})
+    s.wait(lambda: bool(returns), what="the return")
+    ui = make_ui(station)
+    ui.app.go("returned", result=returns[0])
+    screen = ui.wait_screen("returned")
+    ui.wait_until(lambda: bool(screen.refund), 10, "the refund line")
+    ref = station.payments.settlement(out.item_id)["out_refund_no"]
+    texts = ui.visible_texts()
+    assert any(f"押金已退：¥93.00（退款单号 {ref}）" in t for t in texts), texts
+    assert any("费用：¥6.00" in t or "¥6.00" in t for t in texts), texts
+    ui.screenshot(screenshot_dir / "pay-returned-zh_CN.png")
