@@ -20,6 +20,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from mallcommon.vocabulary import COMPLAINT_CATEGORIES
 from server_bridge.central.db import Database
 from server_bridge.central.fleet import register_station
 from server_bridge.central.ingest import ingest_batch
@@ -29,7 +30,8 @@ from server_bridge.central.schemas import Batch
 
 PREFIX = "demo-hist"
 HOURLY = [0, 0, 0, 0, 0, 0, 0, 0, 0, 0.3, 0.8, 1.2, 2.2, 2.0, 1.2, 0.9, 1.0, 1.4, 2.3, 2.5, 1.8, 1.0, 0.4, 0]
-CATEGORIES = [("service", 5), ("goods", 4), ("cleanliness", 3), ("facilities", 3), ("parking", 2), ("other", 1)]
+# The stations' own vocabulary (a category outside it would show raw on the heat map).
+CATEGORIES = list(zip(COMPLAINT_CATEGORIES, [4, 5, 3, 2, 3, 1], strict=True))
 FLOORS = [("B1", 2), ("1F", 4), ("2F", 3), ("3F", 3), ("4F", 1)]
 MEMBERS = ["M10001", "M10002", "M10003", "M10004", None, None]
 DEVICES = ["printer", "UL1", "PB1", "camera"]

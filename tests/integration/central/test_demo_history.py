@@ -6,6 +6,7 @@ import json
 import re
 import sqlite3
 
+from mallcommon.vocabulary import COMPLAINT_CATEGORIES
 from server_bridge.central.runner import CentralProcess
 from tests.fixtures.console import console_user
 
@@ -19,9 +20,10 @@ def test_a_month_of_history_fills_the_panels_and_a_rerun_adds_nothing(central: C
         assert conn.execute("SELECT COUNT(*) FROM projection_failures").fetchone() == (0,)
         days = conn.execute("SELECT COUNT(DISTINCT CAST(started_at / 86400 AS INT)) FROM lendings").fetchone()[0]
         cells = conn.execute("SELECT COUNT(DISTINCT category || floor) FROM complaints").fetchone()[0]
+        categories = {c for (c,) in conn.execute("SELECT DISTINCT category FROM complaints")}
         by_hour = dict(conn.execute("SELECT CAST(((started_at / 3600) + 8) % 24 AS INT), COUNT(*) FROM lendings "
                                     "GROUP BY 1"))
-    assert days >= 29 and cells >= 12
+    assert days >= 29 and cells >= 12 and categories <= set(COMPLAINT_CATEGORIES)  # words for every one
     assert by_hour.get(19, 0) > 3 * by_hour.get(10, 0) > 0 and not by_hour.get(4)  # evening peak, nights empty
     page = console_user(central.url, central.db_url, "vera", "viewer").get("/kpis?days=30&lang=en").text
     for panel in ("lendings", "satisfaction", "complaint_times", "complaint_heatmap"):
