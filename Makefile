@@ -41,6 +41,10 @@ test: deps
 	@$(PY) -m mypy mallcommon kiosk drivers server_bridge device_profiles tools
 	@$(PY) -m pytest -q -m "not slow" -p no:cacheprovider
 
+# every screen x zh_CN/en x normal/large-text/high-contrast/low-reach, contact sheets, layout findings
+screenshots: deps
+	@$(PY) -m tests.ui.shots --out var/screenshots
+
 soak: deps
 	@$(PY) -m tests.faults.soak --lendings 10000 --faults 200 --seed 10
 

@@ -61,7 +61,8 @@ def other_lines(health: Mapping[str, Any], t: Translate) -> list[str]:
                 count=depth, age=_duration(float(oldest or 0), t)))
     central = health.get("central")
     if isinstance(central, Mapping):
-        ok = not central.get("last_error")
+        state = central.get("state")
+        ok = str(state) == "up" if state is not None else not central.get("last_error")
         lines.append(t("Service centre: connected") if ok else
                      t("Service centre: not reachable, {count} tries so far").format(
                          count=int(central.get("failures") or 0)))

@@ -10,23 +10,27 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from kivy.app import App
 from kivy.clock import Clock
 from kivy.core.window import Window
 from kivy.factory import Factory
 from kivy.lang import Builder
-from kivy.properties import BooleanProperty, ListProperty, NumericProperty, StringProperty
+from kivy.properties import BooleanProperty, DictProperty, ListProperty, NumericProperty, StringProperty
 from kivy.uix.floatlayout import FloatLayout
 from kivy.uix.screenmanager import NoTransition, ScreenManager
 
+from kiosk.services.lending import ReturnResult
+from kiosk.services.scanning import ScanEvent, ScanRefused, StaffScanned
 from kiosk.ui import widgets  # noqa: F401  (registers Frame, Keypad, QRView, CameraView with the Factory)
 from kiosk.ui.i18n import DEFAULT_LANG, Catalogs
 from kiosk.ui.idle import IdleWatch
 from kiosk.ui.screens import SCREENS
+from kiosk.ui.services import UiServices
 from kiosk.ui.settings import UiSettings
-from kiosk.ui.theme import make_theme
+from kiosk.ui.speech import Speaker, make_speaker
+from kiosk.ui.theme import SERVICE_COLOURS, make_theme
 
 log = logging.getLogger(__name__)
 UI_DIR = Path(__file__).parent
@@ -47,10 +51,18 @@ class KioskApp(App):
     large_text = BooleanProperty(False)
     high_contrast = BooleanProperty(False)
     low_reach = BooleanProperty(False)
-    fs = NumericProperty(20)
-    fs_title = NumericProperty(32)
+    speech = BooleanProperty(False)
+    motion = BooleanProperty(True)
+    fs = NumericProperty(32)
+    fs_title = NumericProperty(56)
+    fs_cap = NumericProperty(26)
+    fs_h2 = NumericProperty(44)
+    fs_display = NumericProperty(112)
     tgt = NumericProperty(60)
     pad = NumericProperty(12)
+    grid_margin = NumericProperty(24)
+    grid_primary = NumericProperty(96)
+    grid_secondary = NumericProperty(72)
     c_bg = ListProperty([1, 1, 1, 1])
     c_fg = ListProperty([0, 0, 0, 1])
     c_muted = ListProperty([0, 0, 0, 1])
@@ -61,14 +73,22 @@ class KioskApp(App):
     c_ok = ListProperty([0, 1, 0, 1])
     c_err = ListProperty([1, 0, 0, 1])
     c_outline = ListProperty([0, 0, 0, 1])
+    c_warning = ListProperty([0, 0, 0, 1])
+    c_warning_bg = ListProperty([1, 1, 1, 1])
+    c_focus = ListProperty([1, 0.7, 0, 1])
+    c_disabled = ListProperty([0.4, 0.4, 0.4, 1])
+    c_svc = DictProperty({})    # one colour per service (umbrella, power_bank, stroller, storage, desk)
     still_there = BooleanProperty(False)
     idle_left = NumericProperty(0)
 
     def __init__(self, station: Any, settings: UiSettings | None = None, *,
-                 mono: Callable[[], float] = time.monotonic, **kwargs: Any) -> None:
+                 mono: Callable[[], float] = time.monotonic, speaker: Speaker | None = None,
+                 **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.title = "Mall service station"
         self.station = station
+        self.services = UiServices.of(station)
+        self.history: list[str] = []      # screens Back returns to, most recent last
         self.settings = settings or UiSettings()
         self.mono = mono
         # the lending service's deadlines are time.monotonic() values, whatever clock idle is given
@@ -83,18 +103,33 @@ class KioskApp(App):
         self.large_text = self.settings.large_text
         self.high_contrast = self.settings.high_contrast
         self.low_reach = self.settings.low_reach
+        self.speech = self.settings.speech
+        self.speaker = speaker if speaker is not None else make_speaker(self.settings)
         self.apply_theme()
         self.bind(large_text=self.apply_theme, high_contrast=self.apply_theme, low_reach=self.apply_theme)
+        self.bind(speech=self._speech_switched, lang=self._speak_screen)
 
-    # services the screens use (None when the station has no such service) ------------------------
-    def service(self, name: str) -> Any:
-        return getattr(self.station, name, None)
+    # speech: heading, countdown and errors, in the UI's language --------------------------------
+    def say(self, text: str, *, urgent: bool = False) -> None:
+        if self.speech and text:
+            self.speaker.say(text, "zh" if self.lang.startswith("zh") else "en", interrupt=urgent)
+
+    def _speech_switched(self, *_: Any) -> None:
+        if self.speech:
+            self._speak_screen()
+        else:
+            self.speaker.stop()
+
+    def _speak_screen(self, *_: Any) -> None:
+        if self.manager is not None and self.manager.current_screen is not None:
+            screen = self.current_screen()
+            self.say(screen.spoken(), urgent=True)
 
     # language and theme --------------------------------------------------------------------------
     def t(self, msgid: str, lang: str | None = None) -> str:
         return self.catalogs.t(msgid, lang or self.lang)
 
-    def service_lang(self, lang: str | None = None) -> str:
+    def service_lang(self, lang: str | None = None) -> Literal["zh", "en"]:
         """The services' language code ("zh" / "en") for the UI's current one."""
         return "zh" if (lang or self.lang).startswith("zh") else "en"
 
@@ -107,6 +142,12 @@ class KioskApp(App):
                         large_text=self.large_text, high_contrast=self.high_contrast, low_reach=self.low_reach)
         p = th.palette
         self.fs, self.fs_title, self.tgt, self.pad = th.font_px, th.title_px, th.target_px, th.pad_px
+        self.fs_cap, self.fs_h2, self.fs_display = th.caption_px, th.h2_px, th.display_px
+        self.grid_margin, self.grid_primary, self.grid_secondary = th.grid.margin, th.grid.primary_h, th.grid.secondary_h
+        self.c_warning, self.c_warning_bg = list(p.warning), list(p.warning_bg)
+        self.c_focus, self.c_disabled = list(p.focus), list(p.disabled_fg)
+        self.c_svc = {name: list(getattr(p, name)) for name in SERVICE_COLOURS}
+        self.motion = p.motion
         self.c_bg, self.c_fg, self.c_muted = list(p.bg), list(p.fg), list(p.muted)
         self.c_btn, self.c_btn_fg, self.c_outline = list(p.button), list(p.button_fg), list(p.outline)
         self.c_accent, self.c_accent_fg = list(p.accent), list(p.accent_fg)
@@ -134,11 +175,11 @@ class KioskApp(App):
             self.root.remove_widget(self._overlay)
 
     def on_start(self) -> None:
-        scanning = self.service("scanning")
+        scanning = self.services.scanning
         if scanning is not None:
             self._unsubscribe.append(scanning.subscribe(self._scan_from_worker))
-        lending = self.service("lending")
-        if lending is not None and hasattr(lending, "on_return"):
+        lending = self.services.lending
+        if lending is not None:
             self._unsubscribe.append(lending.on_return(self._return_from_worker))
 
     def on_stop(self) -> None:
@@ -147,6 +188,7 @@ class KioskApp(App):
         self._unsubscribe.clear()
         Window.unbind(on_touch_down=self._any_touch)
         Clock.unschedule(self._tick)
+        self.speaker.stop()
 
     def screen(self, name: str) -> Any:
         """The screen called `name`, created (and its .kv loaded) on first use."""
@@ -161,12 +203,38 @@ class KioskApp(App):
         return screen
 
     def go(self, name: str, **params: Any) -> Any:
-        screen = self.screen(name)
-        screen.enter(**params)
+        """Open `name` with the flow's parameters; the screen left is remembered for Back if it allows."""
         assert self.manager is not None
+        leaving = self.manager.current_screen if self.manager.current else None
+        screen = self.screen(name)
+        if name in ("home", "attract"):
+            self.history.clear()
+        elif leaving is not None and leaving.name != name and leaving.keep_in_history:
+            self.history.append(leaving.name)
+            del self.history[:-8]
+        screen.enter(**params)
+        screen.can_go_back = bool(self.history)
         self.manager.current = name
         log.info("ui.screen name=%s", name)
+        self._speak_screen()
         return screen
+
+    def go_back(self) -> Any:
+        """Back: the previous screen as it was left (its choices kept), or home when there is none."""
+        assert self.manager is not None
+        while self.history:
+            name = self.history.pop()
+            if self.manager.has_screen(name):
+                screen = self.manager.get_screen(name)
+                screen.can_go_back = bool(self.history)
+                self.manager.current = name
+                log.info("ui.screen name=%s back=1", name)
+                self._speak_screen()
+                return screen
+        return self.go("home")
+
+    def go_home(self) -> None:
+        self.current_screen().go_home()
 
     def current_screen(self) -> Any:
         assert self.manager is not None
@@ -183,7 +251,7 @@ class KioskApp(App):
 
     def _tick(self, _dt: float) -> None:
         screen = self.current_screen()
-        if screen.name == "attract" or getattr(screen, "idle_exempt", False):
+        if screen.name == "attract" or screen.idle_exempt:
             self.idle.touched()
             self.still_there = False
             return
@@ -198,16 +266,18 @@ class KioskApp(App):
         assert self.manager is not None
         self.session.clear()
         self.still_there = False
+        self.history.clear()
         self.go("attract")
         # flow screens are dropped, not just cleared, so nothing of the shopper stays in their memory
         for screen in list(self.manager.screens):
             screen.wipe()
-            if not getattr(screen, "persistent", False):
+            if not screen.persistent:
                 self.manager.remove_widget(screen)
         Clock.schedule_once(self._forget_transition)
         self.lang = self.settings.lang
         self.large_text, self.high_contrast = self.settings.large_text, self.settings.high_contrast
         self.low_reach = self.settings.low_reach
+        self.speech = self.settings.speech
         log.info("ui.session_ended why=%s", why)
 
     def _forget_transition(self, _dt: float) -> None:
@@ -216,33 +286,33 @@ class KioskApp(App):
             self.manager.transition = NoTransition()
 
     # scans and returns arrive on worker threads ---------------------------------------------------
-    def _scan_from_worker(self, event: Any) -> None:
+    def _scan_from_worker(self, event: ScanEvent) -> None:
         Clock.schedule_once(lambda _dt: self.on_scan(event))
 
-    def on_scan(self, event: Any) -> None:
-        """Route a scan event: a staff badge anywhere outside a flow starts staff sign-in."""
+    def on_scan(self, event: ScanEvent) -> None:
+        """Route a scan event by its type: the screen first; a staff badge anywhere outside a flow starts
+        staff sign-in."""
         self.idle.touched()
         screen = self.current_screen()
-        kind = type(event).__name__
-        log.info("ui.scan kind=%s screen=%s", kind, screen.name)
+        log.info("ui.scan kind=%s screen=%s", type(event).__name__, screen.name)
         if screen.on_scan(event):
             return
-        if kind == "StaffScanned" and not getattr(screen, "idle_exempt", False):
-            self.go("staff_pin", badge=event.badge)
-            return
-        if kind == "ScanRefused":
+        if isinstance(event, StaffScanned):
+            if not screen.idle_exempt:
+                self.go("staff_pin", badge=event.badge)
+        elif isinstance(event, ScanRefused):
             screen.notify("Sorry, that is not a code we know.")
-        elif kind != "StaffScanned":
+        else:
             screen.notify("Please choose what you need first.")
 
-    def _return_from_worker(self, result: Any) -> None:
+    def _return_from_worker(self, result: ReturnResult) -> None:
         Clock.schedule_once(lambda _dt: self.on_returned(result))
 
-    def on_returned(self, result: Any) -> None:
+    def on_returned(self, result: ReturnResult) -> None:
         """An item came back into a slot: show it unless staff or a lending is in the middle of something."""
         self.idle.touched()
         screen = self.current_screen()
-        if getattr(screen, "idle_exempt", False) or screen.name in ("staff_pin", "diagnostics", "maintenance"):
+        if screen.idle_exempt or screen.staff_only:
             return
         self.go("returned", result=result)
 

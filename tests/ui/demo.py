@@ -24,7 +24,9 @@ def open_screen(ui: Any, station: Any, name: str) -> Any:
         screen = app.go("receipt", result=result, item_type="umbrella")
     elif name == "wait":
         screen = app.go("wait", item_type="umbrella")
-        screen.show(BorrowProgress("door_open", "U1", 7, "U-0007", None, app.deadline_clock() + 12))
+        now = app.deadline_clock()
+        app.deadline_clock = lambda: now   # the countdown holds still for checks and screenshots
+        screen.show(BorrowProgress("door_open", "U1", 7, "U-0007", None, now + 12))
     elif name == "returned":
         screen = app.go("returned", result=ReturnResult(sample_lending(), "U-0007", "U1", 3, 400, 5400.0, False))
     elif name == "message":

@@ -10,6 +10,7 @@ from PIL import ImageFont
 
 from kiosk.ui.fonts import ensure_fonts
 from kiosk.ui.i18n import LANGS, all_catalog_text, build_mo, parse_po, po_path
+from kiosk.ui.pictograms import PICTOGRAMS
 
 UI_DIR = Path(__file__).resolve().parents[2] / "kiosk" / "ui"
 CALL = re.compile(r"""\b(?:t|notify)\(\s*(['"])((?:(?!\1).)+)\1""")
@@ -33,7 +34,7 @@ def used_msgids() -> set[str]:
             values = table.values() if isinstance(table, dict) else table
             for value in values:
                 parts = value if isinstance(value, tuple) else (value,)
-                ids |= {p for p in parts if re.search(r"[A-Za-z]{2}", p)}
+                ids |= {p for p in parts if re.search(r"[A-Za-z]{2}", p) and p not in PICTOGRAMS}
     return ids
 
 

@@ -7,12 +7,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from kivy.uix.button import Button
 
 from drivers.scanner import SimulatedCamera
 from kiosk.services.staff import write_staff_file
 from tests.fixtures.station import ROOT, StationStack, make_stack
 from tests.fixtures.ui import STAFF_PIN
+
+
+def _widgets() -> tuple[type, type]:
+    from kiosk.ui.widgets import LockerDiagram, QRView
+
+    return LockerDiagram, QRView
 
 PRINTER_PROFILE = ROOT / "device_profiles/printers/epson-tm-t20ii-cn.yaml"
 
@@ -142,7 +147,8 @@ def test_printer_out_of_paper_shows_the_return_code_on_screen(make_ui, kiosk: Ki
     receipt = ui.wait_screen("receipt", 15)
     assert not receipt.printed
     assert any("打印机暂不可用" in t for t in ui.visible_texts())
-    qr = receipt.ids.frame.body.children[-2]
+    _, QRView = _widgets()
+    [qr] = [w for w in receipt.ids.qr.walk() if isinstance(w, QRView)]
     assert qr.texture is not None and receipt.return_token.startswith("L1.")
     ui.screenshot(screenshot_dir / "flow-paper-out-zh_CN.png")
 
@@ -188,15 +194,22 @@ def test_staff_diagnostics_on_the_real_station(make_ui, kiosk: Kiosk, screenshot
     ui.tap_text("打印测试页")
     kiosk.stack.wait(lambda: len(kiosk.printer.receipts()) == 1, 10, "the test page")
     ui.wait_until(lambda: bool(diag.receipt_image), 10, "the receipt picture")
-    slot_buttons = [b for b in ui.buttons() if b.text.startswith("1 ")]
-    view = diag.ids.frame.body
-    for button in ui.widgets(diag.ids.slots):  # the sixth slot column used to be cut off at the right edge
-        if not isinstance(button, Button):
-            continue
-        left, _ = button.to_window(button.x, button.y)
-        right, _ = button.to_window(button.right, button.y)
-        assert view.x <= left and right <= view.right - 2, f"{button.text!r} reaches {right:.0f} of {view.right:.0f}"
-    ui.tap(slot_buttons[0])
+    LockerDiagram, _ = _widgets()
+    diagrams = [w for w in ui.widgets(diag.ids.slots) if isinstance(w, LockerDiagram)]
+    view = diag.ids.frame.hero
+    for diagram in diagrams:  # the sixth slot column used to be cut off at the right edge
+        for slot in range(1, diagram.rows * diagram.cols + 1):
+            x, y, w, _h = diagram.door_rect(slot)
+            left, _ = diagram.to_window(x, y)
+            right, _ = diagram.to_window(x + w, y)
+            assert view.x <= left and right <= view.right - 2, f"door {slot} reaches {right:.0f} of {view.right:.0f}"
+    u1 = next(d for d in diagrams if d.locker_id == "U1")
+    scroll = u1.parent.parent.parent
+    scroll.scroll_to(u1, animate=False)  # staff scroll down to the lockers
+    ui.step(3)
+    x, y, w, h = u1.door_rect(1)
+    ui.tap_at(*u1.to_window(x + w / 2, y + h / 2))
+    assert diag.selected_locker == "U1" and diag.selected_slot == 1
     ui.tap_text("格口自检")
     ui.wait_until(lambda: "格口自检 1 (U1)：完成" in diag.ids.frame.notice, 10, "the self-test answer")
     ui.screenshot(screenshot_dir / "flow-diagnostics-zh_CN.png")

@@ -59,12 +59,13 @@ def test_buttons_keep_the_height_their_kv_asks_for(make_ui, bare_station) -> Non
     ui = make_ui(bare_station)
     app = ui.app
     ui.tap_at(540, 900)
-    tiles = [b for b in ui.buttons() if type(b).__name__ == "Tile"]
-    assert tiles and all(abs(t.height - app.tgt * 4) < 1 for t in tiles), [t.height for t in tiles]
+    tiles = [b for b in ui.buttons() if type(b).__name__ == "ServiceTile"]
+    assert tiles and all(t.min_h >= app.tgt * 3 for t in tiles)
+    assert all(abs(t.height - t.min_h) < 1 for t in tiles), [(t.height, t.min_h) for t in tiles]
     app.on_scan(staff_scan(bare_station))
     ui.step(3)
     key = ui.button("5")
-    assert abs(key.height - app.tgt * 1.2) < 1, key.height
+    assert abs(key.height - app.grid_secondary) < 1, key.height
     key.text = "5 "  # a new texture re-fires the class rule: the asked-for height stays
     ui.step(2)
-    assert abs(key.height - app.tgt * 1.2) < 1, key.height
+    assert abs(key.height - app.grid_secondary) < 1, key.height

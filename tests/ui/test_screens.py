@@ -73,6 +73,6 @@ def test_high_contrast_changes_colours_and_keeps_outlines(make_ui, bare_station)
     ui = make_ui(bare_station)
     open_screen(ui, bare_station, "home")
     before = list(ui.app.c_bg)
-    ui.tap_text("◐")
+    ui.tap_text("高对比")
     assert ui.app.c_bg != before and ui.app.c_bg[:3] == [0.0, 0.0, 0.0]
     assert ui.app.c_outline[:3] != ui.app.c_bg[:3]

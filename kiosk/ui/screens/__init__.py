@@ -12,7 +12,7 @@ from typing import Any
 @dataclass(frozen=True)
 class HomeTile:
     id: str
-    icon: str           # one glyph the CJK font has (the glyph test checks it)
+    icon: str           # a pictogram name (kiosk/ui/pictograms.py)
     label: str          # msgid
     screen: str
     params: dict[str, Any] = field(default_factory=dict)
@@ -48,9 +48,9 @@ SCREENS: dict[str, str] = {
 }
 
 HOME_TILES: list[HomeTile] = [
-    HomeTile("umbrella", "☂", "Borrow an umbrella", "borrow", {"item_type": "umbrella"}),
-    HomeTile("power_bank", "◉", "Borrow a power bank", "borrow", {"item_type": "power_bank"}),
-    HomeTile("stroller", "◎", "Borrow a stroller", "borrow", {"item_type": "stroller"}),
-    HomeTile("return", "←", "Return an item", "return"),
-    HomeTile("desk", "★", "More services", "desk_menu"),
+    HomeTile("umbrella", "umbrella", "Borrow an umbrella", "borrow", {"item_type": "umbrella"}),
+    HomeTile("power_bank", "power_bank", "Borrow a power bank", "borrow", {"item_type": "power_bank"}),
+    HomeTile("stroller", "stroller", "Borrow a stroller", "borrow", {"item_type": "stroller"}),
+    HomeTile("return", "return", "Return an item", "return"),
+    HomeTile("desk", "more", "More services", "desk_menu"),
 ]

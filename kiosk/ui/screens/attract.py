@@ -9,14 +9,15 @@ from kivy.clock import Clock
 from kivy.properties import ListProperty, NumericProperty
 
 from kiosk.ui.screens.base import FlowScreen
+from kiosk.ui.widgets import fade_in
 
 log = logging.getLogger(__name__)
 
-# (icon, headline msgid, line msgid): what this station offers
+# (pictogram, headline msgid, line msgid): what this station offers
 SLIDES = [
-    ("☂", "Rainy day? Borrow an umbrella with your member code", "Free for the first 30 minutes"),
-    ("◉", "Phone running low? Take a charged power bank", "Return it at any station in the mall"),
-    ("★", "Member day every Wednesday", "Double points at the service desk"),
+    ("umbrella", "Rainy day? Borrow an umbrella with your member code", "Free for the first 30 minutes"),
+    ("power_bank", "Phone running low? Take a charged power bank", "Return it at any station in the mall"),
+    ("member", "Member day every Wednesday", "Double points at the service desk"),
 ]
 
 
@@ -24,6 +25,9 @@ class AttractScreen(FlowScreen):
     persistent = True
     slide = NumericProperty(0)
     events = ListProperty([])   # the directory's current events: [{"zh": (title, text), "en": (title, text)}]
+
+    home_button = False
+    keep_in_history = False
 
     def on_enter(self, *_: Any) -> None:
         self.events = self._current_events()
@@ -33,7 +37,7 @@ class AttractScreen(FlowScreen):
         Clock.unschedule(self._next)
 
     def _current_events(self) -> list[dict[str, tuple[str, str]]]:
-        directory = self.app.service("directory")
+        directory = self.services.directory
         if directory is None:
             return []
         try:
@@ -45,13 +49,14 @@ class AttractScreen(FlowScreen):
 
     def _next(self, _dt: float) -> None:
         self.slide = (self.slide + 1) % (len(SLIDES) + len(self.events))
+        fade_in(self.ids.slide)
 
     def slide_part(self, index: int, part: int, lang: str, events: list[Any] | None = None) -> str:
         events = self.events if events is None else events
         index %= len(SLIDES) + len(events)
         if index >= len(SLIDES):
             if part == 0:
-                return "★"
+                return "info"
             texts = events[index - len(SLIDES)]["zh" if lang.startswith("zh") else "en"]
             return texts[part - 1]
         text = SLIDES[index][part]

@@ -8,12 +8,13 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from kivy.app import App
-from kivy.properties import BooleanProperty, ListProperty, NumericProperty, StringProperty
+from kivy.properties import ListProperty, NumericProperty, StringProperty
 
 from kiosk.privacy import mask_phone
+from kiosk.services.scanning import ScanEvent, SignedScanned
 from kiosk.ui.screens.base import FlowScreen
-from kiosk.ui.widgets import KButton
+from kiosk.ui.services import error_code
+from kiosk.ui.widgets import ChoiceButton
 from mallcommon import vocabulary
 from mallcommon.vocabulary import CATEGORY_WORDS, COMPLAINT_CATEGORIES, english
 
@@ -26,30 +27,6 @@ STATUS_MSGIDS = {"filed": "Received at this station, on its way to the service c
                  "closed": "Closed", "unknown": "Not known yet: please try again later"}
 REFUSALS = {"phone_invalid": "Please enter an 11-digit mobile number",
             "forged": "This is not a genuine complaint ticket", "malformed": "This is not a genuine complaint ticket"}
-
-
-class ChoiceButton(KButton):
-    """One of several choices; the chosen one is marked with ✓ and bold, not by colour alone."""
-
-    value = StringProperty("")
-    msgid = StringProperty("")
-    chosen = BooleanProperty(False)
-    icon = StringProperty("")
-
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        app = App.get_running_app()
-        app.bind(lang=self._relabel)
-        self.bind(chosen=self._relabel, msgid=self._relabel)
-        self._relabel()
-
-    def _relabel(self, *_: Any) -> None:
-        app = App.get_running_app()
-        mark = "✓ " if self.chosen else (self.icon + "  " if self.icon else "")
-        self.text = mark + app.t(self.msgid, app.lang)
-        self.bold = self.chosen
-        self.background_color = app.c_accent if self.chosen else app.c_btn
-        self.color = app.c_accent_fg if self.chosen else app.c_btn_fg
 
 
 def _choice(screen: FlowScreen, box_id: str, options: list[tuple[str, str]], attr: str) -> None:
@@ -128,11 +105,11 @@ class ComplaintPhoneScreen(FlowScreen):
         return mask_phone(entered) if len(entered) >= 11 else entered
 
     def submit(self, phone: str | None) -> None:
-        complaints = self.app.service("complaints")
+        complaints = self.services.complaints
         if complaints is None or not self._form:
             self.notify("This service is not available here")
             return
-        fields, printing = {**self._form, "phone": phone or None}, self.app.service("printing")
+        fields, printing = {**self._form, "phone": phone or None}, self.services.printing
 
         def job() -> tuple[Any, bool]:
             ticket = complaints.file(**fields)
@@ -150,7 +127,7 @@ class ComplaintPhoneScreen(FlowScreen):
         self.app.go("ticket", ticket=ticket, printed=printed)
 
     def _refused(self, exc: BaseException) -> None:
-        code = str(getattr(exc, "code", "error"))
+        code = error_code(exc, "error")
         log.info("ui.complaint_refused code=%s", code)
         self.notify(REFUSALS.get(code, "Something went wrong"))
 
@@ -190,11 +167,11 @@ class TicketScreen(FlowScreen):
     def on_leave(self, *_: Any) -> None:
         self.ids.camera.stop()
 
-    def on_scan(self, event: Any) -> bool:
-        code = getattr(event, "code", None)
-        if type(event).__name__ != "SignedScanned" or code is None or code.prefix != "C1":
+    def on_scan(self, event: ScanEvent) -> bool:
+        if not isinstance(event, SignedScanned) or event.code.prefix != "C1":
             return False
-        complaints = self.app.service("complaints")
+        code = event.code
+        complaints = self.services.complaints
         if complaints is None:
             self.notify("This service is not available here")
             return True
@@ -206,7 +183,7 @@ class TicketScreen(FlowScreen):
         self.replies = [r.get("text", "") for r in st.replies if r.get("author") == "staff"]
 
     def _failed(self, exc: BaseException) -> None:
-        self.notify(REFUSALS.get(str(getattr(exc, "code", "")), "Something went wrong"))
+        self.notify(REFUSALS.get(error_code(exc, ""), "Something went wrong"))
 
     def headline(self, mode: str, ticket_id: str, status: str, lang: str) -> str:
         t = self.app.t

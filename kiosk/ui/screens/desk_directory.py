@@ -44,7 +44,7 @@ class DirectoryScreen(FlowScreen):
         self.search()
 
     def search(self) -> None:
-        directory = self.app.service("directory")
+        directory = self.services.directory
         if directory is None:
             self.notify("This service is not available here")
             self.results = []
@@ -90,9 +90,9 @@ class ShopScreen(FlowScreen):
         self.draw()
 
     def draw(self, *_: Any) -> None:
-        directory = self.app.service("directory")
+        directory = self.services.directory
         shop = directory.content.shop(self.unit) if directory is not None else None
-        if shop is None:
+        if directory is None or shop is None:
             self.details, self.ids.map.texture = "", None
             self.notify("This service is not available here")
             return

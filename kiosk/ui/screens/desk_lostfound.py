@@ -9,6 +9,7 @@ from kivy.properties import ListProperty, StringProperty
 
 from kiosk.ui.screens.base import FlowScreen
 from kiosk.ui.screens.desk_complaint import FLOORS, CategoryFloorScreen, _choice
+from kiosk.ui.services import error_code
 from mallcommon.vocabulary import FOUND_CATEGORIES, FOUND_WORDS, english
 
 log = logging.getLogger(__name__)
@@ -61,7 +62,7 @@ class LostFoundScreen(LostFoundChoices):
         self._show([])
 
     def browse(self) -> None:
-        lf = self.app.service("lostfound")
+        lf = self.services.lostfound
         if lf is None:
             self.notify("This service is not available here")
             return
@@ -71,7 +72,7 @@ class LostFoundScreen(LostFoundChoices):
             self.notify("Nothing like that has been handed in")
 
     def report(self) -> None:
-        lf = self.app.service("lostfound")
+        lf = self.services.lostfound
         if lf is None:
             self.notify("This service is not available here")
             return
@@ -86,7 +87,7 @@ class LostFoundScreen(LostFoundChoices):
                                                  place=self.floor or "?", lost_at=lost_at_for(self.when, lf.clock()))
         except Exception as exc:  # LostFoundRefused: its code maps to words
             self.notify("Something went wrong")
-            log.info("ui.lost_report_refused code=%s", getattr(exc, "code", "error"))
+            log.info("ui.lost_report_refused code=%s", error_code(exc, "error"))
             return
         self._show([m.item for m in matches])
         self.notify("Your report is registered. These items might be yours:" if matches else
@@ -117,6 +118,12 @@ class FoundItemScreen(FlowScreen):
     photo = StringProperty("")
     printed = StringProperty("")
 
+    def on_kv_post(self, *args: Any) -> None:
+        super().on_kv_post(*args)
+        self._photo = self.ids.photo.__self__
+        self.bind(photo=lambda *_: self.show_widget(self._photo, bool(self.photo)))
+        self.show_widget(self._photo, False)
+
     def enter(self, item: Any = None, **_: Any) -> None:
         super().enter()
         self._item = item
@@ -129,7 +136,7 @@ class FoundItemScreen(FlowScreen):
         self.photo = str(item.public_photo) if item.public_photo else ""  # blurred for documents and cards
 
     def print_claim(self) -> None:
-        lf, printing = self.app.service("lostfound"), self.app.service("printing")
+        lf, printing = self.services.lostfound, self.services.printing
         if lf is None or self._item is None or printing is None:
             self.notify("Show this code at the service desk to claim the item.")
             return
@@ -163,12 +170,14 @@ class StaffFoundScreen(LostFoundChoices):
     """Staff mode: register a found item with a camera photo; hand over items held past the retention period."""
 
     flow = "lostfound"
+    staff_only = True
+    home_button = False
     due = ListProperty([])
 
     def enter(self, **_: Any) -> None:
         super().enter()
         self.category, self.floor, self.ids.place.text = "", "", ""
-        lf = self.app.service("lostfound")
+        lf = self.services.lostfound
         self.due = [i.item_id for i in lf.due_for_handover()] if lf is not None else []
         if self.app.session.get("staff") is None:
             self.notify("Staff only: scan your staff badge first")
@@ -180,11 +189,11 @@ class StaffFoundScreen(LostFoundChoices):
         self.ids.camera.stop()
 
     def register(self) -> None:
-        lf, session = self.app.service("lostfound"), self.app.session.get("staff")
+        lf, session = self.services.lostfound, self.app.session.get("staff")
         if lf is None or session is None:
             self.notify("Staff only: scan your staff badge first")
             return
-        scanning = self.app.service("scanning")
+        scanning = self.services.scanning
         photo = _frame_jpeg(scanning.latest_frame()) if scanning is not None else None
         fields = {"staff_id": session.staff_id, "category": self.category or "other", "floor": self.floor or None,
                   "place": self.ids.place.text or (self.floor or "?"), "found_at": time.time(), "photo": photo}
@@ -199,13 +208,16 @@ class StaffFoundScreen(LostFoundChoices):
         self.notify("Please check the form: {field}", field=str(getattr(exc, "code", "?")))
 
     def hand_over(self) -> None:
-        lf, session = self.app.service("lostfound"), self.app.session.get("staff")
+        lf, session = self.services.lostfound, self.app.session.get("staff")
         if lf is None or session is None:
             self.notify("Staff only: scan your staff badge first")
             return
         handed = lf.hand_over(staff_id=session.staff_id, receiver="security")
         self.due = []
         self.notify("{count} items handed over to security", ok=True, count=len(handed))
+
+    def back(self) -> None:
+        self.app.go("diagnostics" if self.app.session.get("staff") is not None else "home")
 
     def wipe(self) -> None:
         super().wipe()

@@ -7,7 +7,10 @@ from typing import Any
 
 from kivy.properties import BooleanProperty, ListProperty, NumericProperty, StringProperty
 
+from kiosk.services.scanning import MemberScanned, ScanEvent
+from kiosk.tokens import MemberCode
 from kiosk.ui.screens.base import FlowScreen
+from kiosk.ui.services import error_code
 
 log = logging.getLogger(__name__)
 
@@ -43,16 +46,35 @@ class MemberScreen(FlowScreen):
     voucher_code = StringProperty("")
     voucher_hours = NumericProperty(0)
     printed = BooleanProperty(False)
+    confirm_hours = NumericProperty(0)   # parking costs points: the first tap asks, the second redeems
+
+    def on_kv_post(self, *args: Any) -> None:
+        super().on_kv_post(*args)
+        self._parking, self._done = self.ids.parking.__self__, self.ids.done.__self__
+        self.bind(state=self._arrange, can_redeem=self._arrange)
+        self._arrange()
+
+    def _arrange(self, *_: Any) -> None:
+        self.show_widget(self._parking, self.state == "shown" and self.can_redeem)
+        self.show_widget(self._done, self.state in ("shown", "voucher"))
+
+    def parking_label(self, hours: int, confirm: float, lang: str) -> str:
+        cost = self.services.members.parking.points_per_hour * hours if self.services.members is not None else 0
+        if confirm == hours:
+            return self.app.t("Confirm: {hours} h for {points} points", lang).format(hours=hours, points=cost)
+        return self.app.t("{hours} h parking", lang).format(hours=hours) + "\n" + \
+            self.app.t("{points} points", lang).format(points=cost)
 
     def enter(self, **_: Any) -> None:
         super().enter()
         self._clear()
 
     def _clear(self) -> None:
-        self._member = None
+        self._member: MemberCode | None = None
         self.state, self.level, self.member_name, self.points, self.lendings = "scan", "", "", -1, 0
         self.last_visit = ""
         self.notes, self.can_redeem, self.voucher_code, self.voucher_hours, self.printed = [], False, "", 0, False
+        self.confirm_hours = 0
 
     def on_enter(self, *_: Any) -> None:
         self.ids.camera.start()
@@ -60,10 +82,10 @@ class MemberScreen(FlowScreen):
     def on_leave(self, *_: Any) -> None:
         self.ids.camera.stop()
 
-    def on_scan(self, event: Any) -> bool:
-        if type(event).__name__ != "MemberScanned":
+    def on_scan(self, event: ScanEvent) -> bool:
+        if not isinstance(event, MemberScanned):
             return False
-        members = self.app.service("members")
+        members = self.services.members
         if members is None:
             self.notify("This service is not available here")
             return True
@@ -84,7 +106,7 @@ class MemberScreen(FlowScreen):
         self.can_redeem = view.can_redeem
 
     def _failed(self, exc: BaseException) -> None:
-        code = str(getattr(exc, "code", "error"))
+        code = error_code(exc, "error")
         log.info("ui.member_failed code=%s", code)
         self.state = "scan" if self._member is None else "shown"
         self.notify(REFUSALS.get(code, "Something went wrong"))
@@ -103,10 +125,14 @@ class MemberScreen(FlowScreen):
         return "\n".join(x for x in (head, pts, open_, visit) if x)
 
     def redeem(self, hours: int) -> None:
-        members = self.app.service("members")
+        members = self.services.members
         if members is None or self._member is None:
             return
-        member, printing = self._member, self.app.service("printing")
+        if self.confirm_hours != hours:
+            self.confirm_hours = hours
+            return
+        self.confirm_hours = 0
+        member, printing = self._member, self.services.printing
 
         def job() -> tuple[Any, bool]:
             voucher = members.redeem_parking(member, hours)

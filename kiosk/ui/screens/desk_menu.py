@@ -3,21 +3,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from kivy.properties import StringProperty
-
 from kiosk.ui.screens.base import FlowScreen
-from kiosk.ui.screens.desk_complaint import ChoiceButton
+from kiosk.ui.widgets import ServiceTile
 
-# (icon, msgid, screen, params): the desk's flows, in the order the menu shows them
+# (pictogram, msgid, screen, params): the desk's flows for shoppers, in the order the menu shows them.
+# Staff-only actions (register a found item) live in staff mode, reached from diagnostics.
 DESK_ENTRIES: list[tuple[str, str, str, dict[str, Any]]] = [
-    ("★", "Member centre", "member", {}),
-    ("※", "Complaints and suggestions", "complaint", {}),
-    ("?", "Complaint status", "ticket", {}),
-    ("◎", "Find a shop", "directory", {}),
-    ("◇", "Lost and found", "lostfound", {}),
-    ("▣", "Bag storage", "storage", {}),
-    ("ⓘ", "Services and prices", "info", {}),
-    ("◆", "Register a found item (staff)", "found_register", {}),
+    ("member", "Member centre", "member", {}),
+    ("complaint", "Complaints and suggestions", "complaint", {}),
+    ("ticket", "Complaint status", "ticket", {}),
+    ("map", "Find a shop", "directory", {}),
+    ("lostfound", "Lost and found", "lostfound", {}),
+    ("storage", "Bag storage", "storage", {}),
+    ("info", "Services and prices", "info", {}),
 ]
 
 
@@ -25,35 +23,76 @@ class DeskMenuScreen(FlowScreen):
     def on_kv_post(self, *args: Any) -> None:
         super().on_kv_post(*args)
         for icon, msgid, screen, params in DESK_ENTRIES:
-            button = ChoiceButton(value=screen, icon=icon, msgid=msgid)
-            button.min_h = self.app.tgt * 1.4
-            button.bind(on_release=lambda _w, s=screen, p=params: self.app.go(s, **p))
-            self.ids.entries.add_widget(button)
+            tile = ServiceTile(icon=icon, msgid=msgid, accent=self.app.c_svc.get("desk", self.app.c_accent))
+            tile.font_size = self.app.fs
+            tile.bind(on_release=lambda _w, s=screen, p=params: self.app.go(s, **p))
+            self.ids.entries.add_widget(tile)
+        self.app.bind(low_reach=self._size_tiles, tgt=self._size_tiles)
+        self._size_tiles()
+
+    def _size_tiles(self, *_: Any) -> None:
+        """Tall tiles with big pictograms; in low reach they shrink so all seven sit in the lower half."""
+        for tile in self.ids.entries.children:
+            tile.min_h = self.app.tgt * (1.3 if self.app.low_reach else 2.6)
 
 
 class InfoScreen(FlowScreen):
+    """公开明示: commitments, services (free or charged), the price table and hotlines."""
+
     flow = "info"
-    text = StringProperty("")
+
+    def on_kv_post(self, *args: Any) -> None:
+        super().on_kv_post(*args)
+        self.app.bind(lang=self._build)
 
     def enter(self, **_: Any) -> None:
         super().enter()
-        self.text = ""
+        self._build()
 
-    def notice_text(self, lang: str) -> str:
-        directory = self.app.service("directory")
+    def rows(self, lang: str) -> list[tuple[str, str, str]]:
+        """("head", title, "") or ("row", left, right) or ("line", text, ""): the notice as a table."""
+        directory = self.services.directory
+        t = self.app.t
         if directory is None:
-            return self.app.t("This service is not available here", lang)
+            return [("line", t("This service is not available here", lang), "")]
         info = directory.content.info
         en = lang == "en"
-        t = self.app.t
         names = {s.id: (s.en if en else s.zh) for s in info.services}
-        lines = [t("Our commitments", lang)]
-        lines += [f"• {c.en if en else c.zh}" for c in info.commitments]
-        lines += ["", t("Services", lang)]
-        lines += [f"• {s.en if en else s.zh} — {t('free', lang) if s.free else t('charged', lang)}"
-                  for s in info.services]
-        lines += ["", t("Price list", lang)]
-        lines += [f"• {names.get(p.service, p.service)}: {p.en if en else p.zh}" for p in info.prices]
-        lines += ["", t("Hotlines", lang)]
-        lines += [f"☎ {h.en if en else h.zh}: {h.number}" for h in info.hotlines]
-        return "\n".join(lines)
+        out: list[tuple[str, str, str]] = [("head", t("Price list", lang), "")]
+        out += [("row", names.get(p.service, p.service), p.en if en else p.zh) for p in info.prices]
+        out += [("head", t("Services", lang), "")]
+        out += [("row", s.en if en else s.zh, t("free", lang) if s.free else t("charged", lang))
+                for s in info.services]
+        out += [("head", t("Our commitments", lang), "")]
+        out += [("line", f"• {c.en if en else c.zh}", "") for c in info.commitments]
+        out += [("head", t("Hotlines", lang), "")]
+        out += [("row", h.en if en else h.zh, h.number) for h in info.hotlines]
+        return out
+
+    def notice_text(self, lang: str) -> str:
+        return "\n".join(" — ".join(x for x in (left, right) if x) for _kind, left, right in self.rows(lang))
+
+    def _build(self, *_: Any) -> None:
+        from kivy.factory import Factory
+
+        table = self.ids.table
+        rows = self.rows(self.app.lang)
+        shape = [kind for kind, _l, _r in rows]
+        if shape == getattr(self, "_shape", None):   # same table, other language: relabel in place
+            for widget, (kind, left, right) in zip(reversed(table.children), rows, strict=True):
+                if kind == "row":
+                    widget.ids.left.text, widget.ids.right.text = left, right
+                else:
+                    widget.text = left
+            return
+        self._shape = shape
+        table.clear_widgets()
+        for kind, left, right in rows:
+            if kind == "head":
+                table.add_widget(Factory.KLabel(text=left, font_size=self.app.fs_h2, bold=True, halign="left"))
+            elif kind == "line":
+                table.add_widget(Factory.KLabel(text=left, halign="left"))
+            else:
+                row = Factory.PriceRow()
+                row.ids.left.text, row.ids.right.text = left, right
+                table.add_widget(row)

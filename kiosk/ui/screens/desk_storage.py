@@ -7,7 +7,9 @@ from typing import Any
 from kivy.clock import Clock
 from kivy.properties import NumericProperty, StringProperty
 
+from kiosk.services.scanning import ScanEvent, SignedScanned
 from kiosk.ui.screens.base import FlowScreen
+from kiosk.ui.services import error_code
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +40,7 @@ class StorageScreen(FlowScreen):
         self.ids.camera.stop()
 
     def deposit(self) -> None:
-        storage, printing = self.app.service("storage"), self.app.service("printing")
+        storage, printing = self.services.storage, self.services.printing
         if storage is None:
             self.notify("This service is not available here")
             return
@@ -63,15 +65,15 @@ class StorageScreen(FlowScreen):
     def _refused(self, exc: BaseException) -> None:
         self.idle_exempt = False
         self.state = "choose"
-        code = str(getattr(exc, "code", "error"))
+        code = error_code(exc, "error")
         log.info("ui.storage_refused code=%s", code)
         self.notify(REFUSALS.get(code, "Something went wrong"))
 
-    def on_scan(self, event: Any) -> bool:
-        code = getattr(event, "code", None)
-        if type(event).__name__ != "SignedScanned" or code is None or code.prefix != "B1":
+    def on_scan(self, event: ScanEvent) -> bool:
+        if not isinstance(event, SignedScanned) or event.code.prefix != "B1":
             return False
-        storage = self.app.service("storage")
+        code = event.code
+        storage = self.services.storage
         if storage is None:
             self.notify("This service is not available here")
             return True
@@ -95,6 +97,17 @@ class StorageScreen(FlowScreen):
             return t("Door {slot} is open: please take your bag. Fee: ¥{amount}", lang).format(
                 slot=int(slot), amount=fee)
         return t("Deposit a bag, or show your storage receipt to collect it", lang)
+
+    def price_text(self, state: str, lang: str) -> str:
+        """The price before anything is deposited; the door afterwards."""
+        storage = self.services.storage
+        if state == "stored" and self.slot:
+            return self.app.t("Door {slot} of locker {locker}", lang).format(slot=int(self.slot), locker=self.locker)
+        if state != "choose" or storage is None:
+            return ""
+        p = storage.policy
+        return self.app.t("First {minutes} min free, then ¥{fee} per hour, at most ¥{cap} a day", lang).format(
+            minutes=p.free_minutes, fee=f"{p.fee_per_hour_cents / 100:.2f}", cap=f"{p.daily_cap_cents / 100:.2f}")
 
     def done(self) -> None:
         self.app.go("rating", flow="storage")

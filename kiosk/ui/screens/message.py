@@ -24,6 +24,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
 
 
 class MessageScreen(FlowScreen):
+    keep_in_history = False
+    home_button = False     # "Back to start" is the way home; Back returns to where it happened
     code = StringProperty("error")
     headline = StringProperty("")
     advice = StringProperty("")
@@ -34,6 +36,9 @@ class MessageScreen(FlowScreen):
         self.code = code if code in MESSAGES else "error"
         self.headline, self.advice = MESSAGES[self.code]
         self.detail = detail
+
+    def spoken(self) -> str:
+        return f"{self.app.t(self.headline)}. {self.app.t(self.advice)}"
 
     def wipe(self) -> None:
         super().wipe()

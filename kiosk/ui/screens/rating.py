@@ -1,9 +1,11 @@
-"""1–5 satisfaction rating at the end of every flow (SurveyService), then back home."""
+"""1–5 satisfaction rating at the end of every flow (SurveyService): one row in the thumb zone; it goes home
+by itself after a while."""
 from __future__ import annotations
 
 import logging
 from typing import Any
 
+from kivy.clock import Clock
 from kivy.properties import StringProperty
 
 from kiosk.ui.screens.base import FlowScreen
@@ -11,20 +13,34 @@ from kiosk.ui.screens.base import FlowScreen
 log = logging.getLogger(__name__)
 
 WORDS = {1: "Very unhappy", 2: "Unhappy", 3: "Neutral", 4: "Happy", 5: "Very happy"}
+AUTO_DISMISS_S = 20.0
 
 
 class RatingScreen(FlowScreen):
+    keep_in_history = False
+    home_button = False       # Skip is the way home
+    back_button = False
     rated_flow = StringProperty("other")
 
     def enter(self, flow: str = "other", **_: Any) -> None:
         super().enter()
         self.rated_flow = flow
 
+    def on_enter(self, *_: Any) -> None:
+        Clock.schedule_once(self._dismiss, AUTO_DISMISS_S)
+
+    def on_leave(self, *_: Any) -> None:
+        Clock.unschedule(self._dismiss)
+
+    def _dismiss(self, _dt: float) -> None:
+        if self.manager is not None and self.manager.current == self.name:
+            self.finish()
+
     def label(self, score: int, lang: str) -> str:
-        return f"{score} {'★' * score}{'☆' * (5 - score)}  {self.app.t(WORDS[score], lang)}"
+        return f"{'★' * score}\n{self.app.t(WORDS[score], lang)}"
 
     def rate(self, score: int) -> None:
-        survey = self.app.service("survey")
+        survey = self.services.survey
         if survey is not None:
             try:
                 survey.rate(self.rated_flow, score, self.app.lang)

@@ -1,10 +1,14 @@
-"""Return: put the item into any empty slot (or scan its label or receipt first); then the fee and a rating."""
+"""Return: the cabinet with its free doors lit (put the item into any), or scan its label or receipt first;
+then the amount card and a rating."""
 from __future__ import annotations
 
 from typing import Any
 
+from kivy.factory import Factory
 from kivy.properties import BooleanProperty, NumericProperty, StringProperty
 
+from kiosk.services.lending import ReturnResult
+from kiosk.services.scanning import ItemScanned, LendingScanned, MemberScanned, ScanEvent
 from kiosk.ui.screens.base import FlowScreen
 
 
@@ -14,6 +18,23 @@ class ReturnScreen(FlowScreen):
     def enter(self, **_: Any) -> None:
         super().enter()
         self.recognised = ""
+        self._draw_lockers()
+
+    def _draw_lockers(self) -> None:
+        """One diagram per lending locker, its empty doors lit."""
+        box = self.ids.lockers
+        box.clear_widgets()
+        lending = self.services.lending
+        lent = set(lending.profiles) if lending is not None else set()
+        for layout in self.services.layouts:
+            if layout.locker_id not in lent:
+                continue
+            view = self.services.view(layout.locker_id)
+            doors = [{"slot": s.slot, "state": s.state} for s in view.slots] if view is not None else []
+            diagram = Factory.LockerDiagram(rows=layout.rows, cols=layout.cols, doors=doors, show_free=True,
+                                            locker_id=layout.locker_id,
+                                            accent=self.app.c_svc.get(layout.item_type, self.app.c_accent))
+            box.add_widget(diagram)
 
     def on_enter(self, *_: Any) -> None:
         self.ids.camera.start()
@@ -21,13 +42,15 @@ class ReturnScreen(FlowScreen):
     def on_leave(self, *_: Any) -> None:
         self.ids.camera.stop()
 
-    def on_scan(self, event: Any) -> bool:
-        kind = type(event).__name__
-        if kind == "ItemScanned":
-            self.recognised = getattr(event.label, "item_id", str(event.label))
-        elif kind == "LendingScanned":
-            self.recognised = getattr(event.token, "lending_id", str(event.token))
-        elif kind == "MemberScanned":
+    def spoken(self) -> str:
+        return self.app.t("Return an item") + ". " + self.app.t("Put the item into any lit door. It locks by itself.")
+
+    def on_scan(self, event: ScanEvent) -> bool:
+        if isinstance(event, ItemScanned):
+            self.recognised = event.label.item_id
+        elif isinstance(event, LendingScanned):
+            self.recognised = event.token.lending_id
+        elif isinstance(event, MemberScanned):
             self.notify("No code needed: just put the item into any empty slot.")
         else:
             return False
@@ -40,6 +63,9 @@ class ReturnScreen(FlowScreen):
 
 
 class ReturnedScreen(FlowScreen):
+    keep_in_history = False
+    home_button = False      # Done is the one way on
+    back_button = False
     found = BooleanProperty(True)
     item_id = StringProperty("")
     minutes = NumericProperty(0)
@@ -48,16 +74,16 @@ class ReturnedScreen(FlowScreen):
     printed = BooleanProperty(False)
     refund = StringProperty("")  # issue 14: "<amount fen>|<reference>" of a QR deposit's refund, or "due"
 
-    def enter(self, result: Any = None, **_: Any) -> None:
+    def enter(self, result: ReturnResult | None = None, **_: Any) -> None:
         super().enter()
-        self.found = getattr(result, "lending", None) is not None
-        self.item_id = str(getattr(result, "item_id", "") or "")
-        self.minutes = int((getattr(result, "duration_s", 0) or 0) // 60)
-        self.fee_cents = int(getattr(result, "fee_cents", 0) or 0)
-        self.bought = bool(getattr(result, "bought", False))
-        self.printed = bool(getattr(getattr(result, "receipt", None), "printed", False))
+        self.found = result is not None and result.lending is not None
+        self.item_id = result.item_id if result is not None else ""
+        self.minutes = int((result.duration_s if result is not None else 0) // 60)
+        self.fee_cents = result.fee_cents if result is not None else 0
+        self.bought = bool(result is not None and result.bought)
+        self.printed = bool(result is not None and result.receipt is not None and result.receipt.printed)
         self.refund = ""
-        payments, item = self.app.service("payments"), self.item_id
+        payments, item = self.services.payments, self.item_id
         if payments is not None and item:
             self.app.run_worker(lambda: payments.settlement(item), self._show_refund, lambda _e: None,
                                 name="ui-refund")
@@ -80,6 +106,13 @@ class ReturnedScreen(FlowScreen):
         amount, _, ref = refund.partition("|")
         return t("Deposit refunded: ¥{amount} (ref. {ref})", lang).format(amount=f"{int(amount) / 100:.2f}", ref=ref)
 
+    def amount(self, found: bool, fee_cents: float, bought: bool, lang: str) -> str:
+        if not found:
+            return "—"
+        if fee_cents <= 0 and not bought:
+            return self.app.t("Free", lang)
+        return f"¥{fee_cents / 100:.2f}"
+
     def summary(self, found: bool, minutes: float, fee_cents: float, bought: bool, lang: str) -> str:
         t = self.app.t
         if not found:
@@ -94,6 +127,11 @@ class ReturnedScreen(FlowScreen):
             rest = t("Fee: ¥{amount}", lang).format(amount=f"{fee_cents / 100:.2f}")
         # Chinese sentences end in 。 and run on without a space; English ones take one
         return text + ("" if lang.startswith("zh") else " ") + rest
+
+    def spoken(self) -> str:
+        lang = self.app.lang
+        head = self.app.t("Thank you! The item is back.") if self.found else self.app.t("Item received")
+        return f"{head} {self.summary(self.found, self.minutes, self.fee_cents, self.bought, lang)}"
 
     def wipe(self) -> None:
         super().wipe()

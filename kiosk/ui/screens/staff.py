@@ -7,6 +7,7 @@ from typing import Any
 from kivy.properties import BooleanProperty, StringProperty
 
 from kiosk.ui.screens.base import FlowScreen
+from kiosk.ui.services import error_code
 
 log = logging.getLogger(__name__)
 
@@ -20,6 +21,8 @@ ERRORS = {
 
 
 class StaffPinScreen(FlowScreen):
+    staff_only = True
+    keep_in_history = False
     staff_id = StringProperty("")
     ready = BooleanProperty(False)
     checking = BooleanProperty(False)
@@ -30,7 +33,7 @@ class StaffPinScreen(FlowScreen):
         self.ids.keypad.clear()
         self.ids.keypad.on_ok = self.submit
         self._badge, self.staff_id, self.ready, self.checking = None, "", False, False
-        staff = self.app.service("staff")
+        staff = self.services.staff
         if staff is None or badge is None:
             self.notify(ERRORS["no_staff_file"])
             return
@@ -43,13 +46,13 @@ class StaffPinScreen(FlowScreen):
         self.staff_id, self.ready = self._badge.staff_id, True
 
     def show_error(self, exc: BaseException) -> None:
-        code = getattr(exc, "code", "")
+        code = error_code(exc, "")
         msgid = ERRORS.get(code, "Something went wrong")
         minutes = int(((getattr(exc, "retry_after_s", 0) or 0) + 59) // 60)
         self.notify(msgid, minutes=minutes)
 
     def submit(self, pin: str) -> None:
-        staff = self.app.service("staff")
+        staff = self.services.staff
         if not self.ready or self.checking or staff is None:
             return
         self.checking = True
@@ -65,7 +68,7 @@ class StaffPinScreen(FlowScreen):
 
     def _refused(self, exc: BaseException) -> None:
         self.checking = False
-        if getattr(exc, "code", "") == "locked":
+        if error_code(exc, "") == "locked":
             self.ready = False
         self.show_error(exc)
 

@@ -105,6 +105,8 @@ def test_member_centre_shows_points_and_redeems_parking_once(make_ui, bare_stati
     assert shows(ui, "3400 points") and shows(ui, "李*")
     ui.screenshot(screenshot_dir / "desk-member-en.png")
     ui.tap_text("1 h parking")
+    assert screen.state == "shown" and shows(ui, "Confirm: 1 h for 100 points")  # points are spent on a second tap
+    ui.tap_text("Confirm: 1 h")
     ui.wait_until(lambda: screen.state == "voucher", what="the voucher")
     assert screen.voucher_code.startswith("P1.") and shows(ui, "Parking voucher: 1 h")
     batch = {"events": [e.envelope() for e in bare_station.store.outbox_pending()]}
