@@ -1,5 +1,10 @@
-"""Kivy UI: cold start to the first drawn frame, RSS after start and after 100 scripted flows, frame time
-with the camera preview running — each beside a baseline measured in the same run.
+"""Kivy UI: tap → next screen drawn (UI work, median and p95 over every tap of the shopper flows), cold start to
+the first drawn frame, RSS after start and after 100 scripted flows, frame time with the camera preview running —
+each beside a baseline measured in the same run.
+
+"UI work" is the time on the UI thread from the touch to the end of the frame that shows the next screen, less
+the buffer swap (under Xvfb the swap is Mesa llvmpipe rasterising 1080×1920 in software: this machine's GL, not
+the UI). Goals (issue 13): tap → drawn ≤ 50 ms p95 of UI work, cold start ≤ 2 s, RSS ≤ 300 MB with the scanner.
 
 Baselines: a bare Kivy app with one label (cold start, RSS) and the home screen without a preview (frames,
 every frame fully redrawn in both). Under Xvfb, GL is Mesa llvmpipe (software): frame times are CPU-bound.
@@ -133,6 +138,63 @@ def frame_times(ui: Any, frames: int) -> tuple[list[float], list[float]]:
     return whole, ui_work
 
 
+TAPS = [  # (screen to start on, text of the button to tap, screen expected next): the shoppers' paths
+    ("attract", None, "home"), ("home", "借雨伞", "borrow"), ("borrow", "首页", "home"),
+    ("home", "归还物品", "return"), ("return", "首页", "home"), ("home", "更多服务", "desk_menu"),
+    ("desk_menu", "会员中心", "member"), ("member", "返回", "desk_menu"), ("desk_menu", "投诉与建议", "complaint"),
+    ("complaint", "返回", "desk_menu"), ("desk_menu", "店铺导览", "directory"), ("directory", "返回", "desk_menu"),
+    ("desk_menu", "失物招领", "lostfound"), ("lostfound", "返回", "desk_menu"), ("desk_menu", "自助存包", "storage"),
+    ("storage", "返回", "desk_menu"), ("desk_menu", "服务与收费公示", "info"), ("info", "首页", "home"),
+    ("rating", "非常满意", "home"),
+]
+
+
+def tap_to_drawn(ui: Any, station: Any, rounds: int) -> list[float]:
+    """UI work (ms) from each tap to the end of the frame that draws the next screen, less the swap."""
+    from kivy.base import EventLoop
+    from kivy.core.window import Window
+
+    from kiosk.ui.touch import SyntheticTouch
+
+    swap: list[float] = []
+    flip = Window.flip
+
+    def timed_flip() -> None:
+        t = time.perf_counter()
+        flip()
+        swap.append((time.perf_counter() - t) * 1000)
+
+    out: list[float] = []
+    Window.flip = timed_flip
+    try:
+        for _ in range(rounds):
+            for start, text, expect in TAPS:
+                if ui.app.current_screen().name != start:
+                    ui.app.go(start, **({"flow": "bench"} if start == "rating" else {}))
+                    ui.step(2)
+                if text is None:
+                    x, y = W / 2, H / 2
+                else:
+                    button = ui.button(text)
+                    x, y = button.to_window(*button.center)
+                swap.clear()
+                t0 = time.perf_counter()
+                touch = SyntheticTouch(x, y)
+                EventLoop._dispatch_input("begin", touch)
+                EventLoop.idle()
+                EventLoop._dispatch_input("end", touch)
+                EventLoop.idle()   # the release switches screens and this frame draws the new one
+                took = (time.perf_counter() - t0) * 1000 - sum(swap)
+                if ui.app.current_screen().name != expect:
+                    raise RuntimeError(f"tap {text!r} on {start} led to {ui.app.current_screen().name}")
+                out.append(took)
+            ui.app.end_session("bench")
+            ui.step(2)
+    finally:
+        Window.flip = flip
+    return out
+
+
 def p95(values: list[float]) -> float:
     return sorted(values)[int(len(values) * 0.95) - 1]
 
@@ -186,6 +248,7 @@ def run(args: argparse.Namespace) -> int:
         scripted_flows(ui, station, args.flows)
         flows_s = time.perf_counter() - t0
         rss_end = proc.memory_info().rss / 2**20
+        taps = tap_to_drawn(ui, station, 5)
 
         ui.app.go("home")
         base_frames, base_work = frame_times(ui, args.frames)
@@ -194,29 +257,39 @@ def run(args: argparse.Namespace) -> int:
         scanning.start()
         camera.show(station.tokens.member_code("M-10086"))
         station.scanning = scanning
+        from kiosk.ui.services import UiServices
+
+        ui.app.services = UiServices.of(station)   # the scanner joins after the app was built
         ui.app.go("borrow", item_type="umbrella")
         ui.step(5)
         preview_frames, preview_work = frame_times(ui, args.frames)
         preview_fps = ui.app.current_screen().ids.camera.fps
+        rss_scanner = proc.memory_info().rss / 2**20
         scanning.stop()
 
     growth = (rss_end - rss_start) / rss_start
     rows = [
+        (f"tap → next screen drawn, UI work median (ms, {len(taps)} taps)", statistics.median(taps),
+         statistics.median(base_work)),
+        ("tap → next screen drawn, UI work p95 (ms)", p95(taps), p95(base_work)),
         ("cold start to first frame (s)", cold_kiosk["wall_s"], cold_base["wall_s"]),
         ("RSS after start (MB)", cold_kiosk["rss_mb"], cold_base["rss_mb"]),
         (f"RSS before/after {args.flows} flows (MB)", rss_end, rss_start),
+        ("RSS with the scanner running (MB)", rss_scanner, rss_end),
         ("frame time median (ms)", statistics.median(preview_frames), statistics.median(base_frames)),
         ("frame time p95 (ms)", p95(preview_frames), p95(base_frames)),
         ("UI work per frame, less swap, median (ms)", statistics.median(preview_work), statistics.median(base_work)),
         ("UI work per frame, less swap, p95 (ms)", p95(preview_work), p95(base_work)),
     ]
-    print(f"{'measure':44} {'kiosk':>10} {'baseline':>10} {'ratio':>7}")
+    print(f"{'measure':52} {'kiosk':>10} {'baseline':>10} {'ratio':>7}")
     for name, value, base in rows:
-        print(f"{name:44} {value:10.2f} {base:10.2f} {value / base if base else 0:7.2f}")
+        print(f"{name:52} {value:10.2f} {base:10.2f} {value / base if base else 0:7.2f}")
     print(f"flows: {args.flows} in {flows_s:.1f} s ({flows_s / args.flows * 1000:.0f} ms each); "
           f"preview fps {preview_fps:.1f}; baselines: bare Kivy label app (start, RSS), home without preview "
-          f"(frames)")
+          f"(frames; the tap rows' baseline is one idle home frame's UI work)")
     result = {
+        "tap_ui_ms_median": round(statistics.median(taps), 2), "tap_ui_ms_p95": round(p95(taps), 2),
+        "taps": len(taps), "rss_scanner_mb": round(rss_scanner, 1),
         "cold_start_s": round(cold_kiosk["wall_s"], 3), "cold_start_baseline_s": round(cold_base["wall_s"], 3),
         "cold_start_ratio": round(cold_kiosk["wall_s"] / cold_base["wall_s"], 2),
         "rss_start_mb": round(cold_kiosk["rss_mb"], 1), "rss_baseline_mb": round(cold_base["rss_mb"], 1),
@@ -230,8 +303,7 @@ def run(args: argparse.Namespace) -> int:
         "ui_work_ms_p95": round(p95(preview_work), 2),
         "ui_work_baseline_ms_median": round(statistics.median(base_work), 2),
         "preview_fps": round(preview_fps, 1),
-        "goals_met": bool(cold_kiosk["wall_s"] <= 4 and cold_kiosk["rss_mb"] <= 250 and rss_end <= 250
-                          and growth <= 0.10 and p95(preview_frames) <= 33),
+        "goals_met": bool(p95(taps) <= 50 and cold_kiosk["wall_s"] <= 2 and rss_scanner <= 300),
         # the same goals with the frame counted without the software-GL swap (see frame_times)
         "ui_goals_met": bool(cold_kiosk["wall_s"] <= 4 and cold_kiosk["rss_mb"] <= 250 and growth <= 0.10
                              and p95(preview_work) <= 33),

@@ -33,6 +33,7 @@ from kiosk.ui.speech import Speaker, make_speaker
 from kiosk.ui.theme import SERVICE_COLOURS, make_theme
 
 log = logging.getLogger(__name__)
+SILENT_MARKS = set("✓⚠▲▼▶●○■□★☆")   # shown beside words for the eye; the words are what is read
 UI_DIR = Path(__file__).parent
 
 
@@ -111,6 +112,7 @@ class KioskApp(App):
 
     # speech: heading, countdown and errors, in the UI's language --------------------------------
     def say(self, text: str, *, urgent: bool = False) -> None:
+        text = "".join(ch for ch in text if ch not in SILENT_MARKS).strip()
         if self.speech and text:
             self.speaker.say(text, "zh" if self.lang.startswith("zh") else "en", interrupt=urgent)
 
