@@ -6,13 +6,13 @@ import time
 from pathlib import Path
 from typing import Any
 
+from drivers.locker.faults import fault_words
 from kivy.clock import Clock
 from kivy.factory import Factory
 from kivy.properties import BooleanProperty, NumericProperty, StringProperty
 
-from drivers.locker.faults import fault_words
-from kiosk.services.receipts import StaffTestPage
 from kiosk.services.diagnostics import StationHealth
+from kiosk.services.receipts import StaffTestPage
 from kiosk.ui.health_words import RESULTS, SLOT_OPS, camera_words, other_lines, printer_words
 from kiosk.ui.screens.base import FlowScreen
 from kiosk.ui.services import UiServices, error_code, newest_receipt
