@@ -27,7 +27,7 @@ def test_the_door_open_screen_is_spoken_in_chinese_and_english(make_ui, bare_sta
     wait.show(BorrowProgress("door_open", "U1", 7, "U-0007", None, now + 12))
     ui.step(2)
     lang, text = speaker.said[-1]
-    assert lang == "zh" and text == "柜门已打开。 请取伞 — 12 秒。 U1 柜 7 号门。", text
+    assert lang == "zh" and text == "柜门已打开。请取伞 — 12 秒。U1 柜 7 号门。", text
     argv = speaker.command(text, lang)
     assert argv[:3] == [speaker.binary, "-v", "cmn"] and argv[-1] == text
     speaker.wait()

@@ -6,7 +6,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from drivers.locker.faults import fault_words
+from mallcommon.faults import fault_words
 from kivy.clock import Clock
 from kivy.factory import Factory
 from kivy.properties import BooleanProperty, NumericProperty, StringProperty

@@ -81,8 +81,11 @@ class WaitScreen(FlowScreen):
         t = self.app.t
         if self.stage != "door_open":
             return t(self.title_msgid)
-        return " ".join((t(self.title_msgid) + ".", self.headline(self.stage, self.seconds, self.app.lang) + ".",
-                         self.where(self.locker_id, self.slot, -1, self.app.lang) + "."))
+        zh = self.app.lang.startswith("zh")
+        stop, gap = ("。", "") if zh else (".", " ")
+        parts = (t(self.title_msgid), self.headline(self.stage, self.seconds, self.app.lang),
+                 self.where(self.locker_id, self.slot, -1, self.app.lang))
+        return gap.join(p + stop for p in parts)
 
     def headline(self, stage: str, seconds: float, lang: str) -> str:
         t = self.app.t
