@@ -14,6 +14,7 @@ Usage: .venv/bin/python bench/ui_startup.py [--flows 100] [--frames 150]
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import statistics
@@ -21,6 +22,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -113,17 +115,8 @@ def frame_times(ui: Any, frames: int) -> tuple[list[float], list[float]]:
     copying the whole window to the X server: it measures this machine's software GL, not the UI."""
     from kivy.core.window import Window
 
-    swap: list[float] = []
-    flip = Window.flip
-
-    def timed_flip() -> None:
-        t = time.perf_counter()
-        flip()
-        swap.append((time.perf_counter() - t) * 1000)
-
-    Window.flip = timed_flip
     whole, ui_work = [], []
-    try:
+    with swap_timer() as swap:
         for _ in range(frames):
             Window.canvas.ask_update()
             swap.clear()
@@ -133,9 +126,27 @@ def frame_times(ui: Any, frames: int) -> tuple[list[float], list[float]]:
             whole.append(took)
             ui_work.append(took - sum(swap))
             time.sleep(1 / 60)  # let the camera produce frames as it would between display refreshes
+    return whole, ui_work
+
+
+@contextlib.contextmanager
+def swap_timer() -> Iterator[list[float]]:
+    """Times every buffer swap (ms) while active: the software-GL part of a frame, subtracted as not UI work."""
+    from kivy.core.window import Window
+
+    swap: list[float] = []
+    flip = Window.flip
+
+    def timed_flip() -> None:
+        t = time.perf_counter()
+        flip()
+        swap.append((time.perf_counter() - t) * 1000)
+
+    Window.flip = timed_flip
+    try:
+        yield swap
     finally:
         Window.flip = flip
-    return whole, ui_work
 
 
 TAPS = [  # (screen to start on, text of the button to tap, screen expected next): the shoppers' paths
@@ -152,21 +163,11 @@ TAPS = [  # (screen to start on, text of the button to tap, screen expected next
 def tap_to_drawn(ui: Any, station: Any, rounds: int) -> list[float]:
     """UI work (ms) from each tap to the end of the frame that draws the next screen, less the swap."""
     from kivy.base import EventLoop
-    from kivy.core.window import Window
 
     from kiosk.ui.touch import SyntheticTouch
 
-    swap: list[float] = []
-    flip = Window.flip
-
-    def timed_flip() -> None:
-        t = time.perf_counter()
-        flip()
-        swap.append((time.perf_counter() - t) * 1000)
-
     out: list[float] = []
-    Window.flip = timed_flip
-    try:
+    with swap_timer() as swap:
         for _ in range(rounds):
             for start, text, expect in TAPS:
                 if ui.app.current_screen().name != start:
@@ -190,8 +191,6 @@ def tap_to_drawn(ui: Any, station: Any, rounds: int) -> list[float]:
                 out.append(took)
             ui.app.end_session("bench")
             ui.step(2)
-    finally:
-        Window.flip = flip
     return out
 
 
