@@ -6,7 +6,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-from mallcommon.faults import fault_words
 from kivy.clock import Clock
 from kivy.factory import Factory
 from kivy.properties import BooleanProperty, NumericProperty, StringProperty
@@ -16,6 +15,7 @@ from kiosk.services.receipts import StaffTestPage
 from kiosk.ui.health_words import RESULTS, SLOT_OPS, camera_words, other_lines, printer_words
 from kiosk.ui.screens.base import FlowScreen
 from kiosk.ui.services import UiServices, error_code, newest_receipt
+from mallcommon.faults import fault_words
 
 log = logging.getLogger(__name__)
 
