@@ -12,6 +12,7 @@ from typing import Any
 from kivy.properties import NumericProperty, StringProperty
 
 from kiosk.ui.screens.base import FlowScreen
+from kiosk.ui.services import error_code
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +46,7 @@ class PayScreen(FlowScreen):
         super().enter()
         self.item_type, self.provider = item_type, provider if provider in PROVIDERS else "wechat"
         self.state, self.qr, self.amount_fen, self.station_order_id = "creating", "", 0, ""
-        payments = self.app.service("payments")
+        payments = self.services.payments
         if payments is None:
             self.state = "failed"
             return
@@ -56,7 +57,9 @@ class PayScreen(FlowScreen):
     def _show_qr(self, order: Any) -> None:
         self.qr, self.amount_fen, self.station_order_id = order.qr or "", order.amount_fen, order.station_order_id
         self.state = "open"
-        payments, soid = self.app.service("payments"), order.station_order_id
+        payments, soid = self.services.payments, order.station_order_id
+        if payments is None:
+            return
         self.app.run_worker(lambda: payments.wait_paid(soid, 300.0), self._after_wait, self._failed,
                             name="ui-pay-wait")
 
@@ -67,7 +70,9 @@ class PayScreen(FlowScreen):
             self.state = "expired"
             return
         self.state = "dispensing"
-        payments, soid = self.app.service("payments"), order.station_order_id
+        payments, soid = self.services.payments, order.station_order_id
+        if payments is None:
+            return
         self.app.run_worker(lambda: payments.dispense(soid), self._dispensed, self._failed, name="ui-pay-dispense")
 
     def _dispensed(self, order: Any) -> None:
@@ -75,7 +80,7 @@ class PayScreen(FlowScreen):
             "refunded" if order.state in ("refund_due", "refunded") else "dispensing")
 
     def _failed(self, exc: BaseException) -> None:
-        log.warning("ui.pay_failed code=%s", getattr(exc, "code", type(exc).__name__))
+        log.warning("ui.pay_failed code=%s", error_code(exc, type(exc).__name__))
         self.state = "failed"
 
     def headline(self, state: str, lang: str) -> str:
@@ -101,7 +106,7 @@ class PayScreen(FlowScreen):
 
     def _give_up(self) -> None:
         """Leaving an unpaid QR: close it at the centre (off the UI thread)."""
-        payments, soid = self.app.service("payments"), self.station_order_id
+        payments, soid = self.services.payments, self.station_order_id
         if payments is not None and soid and self.state == "open":
             self.station_order_id = ""
             self.app.run_worker(lambda: payments.cancel(soid), lambda _o: None, self._failed, name="ui-pay-cancel")
