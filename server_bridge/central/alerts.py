@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Any, cast
 
-from sqlalchemy import Table, insert, or_, select
+from sqlalchemy import Table, func, insert, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -165,7 +165,6 @@ class FleetView:
         self.stations: list[Any] = []
         self.health_read = 0  # health documents read by the last pass
         self._changed_mark: float | None = None
-        self._created_mark: float | None = None
 
     def refresh(self, session: Session, now: float, settings: AlertSettings) -> set[str]:
         """Read what may have changed; returns the stations device rules must judge again."""
@@ -173,10 +172,11 @@ class FleetView:
         st = Station.__table__.c
         columns = [c for c in Station.__table__.columns if c.name != "health"]
         q = select(*columns)
-        if self._changed_mark is not None and self._created_mark is not None:
+        if self._changed_mark is not None:
             q = q.where(or_(st.last_heartbeat_at.is_(None), st.last_heartbeat_at < cut,
-                            st.upload_problem.is_not(None), st.health_changed_at > self._changed_mark,
-                            st.created_at > self._created_mark))
+                            st.upload_problem.is_not(None), st.health_changed_at > self._changed_mark))
+            if session.scalar(select(func.count()).select_from(Station)) != len(self.known):
+                self.known = set(session.scalars(select(Station.station_id)))  # stations added or removed
         rows = list(session.execute(q.order_by(st.station_id)).all())
         changed = [r.station_id for r in rows
                    if r.station_id not in self.changed_at or r.health_changed_at != self.changed_at[r.station_id]]
@@ -193,8 +193,7 @@ class FleetView:
         flipped = (offline ^ self.offline) if self._changed_mark is not None else set(self.known)
         self.offline, self.online = offline, self.known - offline
         marks = [r.health_changed_at for r in rows if r.health_changed_at is not None]
-        self._changed_mark = max([*marks, self._changed_mark or 0.0]) - self.CHANGE_MARGIN_S
-        self._created_mark = max([r.created_at for r in rows] + [self._created_mark or 0.0]) - self.CHANGE_MARGIN_S
+        self._changed_mark = max([*marks, (self._changed_mark or 0.0) + self.CHANGE_MARGIN_S]) - self.CHANGE_MARGIN_S
         self.stations = rows
         return set(changed) | flipped
 
