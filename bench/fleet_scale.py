@@ -1,0 +1,304 @@
+"""The centre's cost curve: simulated fleets of 1,000 / 10,000 / 100,000 stations against the centre on a
+throwaway PostgreSQL, with 1, 2 and 4 API instances (`serve --alerts off`, as behind a proxy) and the alert
+evaluator on its own.
+
+Time is compressed: every station heartbeats at its real 30 s interval scaled down to what the load generator
+can push, and ~2 % of requests are event uploads (40 events per station per day against 2,880 heartbeats, the
+same ratio); ~2 % of heartbeats change what the alert rules judge (a lending or a battery crossing the
+threshold). Per fleet size it reports heartbeats/s, p50/p99 latency, the alert pass (cold: all health read;
+steady: after 1 % of the fleet changed), rows and bytes per station per day, and CPU per 1,000 stations at
+the real rate (centre + PostgreSQL CPU time per heartbeat × 1,000 / 30 s). One machine (2 shared cores) runs
+the load generator, the API instances and PostgreSQL: the figures are a floor for this box, not a server.
+
+    .venv/bin/python bench/fleet_scale.py [--fleets 1000,10000,100000] [--workers 1,2,4] [--seconds 6]
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import json
+import random
+import secrets
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from sqlalchemy import insert, text  # noqa: E402
+
+from server_bridge.central import schema_migrations  # noqa: E402
+from server_bridge.central.alerts import AlertSettings, FleetView, evaluate, sample_devices  # noqa: E402
+from server_bridge.central.db import Database  # noqa: E402
+from server_bridge.central.fleet import HeartbeatBuffer  # noqa: E402
+from server_bridge.central.localpg import LocalPostgres  # noqa: E402
+from server_bridge.central.models import Station  # noqa: E402
+from server_bridge.central.runner import CentralProcess  # noqa: E402
+from server_bridge.central.schemas import Heartbeat  # noqa: E402
+from server_bridge.central.wiring import build_registry  # noqa: E402
+
+BEAT_S = 30.0
+EVENTS_PER_DAY = 40
+BEATS_PER_DAY = 86400 / BEAT_S
+CHANGE_P = 0.02
+SAMPLE_EVERY_S = 60.0
+
+
+def health(variant: int) -> dict[str, Any]:
+    """A station as the kiosk reports it: printer, camera, 24 umbrella slots and 12 power bank slots."""
+    return {"ts": time.time(), "version": "1.4.0", "uptime_s": 3600,
+            "printer": {"online": True, "paper_out": False, "paper_near_end": False, "cover_open": False},
+            "camera": {"connected": True, "fps": 15.0, "decode_rate": 0.95},
+            "lockers": [{"locker_id": "UL1", "item_type": "umbrella", "online": True, "faults": [],
+                         "slots": [{"slot": s, "state": "occupied" if (s + variant) % 4 else "empty",
+                                    "item": f"U-{s:04d}" if (s + variant) % 4 else None} for s in range(1, 25)]},
+                        {"locker_id": "PB1", "item_type": "power_bank", "online": True, "faults": [],
+                         "slots": [{"slot": s, "state": "occupied", "item": f"P-{s:03d}", "battery": 60 + 3 * s,
+                                    "charging": True} for s in range(1, 13)]}],
+            "outbox": {"depth": 0, "oldest_age_s": None}}
+
+
+BODIES = [json.dumps(health(v), separators=(",", ":")).encode() for v in (0, 1)]
+
+
+def event_body(sid: str, seq: int) -> bytes:
+    data = {"lending_id": f"{sid}-L{seq}", "member_id": None, "item_type": "umbrella", "item_id": f"{sid}-U{seq % 24}",
+            "station_id": sid, "locker_id": "UL1", "slot": 1 + seq % 24, "started_at": time.time(),
+            "due_at": time.time() + 86400}
+    return json.dumps({"events": [{"seq": seq, "id": f"{sid}-{seq:010d}-ev", "type": "lending.started",
+                                   "ts": "2026-11-30T10:00:00Z", "data": data}]}, separators=(",", ":")).encode()
+
+
+def register(db: Database, n: int) -> dict[str, str]:
+    tokens = {f"S{i:06d}": secrets.token_urlsafe(32) for i in range(n)}
+    rows = [{"station_id": sid, "name": "", "token_hash": hashlib.sha256(tok.encode()).hexdigest(),
+             "created_at": time.time(), "acked_seq": 0} for sid, tok in tokens.items()]
+    with db.session() as s:
+        for i in range(0, n, 10_000):
+            s.execute(insert(Station), rows[i:i + 10_000])
+    beats = HeartbeatBuffer(db, flush_s=0)
+    first = Heartbeat.model_validate_json(BODIES[0])
+    for i, sid in enumerate(tokens):  # every station has reported once (the alert pass has a fleet to judge)
+        beats._pending[sid] = (time.time(), first)
+        if i % 10_000 == 9_999:
+            beats.flush()
+    beats.flush()
+    return tokens
+
+
+async def load(ports: list[int], tokens: dict[str, str], connections: int, seconds: float,
+               seed: int) -> dict[str, Any]:
+    sids = list(tokens)
+    heads = {sid: (f"Authorization: Bearer {tok}\r\nContent-Type: application/json\r\n").encode()
+             for sid, tok in tokens.items()}
+    variant = dict.fromkeys(sids, 0)
+    seqs = dict.fromkeys(sids, 0)
+    lat: list[float] = []
+    ev_lat: list[float] = []
+    errors = 0
+    changes = 0
+    rng = random.Random(seed)
+    started = time.perf_counter()
+    measure_from, stop_at = started + 1.5, started + 1.5 + seconds
+    cursor = rng.randrange(len(sids))
+    events_every = round(BEATS_PER_DAY / EVENTS_PER_DAY)
+
+    async def worker(k: int) -> None:
+        nonlocal errors, changes, cursor
+        port = ports[k % len(ports)]
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        n = 0
+        while True:
+            t0 = time.perf_counter()
+            if t0 >= stop_at:
+                break
+            sid = sids[cursor % len(sids)]
+            cursor += 1
+            n += 1
+            is_event = n % events_every == 0
+            if is_event:
+                seqs[sid] += 1
+                body, path = event_body(sid, seqs[sid]), f"/api/v1/stations/{sid}/events"
+            else:
+                if rng.random() < CHANGE_P:
+                    variant[sid] ^= 1
+                    changes += 1
+                body, path = BODIES[variant[sid]], f"/api/v1/stations/{sid}/heartbeat"
+            writer.write(f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: {len(body)}\r\n".encode()
+                         + heads[sid] + b"\r\n" + body)
+            head = await reader.readuntil(b"\r\n\r\n")
+            status = int(head.split(b" ", 2)[1])
+            length = 0
+            for line in head.split(b"\r\n"):
+                if line.lower().startswith(b"content-length:"):
+                    length = int(line.split(b":")[1])
+            if length:
+                await reader.readexactly(length)
+            t1 = time.perf_counter()
+            if status not in (200, 204):
+                errors += 1
+            if t0 >= measure_from:
+                (ev_lat if is_event else lat).append(t1 - t0)
+        writer.close()
+
+    await asyncio.gather(*(worker(k) for k in range(connections)))
+    lat.sort()
+    q = statistics.quantiles(lat, n=100) if len(lat) > 100 else [float("nan")] * 99
+    return {"beats": len(lat), "beats_per_s": len(lat) / seconds, "events_per_s": len(ev_lat) / seconds,
+            "p50_ms": q[49] * 1000, "p99_ms": q[98] * 1000, "errors": errors, "changes": changes}
+
+
+def cpu_of(procs: list[psutil.Process]) -> float:
+    total = 0.0
+    for p in procs:
+        try:
+            t = p.cpu_times()
+            total += t.user + t.system
+        except psutil.Error:
+            pass
+    return total
+
+
+def postgres_procs(pg: LocalPostgres) -> list[psutil.Process]:
+    assert pg.proc is not None
+    root = psutil.Process(pg.proc.pid)
+    return [root, *root.children(recursive=True)]
+
+
+def alert_pass(db: Database, n: int) -> dict[str, float]:
+    """Cold pass (every health read), then steady passes after 1 % of the fleet changed its health."""
+    rules = build_registry().alert_rules
+    settings = AlertSettings(offline_after_s=3600)
+    view = FleetView()
+    t0 = time.perf_counter()
+    with db.session() as s:
+        evaluate(s, time.time(), settings, rules, view)
+    cold = time.perf_counter() - t0
+    beats = HeartbeatBuffer(db, flush_s=0)
+    changed = Heartbeat.model_validate_json(BODIES[1])
+    steady = []
+    for k in range(3):
+        for sid in random.Random(k).sample([f"S{i:06d}" for i in range(n)], max(1, n // 100)):
+            beats._pending[sid] = (time.time(), changed if k % 2 == 0 else Heartbeat.model_validate_json(BODIES[0]))
+        beats.flush()
+        t0 = time.perf_counter()
+        with db.session() as s:
+            evaluate(s, time.time(), settings, rules, view)
+        steady.append(time.perf_counter() - t0)
+    t0 = time.perf_counter()
+    with db.session() as s:
+        sample_devices(s, time.time(), settings, view)
+    sample = time.perf_counter() - t0
+    return {"cold_ms": cold * 1000, "steady_ms": statistics.median(steady) * 1000,
+            "health_read": view.health_read, "sample_ms": sample * 1000}
+
+
+def sizes(db: Database, n: int, changes_per_beat: float) -> dict[str, float]:
+    """Bytes per row of each growing table, times its rows per station per day. A row costs its average
+    stored size plus a tuple header and line pointer (28 B) plus ~32 B per index entry: measured sizes of the
+    whole relations would mostly be empty pages after a few seconds of load."""
+    per_row: dict[str, float] = {}
+    with db.session() as s:
+        for table in ("events", "lendings", "health_changes", "device_samples", "device_uptime_hourly",
+                      "device_uptime_daily", "stations"):
+            avg = s.scalar(text(f"SELECT avg(pg_column_size(t.*)) FROM {table} t"))
+            indexes = int(s.scalar(text(f"SELECT count(*) FROM pg_indexes WHERE tablename = '{table}'")) or 0)
+            per_row[table] = (float(avg) if avg is not None else 56.0) + 28 + 32 * indexes
+    day = {"events": EVENTS_PER_DAY, "lendings": EVENTS_PER_DAY / 2,
+           "health_changes": changes_per_beat * BEATS_PER_DAY, "device_uptime_hourly": 24, "device_uptime_daily": 1}
+    monitoring = sum(day[t] * per_row[t] for t in ("health_changes", "device_uptime_hourly", "device_uptime_daily"))
+    events = sum(day[t] * per_row[t] for t in ("events", "lendings"))
+    return {"monitoring_bytes_per_station_day": monitoring, "event_bytes_per_station_day": events,
+            "rows_per_station_day": sum(day.values()),
+            "raw_samples_steady_bytes_per_station": 6 * 3600 / SAMPLE_EVERY_S * per_row["device_samples"],
+            "station_row_bytes": per_row["stations"], "health_change_row_bytes": per_row["health_changes"],
+            "event_row_bytes": per_row["events"], "hourly_row_bytes": per_row["device_uptime_hourly"]}
+
+
+def run_fleet(pg: LocalPostgres, work: Path, n: int, workers: list[int], seconds: float,
+              connections: int) -> list[dict[str, Any]]:
+    url = pg.create_database(f"fleet_{n}")
+    schema_migrations.upgrade(url)
+    db = Database(url)
+    t0 = time.perf_counter()
+    tokens = register(db, n)
+    setup_s = time.perf_counter() - t0
+    out = []
+    totals = {"beats": 0, "changes": 0}
+    for w in workers:
+        centres = [CentralProcess(url, work / f"c{n}-{w}-{i}", offline_after_s=3600, eval_every_s=3600,
+                                  alerts="off") for i in range(w)]
+        for c in centres:
+            c.start()
+        procs = [psutil.Process(c.proc.pid) for c in centres if c.proc is not None] + postgres_procs(pg)
+        cpu0, wall0 = cpu_of(procs), time.perf_counter()
+        try:
+            r = asyncio.run(load([c.port for c in centres], tokens, connections, seconds, seed=n + w))
+        finally:
+            cpu1, wall1 = cpu_of(procs), time.perf_counter()
+            for c in centres:
+                c.stop()
+        totals["beats"] += r["beats"]
+        totals["changes"] += r["changes"]
+        cores = (cpu1 - cpu0) / (wall1 - wall0)
+        per_beat_cpu = cores / max(r["beats_per_s"], 1e-9)
+        r.update(stations=n, workers=w, setup_s=setup_s, centre_pg_cores=cores,
+                 millicores_per_1000_stations=1000 * per_beat_cpu * 1000 / BEAT_S)
+        out.append(r)
+    passes = alert_pass(db, n)
+    size = sizes(db, n, totals["changes"] / max(totals["beats"], 1))
+    for r in out:
+        r.update(passes, **size)
+    db.dispose()
+    return out
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--fleets", default="1000,10000,100000")
+    parser.add_argument("--workers", default="1,2,4")
+    parser.add_argument("--seconds", type=float, default=6.0)
+    parser.add_argument("--connections", type=int, default=48)
+    args = parser.parse_args()
+    fleets = [int(x) for x in args.fleets.split(",")]
+    workers = [int(x) for x in args.workers.split(",")]
+    pg = LocalPostgres().start()
+    work = Path(tempfile.mkdtemp(prefix="bench-fleet-"))
+    rows: list[dict[str, Any]] = []
+    try:
+        for n in fleets:
+            rows += run_fleet(pg, work, n, workers, args.seconds, args.connections)
+    finally:
+        pg.stop()
+    cols = [("stations", "{:>8}"), ("workers", "{:>4}"), ("beats_per_s", "{:>8.0f}"), ("p50_ms", "{:>7.1f}"),
+            ("p99_ms", "{:>7.1f}"), ("events_per_s", "{:>6.0f}"), ("errors", "{:>5}"), ("cold_ms", "{:>8.0f}"),
+            ("steady_ms", "{:>8.0f}"), ("centre_pg_cores", "{:>6.2f}"), ("millicores_per_1000_stations", "{:>8.1f}"),
+            ("monitoring_bytes_per_station_day", "{:>8.0f}"), ("event_bytes_per_station_day", "{:>8.0f}")]
+    heads = ["stations", "wrk", "beats/s", "p50 ms", "p99 ms", "ev/s", "err", "alert0 ms", "alert ms",
+             "cores", "mcore/1k", "mon B/d", "evt B/d"]
+    print(" ".join(f"{h:>{len(f.format(rows[0][k]))}}" for h, (k, f) in zip(heads, cols, strict=True)))
+    for r in rows:
+        print(" ".join(f.format(r[k]) for k, f in cols))
+    best = max((r for r in rows if r["stations"] == max(fleets)), key=lambda r: r["beats_per_s"])
+    result = {"rows": [{k: (round(v, 2) if isinstance(v, float) else v) for k, v in r.items()} for r in rows],
+              "best_at_largest_fleet": {"stations": best["stations"], "workers": best["workers"],
+                                        "beats_per_s": round(best["beats_per_s"]), "p99_ms": round(best["p99_ms"], 1),
+                                        "alert_pass_ms": round(best["steady_ms"], 1),
+                                        "monitoring_bytes_per_station_day": round(best["monitoring_bytes_per_station_day"]),
+                                        "event_bytes_per_station_day": round(best["event_bytes_per_station_day"])},
+              "goals": {"beats_5000_per_s_p99_50ms": best["beats_per_s"] >= 5000 and best["p99_ms"] <= 50,
+                        "alert_pass_200ms": best["steady_ms"] <= 200,
+                        "monitoring_50kb_per_station_day": best["monitoring_bytes_per_station_day"] <= 50_000},
+              "machine": f"{psutil.cpu_count()} cores shared with other work; load generator on the same box"}
+    print("RESULT " + json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
