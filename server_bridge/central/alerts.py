@@ -192,8 +192,8 @@ class FleetView:
         offline = {r.station_id for r in rows if not is_online(r, now, settings.offline_after_s)}
         flipped = (offline ^ self.offline) if self._changed_mark is not None else set(self.known)
         self.offline, self.online = offline, self.known - offline
-        marks = [r.health_changed_at for r in rows if r.health_changed_at is not None]
-        self._changed_mark = max([*marks, (self._changed_mark or 0.0) + self.CHANGE_MARGIN_S]) - self.CHANGE_MARGIN_S
+        # next time: what changed since a little before this pass (a beat is stamped before it is committed)
+        self._changed_mark = now - self.CHANGE_MARGIN_S
         self.stations = rows
         return set(changed) | flipped
 
