@@ -7,6 +7,7 @@ before that event on, so whatever order the stations' uploads arrive in, the pai
 """
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -211,6 +212,21 @@ def repair_items(conn: Connection, since: dict[str, float] | None = None) -> int
     return len(lending_rows) + len(return_rows)
 
 
+_LOCK_PG = text("SELECT pg_advisory_xact_lock(k) FROM unnest(CAST(:keys AS bigint[])) AS k ORDER BY k")
+
+
+def _lock_items(conn: Connection, items: Iterable[str]) -> None:
+    """Two stations' batches touching one item must not re-pair it at once (each would write a timeline
+    without the other's uncommitted events). PostgreSQL: a transaction lock per item, taken in one order;
+    SQLite: writers are serialised already (BEGIN IMMEDIATE)."""
+    if conn.dialect.name != "postgresql":
+        return
+    keys = sorted({int.from_bytes(hashlib.blake2b(i.encode(), digest_size=8).digest(), "big", signed=True)
+                   for i in items})
+    if keys:
+        conn.execute(_LOCK_PG, {"keys": keys})
+
+
 def project_lending_batch(session: Session, station_id: str, events: list[Envelope]) -> None:
     conn = session.connection()
     starts: list[dict[str, Any]] = []
@@ -248,6 +264,7 @@ def project_lending_batch(session: Session, station_id: str, events: list[Envelo
             v = SurveyRated.model_validate(ev.data)
             ratings.append({"station_id": station_id, "flow": v.flow, "score": v.score, "lang": v.lang,
                             "at": event_epoch(ev)})
+    _lock_items(conn, since)
     if starts:
         _insert_ignoring_duplicates(conn, LENDINGS, starts)
     if returns:
