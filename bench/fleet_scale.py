@@ -31,6 +31,7 @@ import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from heartbeat_ingest import read_response  # noqa: E402  (bench/ is on the path when run as a script)
 from sqlalchemy import insert, text  # noqa: E402
 
 from server_bridge.central import schema_migrations  # noqa: E402
@@ -132,14 +133,7 @@ async def load(ports: list[int], tokens: dict[str, str], connections: int, secon
                 body, path = BODIES[variant[sid]], f"/api/v1/stations/{sid}/heartbeat"
             writer.write(f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: {len(body)}\r\n".encode()
                          + heads[sid] + b"\r\n" + body)
-            head = await reader.readuntil(b"\r\n\r\n")
-            status = int(head.split(b" ", 2)[1])
-            length = 0
-            for line in head.split(b"\r\n"):
-                if line.lower().startswith(b"content-length:"):
-                    length = int(line.split(b":")[1])
-            if length:
-                await reader.readexactly(length)
+            status = await read_response(reader)
             t1 = time.perf_counter()
             if status not in (200, 204):
                 errors += 1

@@ -48,6 +48,18 @@ def requests_for(stations: dict[str, str], port: int) -> list[bytes]:
     return out
 
 
+async def read_response(reader: asyncio.StreamReader) -> int:
+    """Reads one HTTP/1.1 response (head and body) off a keep-alive connection; returns its status."""
+    head = await reader.readuntil(b"\r\n\r\n")
+    length = 0
+    for line in head.split(b"\r\n"):
+        if line.lower().startswith(b"content-length:"):
+            length = int(line.split(b":")[1])
+    if length:
+        await reader.readexactly(length)
+    return int(head.split(b" ", 2)[1])
+
+
 async def load(port: int, reqs: list[bytes], connections: int, warmup_s: float, seconds: float) -> dict:
     latencies: list[float] = []
     errors = 0
@@ -64,14 +76,7 @@ async def load(port: int, reqs: list[bytes], connections: int, warmup_s: float, 
                 break
             writer.write(reqs[i % len(reqs)])
             i += connections
-            head = await reader.readuntil(b"\r\n\r\n")
-            status = int(head.split(b" ", 2)[1])
-            length = 0
-            for line in head.split(b"\r\n"):
-                if line.lower().startswith(b"content-length:"):
-                    length = int(line.split(b":")[1])
-            if length:
-                await reader.readexactly(length)
+            status = await read_response(reader)
             t1 = time.perf_counter()
             if status != 204:
                 errors += 1
