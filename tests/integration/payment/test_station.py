@@ -16,18 +16,24 @@ def payments_for(stack: StationStack, centre, station) -> PaymentsService:
     return svc
 
 
+def paid_station(s: StationStack, centre, provider: str, take: float | None = 0.2) -> tuple:
+    """Lockers up (P1's shopper takes the item after `take` s, or never), the station built, and a QR-paid order."""
+    s.start_sim("U1")
+    s.start_sim("U2")
+    s.start_sim("P1", auto_take=take)
+    station = s.build_station()
+    pay = payments_for(s, centre, station)
+    order = pay.start_borrow("power_bank", provider)
+    assert centre.gateway.pay(provider, order.order_id)[0] == 200
+    assert pay.wait_paid(order.station_order_id, 10).state == "paid"
+    return station, pay, order
+
+
 @pytest.mark.parametrize("provider", ["wechat", "alipay"])
 def test_non_member_pays_borrows_and_gets_deposit_minus_fee_back(provider, paid_stack, pay_centre) -> None:
     s = paid_stack
-    s.start_sim("U1")
-    s.start_sim("U2")
-    s.start_sim("P1", auto_take=0.2)
-    station = s.build_station()
-    pay = payments_for(s, pay_centre, station)
-    order = pay.start_borrow("power_bank", provider)
-    assert order.state == "open" and order.amount_fen == DEPOSIT and order.qr
-    assert pay_centre.gateway.pay(provider, order.order_id)[0] == 200
-    assert pay.wait_paid(order.station_order_id, 10).state == "paid"
+    station, pay, order = paid_station(s, pay_centre, provider)
+    assert order.amount_fen == DEPOSIT and order.qr
     done = pay.dispense(order.station_order_id)
     assert done.state == "reported" and done.item_id and done.lending_id
     lending = station.lending.lendings(open_only=True)[0]
@@ -44,14 +50,7 @@ def test_non_member_pays_borrows_and_gets_deposit_minus_fee_back(provider, paid_
 
 def test_door_that_never_gives_the_item_refunds_in_full(paid_stack, pay_centre) -> None:
     s = paid_stack
-    s.start_sim("U1")
-    s.start_sim("U2")
-    s.start_sim("P1")  # nobody takes the item: the door closes on it
-    station = s.build_station()
-    pay = payments_for(s, pay_centre, station)
-    order = pay.start_borrow("power_bank", "wechat")
-    pay_centre.gateway.pay("wechat", order.order_id)
-    pay.wait_paid(order.station_order_id, 10)
+    station, pay, order = paid_station(s, pay_centre, "wechat", take=None)  # the door closes on the item
     out = pay.dispense(order.station_order_id)
     if out.state == "dispensing":  # the outcome needed the locker's state: reconcile settles it
         s.wait(lambda: (pay.reconcile() or True) and pay.order(order.station_order_id).state != "dispensing",
@@ -65,14 +64,7 @@ def test_door_that_never_gives_the_item_refunds_in_full(paid_stack, pay_centre) 
 
 def test_station_killed_after_payment_before_the_door_refunds_once(paid_stack, pay_centre) -> None:
     s = paid_stack
-    s.start_sim("U1")
-    s.start_sim("U2")
-    s.start_sim("P1", auto_take=0.2)
-    station = s.build_station()
-    pay = payments_for(s, pay_centre, station)
-    order = pay.start_borrow("power_bank", "alipay")
-    pay_centre.gateway.pay("alipay", order.order_id)
-    pay.wait_paid(order.station_order_id, 10)
+    station, pay, order = paid_station(s, pay_centre, "alipay")
     # the process dies here: a new run over the same store reconciles
     station.stop()
     station = s.build_station()
@@ -88,14 +80,7 @@ def test_station_killed_after_payment_before_the_door_refunds_once(paid_stack, p
 
 def test_centre_down_while_a_refund_is_due_retries_until_done_once(paid_stack, pay_centre) -> None:
     s = paid_stack
-    s.start_sim("U1")
-    s.start_sim("U2")
-    s.start_sim("P1", auto_take=0.2)
-    station = s.build_station()
-    pay = payments_for(s, pay_centre, station)
-    order = pay.start_borrow("power_bank", "wechat")
-    pay_centre.gateway.pay("wechat", order.order_id)
-    pay.wait_paid(order.station_order_id, 10)
+    station, pay, order = paid_station(s, pay_centre, "wechat")
     done = pay.dispense(order.station_order_id)
     pay_centre.proc.stop()
     s.control("P1", {"op": "insert", "item": done.item_id, "battery": 90})
@@ -145,14 +130,7 @@ def test_lend_pay_cli_and_sim_pay(paid_stack, pay_centre) -> None:
 
 def test_power_bank_kept_past_the_limit_keeps_the_deposit(paid_stack, pay_centre) -> None:
     s = paid_stack
-    s.start_sim("U1")
-    s.start_sim("U2")
-    s.start_sim("P1", auto_take=0.2)
-    station = s.build_station()
-    pay = payments_for(s, pay_centre, station)
-    order = pay.start_borrow("power_bank", "wechat")
-    pay_centre.gateway.pay("wechat", order.order_id)
-    pay.wait_paid(order.station_order_id, 10)
+    station, pay, order = paid_station(s, pay_centre, "wechat")
     done = pay.dispense(order.station_order_id)
     s.clock.advance(8 * 86400)  # the policy's 7 days: it counts as bought
     assert station.lending.settle_bought() == 1
