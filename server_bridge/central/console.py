@@ -96,6 +96,9 @@ WORDS: dict[str, tuple[str, str]] = {
     "tickets": ("投诉工单", "Tickets"),
     "lostfound": ("失物招领", "Lost & found"),
     "payments": ("收款", "Payments"),
+    "rebalance": ("调拨建议", "Rebalancing suggestions"),
+    "move_items": ("从 {source} 调 {count} 个{item}到 {target}", "Move {count} × {item} from {source} to {target}"),
+    "no_moves": ("各站库存充足，无需调拨", "Stock is sufficient everywhere: nothing to move"),
     "disabled_user": ("已停用", "disabled"),
 }
 i18n.WORDS.update(WORDS)

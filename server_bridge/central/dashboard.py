@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from mallcommon.faults import fault_words
 from server_bridge.central import alerts as alert_rules
-from server_bridge.central import escalation
+from server_bridge.central import escalation, rebalance
 from server_bridge.central.accounts import Operator
 from server_bridge.central.audit import AuditEntry
 from server_bridge.central.deps import DbDep, RegistryDep, SettingsDep
@@ -99,11 +99,14 @@ def fleet(request: Request, db: DbDep, settings: SettingsDep, lang: str | None =
     with db.session() as s:
         counts = dict(s.execute(select(Alert.station_id, func.count()).where(Alert.open_key.is_not(None))
                                 .group_by(Alert.station_id)).tuples().all())
-        cards = [_station_card(st, now, settings, counts.get(st.station_id, 0)) for st in station_rows(s)]
+        rows = station_rows(s)
+        cards = [_station_card(st, now, settings, counts.get(st.station_id, 0)) for st in rows]
         recent = s.scalars(select(Alert).where(Alert.open_key.is_not(None))
                            .order_by(Alert.raised_at.desc()).limit(10)).all()
+        moves = rebalance.suggestions(rows, {c["id"] for c in cards if c["online"]}, settings.low_stock_min,
+                                      settings.min_charged_battery)
     return render(request, "fleet.html", lang_of(request, lang), stations=cards, recent=recent,
-                   refresh=FLEET_REFRESH_S)
+                  refresh=FLEET_REFRESH_S, moves=moves)
 
 
 @router.get("/stations/{station_id}", response_class=HTMLResponse)
