@@ -15,7 +15,7 @@ import qrcode
 from kivy.animation import Animation
 from kivy.app import App
 from kivy.clock import Clock
-from kivy.graphics import Color, Ellipse, Line, Rectangle, RoundedRectangle
+from kivy.graphics import Color, Ellipse, InstructionGroup, Line, Rectangle, RoundedRectangle
 from kivy.graphics.texture import Texture
 from kivy.properties import (
     BooleanProperty,
@@ -136,32 +136,37 @@ class Pictogram(Widget):
 
     def _draw(self, *_: Any) -> None:
         self.canvas.clear()
-        strokes = PICTOGRAMS.get(self.name)
-        if not strokes:
-            return
         side = min(self.width, self.height)
-        s = side / 100
-        ox, oy = self.center_x - side / 2, self.center_y - side / 2
-        with self.canvas:
-            Color(*self.color)
-            for st in strokes:
-                kind = st[0]
-                if kind == "line":
-                    pts = [v * s + (ox if i % 2 == 0 else oy) for i, v in enumerate(st[1])]
-                    Line(points=pts, width=max(1.0, st[2] * s / 2), joint="round", cap="round")
-                elif kind == "circle":
-                    Line(circle=(ox + st[1] * s, oy + st[2] * s, st[3] * s), width=max(1.0, st[4] * s / 2))
-                elif kind == "disc":
-                    r = st[3] * s
-                    Ellipse(pos=(ox + st[1] * s - r, oy + st[2] * s - r), size=(2 * r, 2 * r))
-                elif kind == "rect":
-                    Line(rounded_rectangle=(ox + st[1] * s, oy + st[2] * s, st[3] * s, st[4] * s, 3 * s),
-                         width=max(1.0, st[5] * s / 2))
-                elif kind == "box":
-                    Rectangle(pos=(ox + st[1] * s, oy + st[2] * s), size=(st[3] * s, st[4] * s))
-                elif kind == "arc":
-                    pts = _arc_points(ox + st[1] * s, oy + st[2] * s, st[3] * s, st[4], st[5])
-                    Line(points=pts, width=max(1.0, st[6] * s / 2), cap="round")
+        draw_pictogram(self.canvas, self.name, self.color, self.center_x - side / 2, self.center_y - side / 2, side)
+
+
+def draw_pictogram(canvas: Any, name: str, color: Sequence[float], ox: float, oy: float, side: float) -> None:
+    """The strokes of pictogram `name` added to `canvas` (a canvas or an instruction group), in a `side`-px
+    square whose bottom-left is (ox, oy)."""
+    strokes = PICTOGRAMS.get(name)
+    if not strokes or side <= 0:
+        return
+    s = side / 100
+    add = canvas.add
+    add(Color(*color))
+    for st in strokes:
+        kind = st[0]
+        if kind == "line":
+            pts = [v * s + (ox if i % 2 == 0 else oy) for i, v in enumerate(st[1])]
+            add(Line(points=pts, width=max(1.0, st[2] * s / 2), joint="round", cap="round"))
+        elif kind == "circle":
+            add(Line(circle=(ox + st[1] * s, oy + st[2] * s, st[3] * s), width=max(1.0, st[4] * s / 2)))
+        elif kind == "disc":
+            r = st[3] * s
+            add(Ellipse(pos=(ox + st[1] * s - r, oy + st[2] * s - r), size=(2 * r, 2 * r)))
+        elif kind == "rect":
+            add(Line(rounded_rectangle=(ox + st[1] * s, oy + st[2] * s, st[3] * s, st[4] * s, 3 * s),
+                     width=max(1.0, st[5] * s / 2)))
+        elif kind == "box":
+            add(Rectangle(pos=(ox + st[1] * s, oy + st[2] * s), size=(st[3] * s, st[4] * s)))
+        elif kind == "arc":
+            pts = _arc_points(ox + st[1] * s, oy + st[2] * s, st[3] * s, st[4], st[5])
+            add(Line(points=pts, width=max(1.0, st[6] * s / 2), cap="round"))
 
 
 class ServiceTile(KButton):
@@ -175,8 +180,6 @@ class ServiceTile(KButton):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.picture = Pictogram()
-        self.add_widget(self.picture)
         self._replace = Clock.create_trigger(self._place, -1)   # once per frame, on the final geometry
         self.bind(pos=self._replace, size=self._replace, icon=self._replace, accent=self._replace,
                   out_of_service=self._replace, text=self._replace, font_size=self._replace)
@@ -187,11 +190,11 @@ class ServiceTile(KButton):
         lines = self.text.count("\n") + 1
         words = lines * self.font_size * 1.35 + (app.pad * 2 if app is not None else 24)
         side = max(0.0, min(self.width * 0.6, self.height - words - 16))
-        self.picture.name = self.icon
-        self.picture.color = (app.c_outline if self.out_of_service else self.accent) if app is not None else self.accent
-        self.picture.size = (side, side)
-        self.picture.center_x = self.center_x
-        self.picture.top = self.top - 8
+        colour = (app.c_outline if self.out_of_service else self.accent) if app is not None else self.accent
+        self.canvas.after.remove_group("picture")
+        group = InstructionGroup(group="picture")
+        draw_pictogram(group, self.icon, colour, self.center_x - side / 2, self.top - 8 - side, side)
+        self.canvas.after.add(group)
 
 
 class Tile(ServiceTile):

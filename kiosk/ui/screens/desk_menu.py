@@ -24,7 +24,6 @@ class DeskMenuScreen(FlowScreen):
         super().on_kv_post(*args)
         for icon, msgid, screen, params in DESK_ENTRIES:
             tile = ServiceTile(icon=icon, msgid=msgid, accent=self.app.c_svc.get("desk", self.app.c_accent))
-            tile.font_size = self.app.fs
             tile.bind(on_release=lambda _w, s=screen, p=params: self.app.go(s, **p))
             self.ids.entries.add_widget(tile)
         self.app.bind(low_reach=self._size_tiles, tgt=self._size_tiles)

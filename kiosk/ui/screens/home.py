@@ -53,6 +53,7 @@ class HomeScreen(FlowScreen):
         self.ids.tiles.bind(width=self._size_tiles)
         self._size_tiles()
         self.poll_services()
+        self._show_services()
 
     def _tiles(self) -> list[tuple[Any, HomeTile]]:
         by_id = {t.id: t for t in HOME_TILES}
