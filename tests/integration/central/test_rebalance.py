@@ -15,7 +15,7 @@ def beat(umbrellas: int, banks_charged: int, doors: int = 24) -> dict:
     banks = [{"slot": i, "state": "occupied", "item": f"P-{i}", "battery": 95 if i <= banks_charged else 30}
              for i in range(1, 13)]
     return {"ts": time.time(), "version": "1.5.0", "uptime_s": 60, "outbox": {"depth": 0},
-            "lockers": [{"locker_id": "UL1", "item_type": "umbrella", "online": True, "slots": slots},
+            "lockers": [{"locker_id": "UL1", "item_type": "umbrella", "online": True, "slots": slots, "fw": "2.3.1"},
                         {"locker_id": "PB1", "item_type": "power_bank", "online": True, "slots": banks}]}
 
 
@@ -38,3 +38,5 @@ def test_fleet_page_suggests_moving_stock_from_surplus_to_shortage(central: Cent
     # low-stock line 3: K01 needs 5 umbrellas (up to 6), K02 needs 4 power banks; a giver keeps 6
     assert moves == {("umbrella", "K02", "K01", 5), ("power_bank", "K03", "K02", 4)}, moves
     assert "Move 5 × Umbrella from K02 to K01" in page
+    row = page.split('id="station-K03"', 1)[1].split("</tr>", 1)[0]
+    assert "1.5.0" in row and 'data-locker="UL1"' in row and "2.3.1" in row  # software and locker firmware
