@@ -24,6 +24,7 @@ BACKOFF_BASE_S = 0.5
 BACKOFF_MAX_S = 60.0
 POLL_S = 0.2
 SEQ_OFFSET_KEY = "uploader.seq_offset"
+RECOVERY_SHOWN_S = 86400.0  # diag shows an upload recovery for a day
 
 
 class UploadRefused(Exception):
@@ -252,7 +253,17 @@ class Uploader:
                               next_attempt_in_s=round(max(0.0, self._next_try - self.clock()), 3),
                               last_success_at=self._last_success, acked_seq=self._acked_seq,
                               sent_total=self._sent_total, last_heartbeat_at=self._last_heartbeat,
-                              heartbeat_error=self._heartbeat_error)
+                              heartbeat_error=self._heartbeat_error, recovery=self._recovery_text())
+
+    def _recovery_text(self) -> str | None:
+        p = self._problem
+        if p is None or time.time() - p["at"] > RECOVERY_SHOWN_S:
+            return None
+        if p["kind"] == "centre_behind":
+            return (f"the centre had lost events it had confirmed (up to seq {p['resent_from_seq'] - 1}; restored "
+                    f"from an older backup?): {p['events']} resent from seq {p['resent_from_seq']}")
+        return (f"the centre already has seqs up to {p['centre_max_seq']} from this station's earlier install: "
+                f"events are now numbered from {p['first_seq_now']} (offset {p['seq_offset']})")
 
     # background thread ------------------------------------------------------------------------
     def start(self) -> Uploader:

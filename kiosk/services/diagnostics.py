@@ -122,6 +122,7 @@ class UploadLink:
     sent_total: int = 0
     last_heartbeat_at: float | None = None
     heartbeat_error: str | None = None
+    recovery: str | None = None  # what the uploader did when the centre lost or refused its events (a day)
 
 
 @dataclass(frozen=True)
@@ -289,6 +290,8 @@ def _upload_problems(link: UploadLink, outbox: OutboxHealth) -> list[Problem]:
                         "events wait in the outbox")]
     if link.heartbeat_error:
         return [Problem("heartbeat_refused", "central", f"the centre refuses heartbeats: {link.heartbeat_error}")]
+    if link.recovery:
+        return [Problem("upload_recovered", "central", link.recovery)]
     if link.state is LinkState.UP and (outbox.oldest_age_s or 0) > UPLOAD_STUCK_S:
         return [Problem("upload_stuck", "central",
                         f"{outbox.depth} events waiting for over {UPLOAD_STUCK_S:.0f} s although the centre "

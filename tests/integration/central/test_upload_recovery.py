@@ -9,6 +9,7 @@ from pathlib import Path
 
 from sqlalchemy import create_engine, text
 
+from kiosk.services.diagnostics import OutboxHealth, _upload_problems
 from kiosk.store import Store
 from server_bridge.central.runner import CentralProcess
 from server_bridge.uploader import Uploader
@@ -70,9 +71,11 @@ def test_centre_restored_from_an_older_backup_gets_the_lost_events_again(tmp_pat
                    "the station to resend what the restore lost")
         wait_until(lambda: alerts_of(central, "upload_gap"), 10, "the upload_gap alert")
         status = up.status()
+        shown = _upload_problems(up.link_status(), OutboxHealth())
         up.stop()
     finally:
         central.stop()
+    assert [p.code for p in shown] == ["upload_recovered"] and "resent from seq 301" in shown[0].message
     assert status["upload_problem"]["kind"] == "centre_behind"
     assert status["upload_problem"]["resent_from_seq"] == 301
     assert status["link"] == "up" and status["outbox_depth"] == 0
@@ -99,7 +102,9 @@ def test_a_re_imaged_station_reusing_seqs_is_refused_then_numbered_after_the_cen
         again.start()
         wait_until(lambda: fresh.outbox_depth()[0] == 0, 30, "the re-imaged station's events to be stored")
         status = again.status()
+        shown = _upload_problems(again.link_status(), OutboxHealth())
         again.stop()
+        assert [p.code for p in shown] == ["upload_recovered"] and "numbered from 91" in shown[0].message
         assert Uploader(fresh, "K01", central.url, token, dict).status()["seq_offset"] == 90, "kept across restarts"
     finally:
         central.stop()
