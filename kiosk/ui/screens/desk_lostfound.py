@@ -120,9 +120,11 @@ class FoundItemScreen(FlowScreen):
 
     def on_kv_post(self, *args: Any) -> None:
         super().on_kv_post(*args)
-        self._photo = self.ids.photo.__self__
-        self.bind(photo=lambda *_: self.show_widget(self._photo, bool(self.photo)))
+        self._photo, self._claim = self.ids.photo.__self__, self.ids.claim.__self__
+        self.bind(photo=lambda *_: self.show_widget(self._photo, bool(self.photo)),
+                  claim_code=lambda *_: self.show_widget(self._claim, bool(self.claim_code)))
         self.show_widget(self._photo, False)
+        self.show_widget(self._claim, False)   # no item, nothing to claim
 
     def enter(self, item: Any = None, **_: Any) -> None:
         super().enter()
