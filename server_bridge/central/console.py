@@ -98,7 +98,7 @@ WORDS: dict[str, tuple[str, str]] = {
     "payments": ("收款", "Payments"),
     "rebalance": ("调拨建议", "Rebalancing suggestions"),
     "move_items": ("从 {source} 调 {count} 个{item}到 {target}", "Move {count} × {item} from {source} to {target}"),
-    "no_moves": ("各站库存充足，无需调拨", "Stock is sufficient everywhere: nothing to move"),
+    "no_moves": ("暂无调拨建议（没有可由他站补足的缺货）", "No moves: no shortage another station can fill"),
     "disabled_user": ("已停用", "disabled"),
 }
 i18n.WORDS.update(WORDS)
