@@ -50,6 +50,7 @@ def pictogram_sheet(out: Path) -> Path:
     """Every pictogram drawn by Kivy itself (what the screens show)."""
     from kivy.base import EventLoop
     from kivy.core.window import Window
+    from kivy.graphics import Color, Rectangle
     from kivy.uix.gridlayout import GridLayout
 
     from kiosk.ui.app import save_screenshot
@@ -57,6 +58,10 @@ def pictogram_sheet(out: Path) -> Path:
     from kiosk.ui.widgets import KLabel, Pictogram
 
     grid = GridLayout(cols=6, padding=24, spacing=16)
+    with grid.canvas.before:   # its own background: the sheet is drawn over whatever screen is showing
+        Color(0.96, 0.97, 0.97, 1)
+        backdrop = Rectangle(pos=(0, 0), size=Window.size)
+    grid.bind(size=lambda *_: setattr(backdrop, "size", Window.size))
     for name in sorted(PICTOGRAMS):
         grid.add_widget(Pictogram(name=name, color=(0.11, 0.12, 0.14, 1)))
         grid.add_widget(KLabel(text=name, font_size=26, color=(0.11, 0.12, 0.14, 1), size_hint_y=1))
