@@ -86,8 +86,6 @@ class CentrePayments:
         except httpx.HTTPError as e:
             raise PaymentUnavailable("centre_unreachable", f"centre did not answer: {e}") from e
         if r.status_code >= 500:
-            if '"payments_off"' in r.text:
-                raise PaymentRefused("payments_off", "payments are not configured at the centre")
             raise PaymentUnavailable("centre_unavailable", r.text[:300])
         try:
             body = r.json()

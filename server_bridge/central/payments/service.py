@@ -56,8 +56,9 @@ class ProviderUnavailable(CentralError):
 
 
 class PaymentsOff(CentralError):
+    """This centre takes no payments (serve without --payments): a lasting refusal, not a passing fault."""
     code = "payments_off"
-    status = 503
+    status = 404
 
 
 def check_merchant_file(path: str) -> None:

@@ -46,7 +46,7 @@ class Receiver:
     def __init__(self, providers: dict[str, PaymentProvider]) -> None:
         self.providers = providers
         self.received: list[tuple[str, Any]] = []
-        self.refuse_next = 0
+        self.refuse_first: set[str] = set()  # out_trade_nos whose first delivery this merchant refuses
         self.event = threading.Condition()
         receiver = self
 
@@ -59,8 +59,9 @@ class Receiver:
                 except Exception as e:
                     result = e
                 with receiver.event:
-                    refuse = receiver.refuse_next > 0
-                    receiver.refuse_next -= 1 if refuse else 0
+                    no = getattr(result, "out_trade_no", None)
+                    refuse = no in receiver.refuse_first
+                    receiver.refuse_first.discard(no)
                     receiver.received.append((name, result))
                     receiver.event.notify_all()
                 out = b"fail" if refuse else b"success"
