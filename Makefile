@@ -7,7 +7,7 @@ export KIVY_NO_ARGS := 1
 export KIVY_NO_CONSOLELOG := 1
 export KIVY_HOME := $(CURDIR)/var/kivy-home
 
-.PHONY: run test bench soak lint lock deps clean fonts screenshots
+.PHONY: run test test-slow bench soak lint lock deps clean fonts screenshots
 
 deps: .stamp-apt .stamp-venv fonts
 
@@ -44,6 +44,11 @@ test: deps
 # every screen x zh_CN/en x normal/large-text/high-contrast/low-reach, contact sheets, layout findings
 screenshots: deps
 	@$(PY) -m tests.ui.shots --out var/screenshots
+
+# what `make test` leaves out: the slow cases (degraded starts for printer/camera, high-contrast layout, the
+# long several-instance and payment-timeout runs, the full soak through pytest)
+test-slow: deps
+	@$(PY) -m pytest -q -m slow -p no:cacheprovider
 
 soak: deps
 	@$(PY) -m tests.faults.soak --lendings 10000 --faults 200 --seed 10
