@@ -28,6 +28,7 @@ from drivers.scanner import CameraCapture, SimulatedCamera
 from drivers.scanner.frames import FrameSource
 from kiosk.config import StationConfig, read_secret
 from kiosk.content import CONTENT_ROOT, ContentError, load_content
+from kiosk.content.routes import Place
 from kiosk.services.complaints import ComplaintDesk, HttpTicketStatusApi
 from kiosk.services.diagnostics import Problem
 from kiosk.services.directory import Directory
@@ -162,7 +163,9 @@ def build_desk(station: Station, clock: Callable[[], float], token: str, content
     config, store, tokens = station.config, station.store, station.tokens
     url = config.central.url if config.central else NO_CENTRE
     try:
-        station.directory = Directory(load_content(content_root))
+        place = config.map_place
+        here = Place(place.floor, place.x, place.y) if place is not None else None
+        station.directory = Directory(load_content(content_root), here=here)
     except ContentError as exc:
         station.faults.append(Problem("content_invalid", "content",
                                       f"the mall's content files cannot be shown: {exc}; the directory is "

@@ -123,6 +123,13 @@ class Policy(Strict):
     items: dict[ItemType, ItemPolicy]
 
 
+class MapPlace(Strict):
+    """Where the station stands on the floor plans (kiosk/content/floors.yaml's 100 x 60 grid), for "您在这里"."""
+    floor: Annotated[str, Field(pattern=r"^(B[1-9]|[1-9]F)$")]
+    x: int = Field(ge=0, lt=100)
+    y: int = Field(ge=0, lt=60)
+
+
 class StationConfig(Strict):
     site: SiteId
     station_id: Id
@@ -135,6 +142,7 @@ class StationConfig(Strict):
     camera: CameraConfig | None = None
     policy: Policy
     ui: UiSettings | None = None
+    map_place: MapPlace | None = None   # default: beside the service desk on the floor plans
     source: Path = Path(".")
 
     @model_validator(mode="after")

@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from pypinyin import Style, lazy_pinyin
 
 from kiosk.content import MallContent, MallEvent, Shop
-from kiosk.content.maps import floor_png, floor_svg
+from kiosk.content.maps import floor_png, floor_svg, route_png
+from kiosk.content.routes import NoRoute, Place, Route, route_to, station_place
 
 log = logging.getLogger(__name__)
 
@@ -49,8 +50,10 @@ class _Keys:
 class Directory:
     """Answers the 咨询导购 questions from the mall's content files."""
 
-    def __init__(self, content: MallContent) -> None:
+    def __init__(self, content: MallContent, here: Place | None = None) -> None:
         self.content = content
+        # where the station stands, for "您在这里" and the route (default: beside the service desk)
+        self.here = here if here is not None else station_place(content)
         self._keys = [self._index(s) for s in content.shops]
 
     @staticmethod
@@ -108,6 +111,26 @@ class Directory:
         if shop is None:
             raise UnknownPlace(f"no shop at {unit!r}")
         return self.map_png(shop.floor, shop.unit, lang)
+
+    def route(self, unit: str) -> Route | None:
+        """The walking route from this station to the shop, or None when the station's place is unknown or the
+        plan has no way there (the map then shows the shop alone, as before)."""
+        if self.here is None:
+            return None
+        try:
+            return route_to(self.content, self.here, unit)
+        except NoRoute as exc:
+            log.warning("directory.no_route unit=%s why=%s", unit, exc)
+            return None
+
+    def route_map_png(self, unit: str, lang: str = "zh") -> bytes:
+        """The shop's map with "you are here" and the route; the plain shop map when there is no route."""
+        if self.content.shop(unit) is None:
+            raise UnknownPlace(f"no shop at {unit!r}")
+        route = self.route(unit)
+        if route is None:
+            return self.shop_map_png(unit, lang)
+        return route_png(self.content, route, lang)
 
     def events(self, today: dt.date) -> list[MallEvent]:
         """Events and promotions running today (the attract loop shows these)."""

@@ -97,10 +97,12 @@ class ShopScreen(FlowScreen):
             self.notify("This service is not available here")
             return
         lang = self.app.service_lang()
-        png = directory.shop_map_png(shop.unit, lang=lang)
+        png = directory.route_map_png(shop.unit, lang=lang)
         self.ids.map.texture = CoreImage(io.BytesIO(png), ext="png").texture
         name = f"{shop.zh}  {shop.en}"
-        self.details = f"{name}\n{shop.unit} · {shop.hours}"
+        route = directory.route(shop.unit)
+        steps = "  →  ".join(route.steps(lang)) if route is not None else ""
+        self.details = f"{name}\n{shop.unit} · {shop.hours}" + (f"\n{steps}" if steps else "")
 
     def on_kv_post(self, *args: Any) -> None:
         super().on_kv_post(*args)

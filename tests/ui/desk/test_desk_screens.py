@@ -42,9 +42,11 @@ def test_find_starbucks_by_pinyin_initials_and_see_it_on_the_map(make_ui, bare_s
     ui.tap_text("星巴克 · 1F-01")
     shop = ui.wait_screen("shop")
     assert shop.ids.map.texture is not None and shows(ui, "1F-01")
+    # "您在这里" and the route: the map is the route picture (one floor here), the steps are in words beside it
+    assert shows(ui, "步行至 1F-01") and shop.ids.map.texture.height == 660
     ui.screenshot(screenshot_dir / "desk-shop-map-zh_CN.png")
     ui.tap_text("English")
-    assert shows(ui, "Starbucks")
+    assert shows(ui, "Starbucks") and shows(ui, "Walk to 1F-01")
 
 
 def test_complaint_by_touch_masks_the_phone_and_shows_the_ticket(make_ui, bare_station, screenshot_dir: Path
