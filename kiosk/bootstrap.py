@@ -120,7 +120,7 @@ def build_payments(station: Station, central_url: str, token: str,
     payments = PaymentsService(store=station.store, centre=CentrePayments(central_url, station.config.station_id,
                                                                           token),
                                lending=station.lending, station_id=station.config.station_id, clock=clock)
-    station.lending.on_return(payments.on_return)
+    payments.attach(station.lending)
     return payments
 
 

@@ -48,11 +48,14 @@ class PrintedReceipts:
     def lending_returned(self, result: ReturnResult) -> PrintOutcome:
         lending = result.lending
         assert lending is not None
+        pay = result.payment
         return self.printing.print_receipt(ReturnReceipt(
             station_id=self.station_id, lending_id=lending.lending_id, item_type=lending.item_type,
             item_id=lending.item_id, locker_id=result.locker_id, slot=result.slot,
             member_id=lending.member_id, started_at=lending.started_at, returned_at=lending.returned_at or 0.0,
-            fee_cents=result.fee_cents, duration_s=result.duration_s, bought=result.bought))
+            fee_cents=result.fee_cents if pay is None else pay.fee_fen, duration_s=result.duration_s,
+            bought=result.bought, payment_kind=pay.kind if pay else "", deposit_cents=pay.deposit_fen if pay else 0,
+            refund_cents=pay.refund_fen if pay else 0, refund_ref=(pay.out_refund_no or "") if pay else ""))
 
 
 @dataclass

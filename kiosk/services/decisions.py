@@ -45,8 +45,11 @@ class SlotCandidate:
 
 # who may borrow ---------------------------------------------------------------------------------------
 def borrow_refusal(open_now: Sequence[Lending], item_type: str, now: float,
-                   max_open_per_type: int) -> LendingRefused | None:
-    """Why this member may not borrow `item_type` now, or None: an overdue item first, then the limit."""
+                   max_open_per_type: int, unpaid_fee_fen: int = 0) -> LendingRefused | None:
+    """Why this member may not borrow `item_type` now, or None: an unpaid fee first (paid by QR at the screen),
+    then an overdue item, then the limit."""
+    if unpaid_fee_fen > 0:
+        return LendingRefused("unpaid_fee", f"please pay the fee of {unpaid_fee_fen} fen first")
     if any(lending.due_at < now for lending in open_now):
         return LendingRefused("overdue", "please return the overdue item first")
     same = [lending for lending in open_now if lending.item_type == item_type]

@@ -25,7 +25,7 @@ from kiosk.services.events import LendingStarted
 from kiosk.services.fees import fee_rule_text
 from kiosk.services.intents import IntentBook, Reservation
 from kiosk.services.repository import Repositories, UnitOfWork, lending_from_row
-from kiosk.services.returns import ReturnDesk, ReturnResult
+from kiosk.services.returns import PaymentNote, ReturnDesk, ReturnResult
 from kiosk.store import Store
 from kiosk.tokens import MemberCode, TokenBook
 
@@ -89,6 +89,7 @@ class LendingService:
         self.clock = clock
         self.monotonic = monotonic
         self.door = door or Door(lockers, monotonic)
+        self.unpaid_fees: Callable[[str], int] | None = None  # the payment service's: fees a member still owes
         self.intents = IntentBook(store, lockers, profiles, clock, monotonic, self._commit_lending, self.door)
         self.returns = ReturnDesk(store=store, link=lockers, profiles=profiles, policy=policy,
                                   item_policy=self.item_policy, station_id=station_id, clock=clock,
@@ -141,8 +142,9 @@ class LendingService:
 
     # borrow -----------------------------------------------------------------------------------
     def check_member(self, member_id: str, item_type: str) -> None:
+        owed = self.unpaid_fees(member_id) if self.unpaid_fees is not None else 0
         refusal = decisions.borrow_refusal(self.open_lendings(member_id), item_type, self.clock(),
-                                           self.policy.max_open_per_member_per_type)
+                                           self.policy.max_open_per_member_per_type, owed)
         if refusal is not None:
             raise refusal
 
@@ -261,6 +263,10 @@ class LendingService:
     def on_return(self, callback: Callable[[ReturnResult], None]) -> Callable[[], None]:
         return self.returns.on_return(callback)
 
+    def set_settler(self, settler: Callable[[ReturnResult], PaymentNote | None]) -> None:
+        """The payment service settles each return's money before its receipt prints (issue 14)."""
+        self.returns.settler = settler
+
     def on_locker_event(self, ev: LockerEvent | None) -> ReturnResult | None:
         return self.returns.on_locker_event(ev)
 
@@ -279,5 +285,5 @@ class LendingService:
 
 __all__ = [
     "Availability", "BorrowProgress", "BorrowResult", "ItemType", "Lending", "LendingRefused", "LendingService",
-    "LockerError", "ReturnResult", "lending_from_row", "list_lendings",
+    "LockerError", "PaymentNote", "ReturnResult", "lending_from_row", "list_lendings",
 ]

@@ -24,7 +24,7 @@ from typing import Any
 import httpx
 
 from kiosk.services.errors import LendingRefused, ServiceRefused
-from kiosk.services.lending import LendingService, ReturnResult
+from kiosk.services.lending import LendingService, PaymentNote, ReturnResult
 from kiosk.store import Store
 from kiosk.tokens import MemberCode
 
@@ -41,11 +41,18 @@ CREATE TABLE IF NOT EXISTS pay_orders (
     refund_json TEXT, error TEXT, created_at REAL NOT NULL, updated_at REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS pay_settlements (
     settle_key TEXT PRIMARY KEY, item_id TEXT NOT NULL, lending_id TEXT, fee_fen INTEGER NOT NULL,
-    state TEXT NOT NULL, result_json TEXT, created_at REAL NOT NULL, updated_at REAL NOT NULL)
+    state TEXT NOT NULL, result_json TEXT, created_at REAL NOT NULL, updated_at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS pay_fees (
+    lending_id TEXT PRIMARY KEY, member_id TEXT NOT NULL, item_type TEXT NOT NULL, fee_fen INTEGER NOT NULL,
+    state TEXT NOT NULL, station_order_id TEXT, created_at REAL NOT NULL, updated_at REAL NOT NULL);
+CREATE INDEX IF NOT EXISTS pay_fees_member ON pay_fees (member_id, state);
+CREATE TABLE IF NOT EXISTS pay_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)
 """
 # pay_orders.state: creating → open → paid → dispensing → dispensed → reported
 #                                   ↘ refund_due → refunded          (and closed / failed for unpaid QRs)
 # pay_settlements.state: due → done | no_deposit (asked again for a while) | off (the centre takes no payments)
+# pay_fees.state (a member's fee at return, paid by a purpose='fee' order): due → paid
+# fee orders (pay_orders.purpose = 'fee'): creating → open → paid → collected (the fees it paid marked paid)
 
 
 class PaymentRefused(ServiceRefused):
@@ -69,6 +76,7 @@ class PayOrder:
     item_id: str | None = None
     refund: dict[str, Any] | None = None
     error: str | None = None
+    purpose: str = "deposit"  # deposit (a non-member's borrow) | fee (a member's fees owed)
 
 
 class CentrePayments:
@@ -111,8 +119,9 @@ class CentrePayments:
         return self._call("POST", f"/orders/{station_order_id}/dispensed",
                           json={"item_id": item_id, "lending_id": lending_id})
 
-    def settle(self, body: dict[str, Any]) -> dict[str, Any]:
-        return self._call("POST", "/settlements", json=body)
+    def settle(self, body: dict[str, Any], timeout_s: float | None = None) -> dict[str, Any]:
+        kw: dict[str, Any] = {"timeout": timeout_s} if timeout_s is not None else {}
+        return self._call("POST", "/settlements", json=body, **kw)
 
     def close_client(self) -> None:
         self.client.close()
@@ -131,6 +140,8 @@ class PaymentsService:
             for statement in SCHEMA.split(";"):
                 if statement.strip():
                     conn.execute(statement)
+            # fees are owed from here on: lendings of an older run (no payments then) never become debts
+            conn.execute("INSERT OR IGNORE INTO pay_meta (key, value) VALUES ('fees_since', ?)", (str(self.clock()),))
 
     # -- rows ------------------------------------------------------------------------------------------------
     def order(self, station_order_id: str) -> PayOrder:
@@ -140,7 +151,7 @@ class PaymentsService:
         r = rows[0]
         return PayOrder(r["station_order_id"], r["provider"], r["item_type"], r["amount_fen"], r["state"],
                         r["order_id"], r["qr"], r["lending_id"], r["item_id"],
-                        json.loads(r["refund_json"]) if r["refund_json"] else None, r["error"])
+                        json.loads(r["refund_json"]) if r["refund_json"] else None, r["error"], r["purpose"])
 
     def orders(self, states: tuple[str, ...] | None = None) -> list[PayOrder]:
         rows = self.store.query("SELECT station_order_id FROM pay_orders ORDER BY created_at")
@@ -174,10 +185,15 @@ class PaymentsService:
 
     def create_at_centre(self, station_order_id: str) -> PayOrder:
         o = self.order(station_order_id)
+        body: dict[str, Any] = {"station_order_id": o.station_order_id, "provider": o.provider,
+                                "purpose": o.purpose, "amount_fen": o.amount_fen, "item_type": o.item_type,
+                                "description": f"{o.item_type} {o.purpose} {o.station_order_id[-6:]}"}
+        if o.purpose == "fee":
+            owner = self.store.query("SELECT member_id FROM pay_fees WHERE station_order_id = ? LIMIT 1",
+                                     (station_order_id,))
+            body["member_id"] = owner[0]["member_id"] if owner else None
         try:
-            view = self.centre.create({"station_order_id": o.station_order_id, "provider": o.provider,
-                                       "purpose": "deposit", "amount_fen": o.amount_fen, "item_type": o.item_type,
-                                       "description": f"{o.item_type} deposit {o.station_order_id[-6:]}"})
+            view = self.centre.create(body)
         except PaymentRefused as e:
             self._set(station_order_id, state="failed", error=f"{e.code}: {e}")
             raise
@@ -200,7 +216,8 @@ class PaymentsService:
                 with self._lock:
                     if self.order(station_order_id).state in ("creating", "open"):
                         self._set(station_order_id, state="paid")
-                return self.order(station_order_id)
+                o = self.order(station_order_id)
+                return self.collect_fee(station_order_id) if o.purpose == "fee" and o.state == "paid" else o
             if view["state"] in ("closed", "failed"):
                 self._set(station_order_id, state=view["state"])
                 return self.order(station_order_id)
@@ -211,17 +228,78 @@ class PaymentsService:
         """The shopper gave up before paying: close the QR; a payment that raced it is refunded."""
         view = self.centre.close(station_order_id)
         if view["state"] == "paid":
+            if self.order(station_order_id).purpose == "fee":  # the fee was paid after all: it counts
+                self._set(station_order_id, state="paid")
+                return self.collect_fee(station_order_id)
             self._set(station_order_id, state="refund_due")
             return self.refund_in_full(station_order_id)
         self._set(station_order_id, state="closed")
+        return self.order(station_order_id)
+
+    # -- member fees: paid by QR at the screen; an unpaid fee blocks the member's next borrow ------------------
+    def unpaid_fee_fen(self, member_id: str) -> int:
+        """What this member owes at this station (the lending service refuses a borrow while it is above 0)."""
+        rows = self.store.query("SELECT COALESCE(SUM(fee_fen), 0) AS n FROM pay_fees WHERE member_id = ?"
+                                " AND state = 'due'", (member_id,))
+        return int(rows[0]["n"])
+
+    def owe_fee(self, lending_id: str, member_id: str, item_type: str, fee_fen: int) -> None:
+        now = self.clock()
+        with self.store.transaction() as conn:
+            conn.execute("INSERT OR IGNORE INTO pay_fees (lending_id, member_id, item_type, fee_fen, state,"
+                         " created_at, updated_at) VALUES (?, ?, ?, ?, 'due', ?, ?)",
+                         (lending_id, member_id, item_type, fee_fen, now, now))
+
+    def start_fee(self, member_id: str, provider: str) -> PayOrder:
+        """One QR for everything this member owes here. An earlier unpaid fee QR is closed first (a payment
+        that raced the close still counts, and then nothing is owed any more)."""
+        for soid in {r["station_order_id"] for r in self.store.query(
+                "SELECT f.station_order_id FROM pay_fees f JOIN pay_orders o USING (station_order_id)"
+                " WHERE f.member_id = ? AND f.state = 'due' AND o.state IN ('creating', 'open', 'paid')",
+                (member_id,))}:
+            o = self.order(soid)
+            if o.state == "paid":
+                self.collect_fee(soid)
+            elif o.order_id is not None:
+                self.cancel(soid)
+        owed = self.store.query("SELECT item_type, fee_fen FROM pay_fees WHERE member_id = ? AND state = 'due'"
+                                " ORDER BY created_at", (member_id,))
+        amount = sum(int(r["fee_fen"]) for r in owed)
+        if amount <= 0:
+            raise PaymentRefused("nothing_due", "no fee is owed")
+        soid = f"{self.station_id}-{uuid.uuid4().hex[:16]}"
+        now = self.clock()
+        with self.store.transaction() as conn:
+            conn.execute("INSERT INTO pay_orders (station_order_id, provider, purpose, item_type, amount_fen, state,"
+                         " created_at, updated_at) VALUES (?, ?, 'fee', ?, ?, 'creating', ?, ?)",
+                         (soid, provider, owed[0]["item_type"], amount, now, now))
+            conn.execute("UPDATE pay_fees SET station_order_id = ?, updated_at = ? WHERE member_id = ?"
+                         " AND state = 'due'", (soid, now, member_id))
+        return self.create_at_centre(soid)
+
+    def collect_fee(self, station_order_id: str) -> PayOrder:
+        """A paid fee QR: the fees it was made for are paid. One whose fees another QR took over (the member
+        came back and paid again) is refunded in full: a fee is paid once."""
+        with self.store.transaction() as conn:
+            linked = conn.execute("SELECT COUNT(*) FROM pay_fees WHERE station_order_id = ?",
+                                  (station_order_id,)).fetchone()[0]
+            conn.execute("UPDATE pay_fees SET state = 'paid', updated_at = ? WHERE station_order_id = ?"
+                         " AND state = 'due'", (self.clock(), station_order_id))
+            if linked:
+                conn.execute("UPDATE pay_orders SET state = 'collected', updated_at = ? WHERE station_order_id = ?"
+                             " AND state = 'paid'", (self.clock(), station_order_id))
+        if not linked:
+            self._set(station_order_id, state="refund_due", error="fees paid by another QR")
+            return self.refund_in_full(station_order_id)
+        log.info("payments.fee_collected order=%s", station_order_id)
         return self.order(station_order_id)
 
     def dispense(self, station_order_id: str) -> PayOrder:
         """Paid: open the door. The item left → keep the deposit (reported to the centre); it did not → refund."""
         with self._lock:
             o = self.order(station_order_id)
-            if o.state != "paid":
-                raise PaymentRefused("not_paid", f"order is {o.state}")
+            if o.state != "paid" or o.purpose != "deposit":
+                raise PaymentRefused("not_paid", f"{o.purpose} order is {o.state}")
             self._set(station_order_id, state="dispensing")  # durable before the door moves
         payer = MemberCode(PAYER_PREFIX + station_order_id, 0, "")
         try:
@@ -268,8 +346,32 @@ class PaymentsService:
         return self.order(station_order_id)
 
     # -- returns ---------------------------------------------------------------------------------------------
+    def attach(self, lending: LendingService) -> None:
+        """Settle each return's money before its receipt prints; refuse a member's borrow while a fee is owed."""
+        lending.set_settler(self.note_for_return)
+        lending.unpaid_fees = self.unpaid_fee_fen
+
+    def note_for_return(self, result: ReturnResult) -> PaymentNote | None:
+        """The return's money, for the receipt and the screen: a member's fee becomes owed (paid by QR at the
+        screen); a QR deposit is settled at the centre (deposit − fee refunded once, or kept as the price)."""
+        lending = result.lending
+        if lending is not None and not (lending.member_id or "").startswith(PAYER_PREFIX):
+            if result.fee_cents <= 0:
+                return None
+            self.owe_fee(lending.lending_id, lending.member_id, lending.item_type, result.fee_cents)
+            return PaymentNote("fee_due", result.fee_cents)
+        self.settle_return(result)
+        st = self.settlement(result.item_id)
+        if st is None or st["state"] in ("no_deposit", "off", "refused"):
+            return None
+        if st["state"] == "due":  # the centre did not answer: periodic() settles it with the same key
+            return PaymentNote("refund_due", result.fee_cents)
+        refund, deposit = int(st.get("refund_fen") or 0), int(st.get("deposit_fen") or 0)
+        return PaymentNote("refund" if refund > 0 else "kept", int(st["fee_fen"]), deposit, refund,
+                           st.get("out_refund_no"))
+
     def on_return(self, result: ReturnResult) -> None:
-        """The lending service's return listener."""
+        """A return listener doing the settlement alone (for a lending service without `attach`)."""
         self.settle_return(result)
 
     def settle_return(self, result: ReturnResult) -> dict[str, Any] | None:
@@ -277,7 +379,13 @@ class PaymentsService:
         lending = result.lending
         if lending is not None and not (lending.member_id or "").startswith(PAYER_PREFIX):
             return None  # a member's lending: deposit-free
-        key = f"ret-{(lending.lending_id if lending else result.item_id)[-40:]}"
+        if lending is not None:  # settled already (kept past the limit, then brought back): the same answer
+            done = self.store.query("SELECT settle_key FROM pay_settlements WHERE lending_id = ?",
+                                    (lending.lending_id,))
+            if done:
+                return self.settle_due(done[0]["settle_key"])
+        # another station's lending is known here by its item only: each return of it is its own settlement
+        key = f"ret-{lending.lending_id[-40:]}" if lending else f"ret-{result.item_id[-24:]}-{uuid.uuid4().hex[:12]}"
         now = self.clock()
         with self.store.transaction() as conn:
             conn.execute("INSERT OR IGNORE INTO pay_settlements (settle_key, item_id, lending_id, fee_fen, state,"
@@ -299,13 +407,14 @@ class PaymentsService:
                 where = {"order_id": own[0]["order_id"]}  # ours: the very order, reported or not
         try:
             out = self.centre.settle({"settle_key": settle_key, **where, "fee_fen": r["fee_fen"],
-                                      "reason": "return: deposit minus fee"})
+                                      "reason": "return: deposit minus fee"}, timeout_s=5.0)
             state = "done"
         except PaymentRefused as e:
-            if e.code not in ("not_found", "payments_off"):
-                raise
             out = {"refund_fen": 0, "note": "no paid deposit for this item"}
-            state = "off" if e.code == "payments_off" else "no_deposit"  # off: the centre takes no payments
+            state = {"not_found": "no_deposit", "payments_off": "off"}.get(e.code, "refused")
+            if state == "refused":  # e.g. settled already under another key: a lasting answer, not retried
+                out = {"refund_fen": 0, "note": f"{e.code}: {e}"}
+                log.warning("payments.settle_refused key=%s %s", settle_key, e.code)
         except PaymentUnavailable:
             return None  # centre down: periodic() retries with the same key, so the refund happens once
         with self.store.transaction() as conn:
@@ -349,11 +458,16 @@ class PaymentsService:
             assert view is not None
             if view["state"] in ("creating", "open"):
                 self.cancel(soid)  # the shopper in front of the QR is gone with the old run
+            elif view["state"] == "paid" and o.purpose == "fee":
+                self._set(soid, state="paid", order_id=view["order_id"])
+                self.collect_fee(soid)
             elif view["state"] == "paid":
                 self._set(soid, state="refund_due", order_id=view["order_id"])
                 self.refund_in_full(soid)
             else:
                 self._set(soid, state=view["state"])
+        elif o.state == "paid" and o.purpose == "fee":
+            self.collect_fee(soid)
         elif o.state == "paid":  # paid, door never commanded
             self._set(soid, state="refund_due")
             self.refund_in_full(soid)
@@ -385,7 +499,14 @@ class PaymentsService:
                              " created_at, updated_at) VALUES (?, ?, ?, ?, 'due', ?, ?)",
                              (key, r["item_id"], r["lending_id"], KEEP_WHOLE_DEPOSIT, now, now))
             self.settle_due(key)
-        return len(rows)
+        since = float(self.store.query("SELECT value FROM pay_meta WHERE key = 'fees_since'")[0]["value"])
+        members = self.store.query(  # a member's item kept past the limit: its price is owed like a fee
+            "SELECT l.lending_id, l.member_id, l.item_type, l.fee_cents FROM lendings l WHERE l.status = 'bought'"
+            " AND l.member_id NOT LIKE ? AND l.started_at >= ? AND l.fee_cents > 0 AND NOT EXISTS"
+            " (SELECT 1 FROM pay_fees f WHERE f.lending_id = l.lending_id)", (PAYER_PREFIX + "%", since))
+        for m in members:
+            self.owe_fee(m["lending_id"], m["member_id"], m["item_type"], int(m["fee_cents"]))
+        return len(rows) + len(members)
 
     def periodic(self) -> None:
         """Retries what waited on the centre: reports, refunds, settlements; deposits of items kept (bought)."""

@@ -56,6 +56,11 @@ class ReturnReceipt:
     fee_cents: int
     duration_s: float
     bought: bool = False
+    # issue 14: the return's money. kind refund | refund_due | kept | fee_due (PaymentNote's words)
+    payment_kind: str = ""
+    deposit_cents: int = 0
+    refund_cents: int = 0
+    refund_ref: str = ""
 
 
 @dataclass(frozen=True)
@@ -178,12 +183,45 @@ def _footer(w: _Words) -> list[Block]:
             Text(w.pair("服务热线请见服务台", "Help: ask at the service desk"), align="center")]
 
 
+PAYER_PREFIX = "PAY-"  # a lending paid by QR carries member_id PAY-<station order>: a payment, not a member
+
+
+def _who(w: _Words, member_id: str) -> Row:
+    """The member row, or for a QR-paid lending the payment it stands for (never shown as a member)."""
+    if member_id.startswith(PAYER_PREFIX):
+        return Row(w.pair("押金", "Deposit"), w.pair("扫码已付", "paid by QR") + f" …{member_id[-6:]}")
+    return Row(w.pair("会员", "Member"), member_id)
+
+
+def _money_of_return(r: ReturnReceipt, w: _Words) -> list[Block]:
+    """Fee, deposit and refund of a return (issue 14), in words a shopper can check against their phone."""
+    if r.payment_kind == "fee_due":
+        return [Text(w.pair("费用待支付", "Fee to pay") + f" {money(r.fee_cents)}", align="center", bold=True),
+                Text(w.pair("请在屏幕上扫码支付；付清前不能再借", "Pay by QR on the screen; borrowing waits until it is paid"),
+                     align="center")]
+    if r.payment_kind not in ("refund", "refund_due", "kept"):
+        return []
+    blocks: list[Block] = []
+    if r.deposit_cents:
+        blocks.append(Row(w.pair("押金", "Deposit"), money(r.deposit_cents)))
+    if r.payment_kind == "kept":
+        return [*blocks, Row(w.pair("退款", "Refund"), money(0), bold=True),
+                Text(w.pair("押金已抵作购买价，不予退还", "The deposit became the price; nothing is refunded"),
+                     align="center")]
+    if r.payment_kind == "refund_due":
+        return [*blocks, Text(w.pair("押金扣除费用后将原路退回", "Deposit minus the fee is being refunded to your "
+                                                                   "payment account"), align="center")]
+    return [*blocks, Row(w.pair("退款", "Refund"), money(r.refund_cents), bold=True),
+            Text(w.pair("退款单号", "Refund ref.") + f" {r.refund_ref}", align="center"),
+            Text(w.pair("原路退回", "to the account you paid with"), align="center")]
+
+
 def _lending(r: LendingReceipt, w: _Words) -> list[Block]:
     return [*_header(w, r.station_id, "借用凭证", "Lending receipt"),
             Row(w.pair("物品", "Item"), w.item(r.item_type)),
             Row(w.pair("编号", "Item no."), r.item_id),
             Row(w.pair("取自", "From"), f"{r.locker_id} #{r.slot}"),
-            Row(w.pair("会员", "Member"), r.member_id),
+            _who(w, r.member_id),
             Row(w.pair("借出", "Taken"), w.time(r.started_at)),
             Row(w.pair("请于", "Return by"), w.time(r.due_at), bold=True),
             Rule(), Text(w.pair("收费规则", "Fees")), Text(r.fee_rule),
@@ -195,12 +233,12 @@ def _return(r: ReturnReceipt, w: _Words) -> list[Block]:
     return [*_header(w, r.station_id, "归还凭证", "Return receipt"),
             Row(w.pair("物品", "Item"), w.item(r.item_type)),
             Row(w.pair("编号", "Item no."), r.item_id),
-            Row(w.pair("会员", "Member"), r.member_id),
+            _who(w, r.member_id),
             Row(w.pair("借出", "Taken"), w.time(r.started_at)),
             Row(w.pair("归还", "Returned"), w.time(r.returned_at)),
             Row(w.pair("归还至", "Into"), f"{r.locker_id} #{r.slot}"),
             Text(w.pair("用时", "Duration") + " " + duration(r.duration_s, w.lang)),
-            Rule(), Row(w.pair("费用", "Fee"), money(r.fee_cents), bold=True),
+            Rule(), Row(w.pair("费用", "Fee"), money(r.fee_cents), bold=True), *_money_of_return(r, w),
             Text(outcome, align="center", bold=True),
             Text(w.pair("单号", "Ref") + f" {r.lending_id}", align="center"), *_footer(w)]
 

@@ -25,6 +25,20 @@ log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
+class PaymentNote:
+    """What a return meant for money (issue 14), from the payment service, known before the receipt prints.
+
+    kind: `refund` (the QR deposit came back minus the fee: `out_refund_no`), `refund_due` (the centre did not
+    answer; the station retries with the same key), `kept` (fee ≥ deposit: the deposit became the price, nothing
+    refunded), `fee_due` (a member's fee, paid by QR at the screen; the next borrow waits for it)."""
+    kind: str
+    fee_fen: int
+    deposit_fen: int = 0
+    refund_fen: int = 0
+    out_refund_no: str | None = None
+
+
+@dataclass(frozen=True)
 class ReturnResult:
     lending: Lending | None  # None: the item was lent by another station (the centre closes it)
     item_id: str
@@ -34,6 +48,7 @@ class ReturnResult:
     duration_s: float
     bought: bool
     receipt: Any = None
+    payment: PaymentNote | None = None
 
 
 class ReturnReceipts(Protocol):
@@ -58,6 +73,8 @@ class ReturnDesk:
         self.commit = commit
         self.receipts = receipts
         self._listeners: list[Callable[[ReturnResult], None]] = []
+        # the payment service (issue 14): settles the money of a return before its receipt prints
+        self.settler: Callable[[ReturnResult], PaymentNote | None] | None = None
         self._listeners_lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -169,6 +186,11 @@ class ReturnDesk:
         result = ReturnResult(lending, ev.item, ev.locker_id, ev.slot, fee, duration, bought)
         log.info("lending.returned station=%s lending=%s item=%s locker=%s slot=%d fee=%d", self.station_id,
                  lending.lending_id if lending else "-", ev.item, ev.locker_id, ev.slot, fee)
+        if self.settler is not None:
+            try:
+                result = replace(result, payment=self.settler(result))
+            except Exception:
+                log.exception("lending.return_settle_failed item=%s", ev.item)
         if lending is not None and self.receipts is not None:
             try:
                 result = replace(result, receipt=self.receipts.lending_returned(result))

@@ -142,15 +142,18 @@ class BorrowScreen(FlowScreen):
         wait = self.app.go("wait", item_type=item_type)
         self.app.run_worker(lambda: lending.borrow(member, item_type, progress=wait.progress_from_worker),
                             lambda result: self._borrowed(result, item_type),
-                            self._borrow_failed, name="ui-borrow")
+                            lambda exc: self._borrow_failed(exc, member.member_id), name="ui-borrow")
         return True
 
     def _borrowed(self, result: BorrowResult, item_type: str) -> None:
         self.app.go("receipt", result=result, item_type=item_type)
 
-    def _borrow_failed(self, exc: BaseException) -> None:
+    def _borrow_failed(self, exc: BaseException, member_id: str = "") -> None:
         code = error_code(exc)
         log.info("ui.borrow_refused item_type=%s code=%s", self.item_type, code)
+        if code == "unpaid_fee" and member_id and self.services.payments is not None:
+            self.app.go("pay", purpose="fee", member_id=member_id)  # payable right here, then borrow again
+            return
         self.app.go("message", code=code)
 
     def wipe(self) -> None:

@@ -13,6 +13,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "none_available": ("None left here right now", "Please try another station or come back later."),
     "limit_reached": ("You already have one borrowed", "Please return it first, then borrow again."),
     "overdue": ("You have an overdue item", "Please return it or pay at the service desk first."),
+    "unpaid_fee": ("You have an unpaid fee", "Please pay it at the service desk first."),
     "no_answer": ("The locker did not answer", "Nothing was charged. Please try again."),
     "not_taken": ("The door closed before the item was taken", "Nothing was charged. Please try again."),
     "busy": ("The locker is busy", "Please try again in a moment."),

@@ -1,4 +1,5 @@
-"""Pay a deposit by QR (issue 14): WeChat Pay / Alipay through the centre, then the door opens.
+"""Pay a deposit by QR (issue 14): WeChat Pay / Alipay through the centre, then the door opens. Or a member's
+fee owed from a return (purpose "fee"): the member chooses WeChat Pay or Alipay, pays, and may borrow again.
 
 The payment service does the work (kiosk.services.payments); this screen shows the amount and the QR, waits for
 the centre to say paid, dispenses, and says what happened — the item is out, or nothing left and the deposit
@@ -26,12 +27,17 @@ STATES: dict[str, tuple[str, str]] = {
     "refunded": ("Nothing was dispensed", "Your deposit is refunded in full."),
     "failed": ("The payment could not start", "Nothing was charged. Please ask the service desk."),
     "expired": ("The payment code has expired", "Nothing was charged."),
+    "choose": ("You have an unpaid fee", "Pay it here by QR, then you can borrow again."),
+    "fee_open": ("Scan to pay the fee", "Your next borrow waits until the fee is paid."),
+    "fee_paid": ("Fee paid. Thank you!", "You can borrow again."),
+    "nothing_due": ("Nothing to pay", "No fee is owed."),
 }
 
 
 class PayScreen(FlowScreen):
-    idle_exempt = True   # money and a door are moving
     state = StringProperty("creating")
+    purpose = StringProperty("deposit")  # deposit (non-member borrow) | fee (a member's fee owed)
+    member_id = StringProperty("")
     provider = StringProperty("wechat")
     item_type = StringProperty("power_bank")
     qr = StringProperty("")
@@ -40,23 +46,59 @@ class PayScreen(FlowScreen):
 
     @property
     def flow(self) -> str:  # type: ignore[override]
-        return f"pay_{self.item_type}"
+        return "pay_fee" if self.purpose == "fee" else f"pay_{self.item_type}"
 
-    def enter(self, item_type: str = "power_bank", provider: str = "wechat", **_: Any) -> None:
+    @property
+    def idle_exempt(self) -> bool:  # type: ignore[override]
+        """Money or a door is moving; only the fee's choice of provider may time out like any screen."""
+        return self.state != "choose"
+
+    def enter(self, item_type: str = "power_bank", provider: str = "wechat", purpose: str = "deposit",
+              member_id: str = "", **_: Any) -> None:
         super().enter()
         self.item_type, self.provider = item_type, provider if provider in PROVIDERS else "wechat"
+        self.purpose, self.member_id = ("fee", member_id) if purpose == "fee" and member_id else ("deposit", "")
         self.state, self.qr, self.amount_fen, self.station_order_id = "creating", "", 0, ""
         payments = self.services.payments
         if payments is None:
             self.state = "failed"
             return
+        if self.purpose == "fee":
+            member = self.member_id
+            self.state = "choose"
+            self.app.run_worker(lambda: payments.unpaid_fee_fen(member), self._show_owed, self._failed,
+                                name="ui-fee-owed")
+            return
         item_type, provider = self.item_type, self.provider
         self.app.run_worker(lambda: payments.start_borrow(item_type, provider), self._show_qr, self._failed,
                             name="ui-pay-create")
 
+    def on_kv_post(self, *args: Any) -> None:
+        super().on_kv_post(*args)
+        self._choose = self.ids.choose.__self__  # held here: in the layout only while the member chooses
+        self.show_widget(self._choose, False)
+
+    def on_state(self, *_: Any) -> None:
+        self.show_widget(self._choose, self.state == "choose")
+
+    def _show_owed(self, owed: int) -> None:
+        self.amount_fen = owed
+        if owed <= 0 and self.state == "choose":
+            self.state = "nothing_due"
+
+    def pay_fee(self, provider: str) -> None:
+        """The member chose WeChat Pay or Alipay for the fee they owe."""
+        payments, member = self.services.payments, self.member_id
+        if payments is None or self.state != "choose" or not member:
+            return
+        self.provider, self.state = provider if provider in PROVIDERS else "wechat", "creating"
+        provider = self.provider
+        self.app.run_worker(lambda: payments.start_fee(member, provider), self._show_qr, self._failed,
+                            name="ui-fee-create")
+
     def _show_qr(self, order: Any) -> None:
         self.qr, self.amount_fen, self.station_order_id = order.qr or "", order.amount_fen, order.station_order_id
-        self.state = "open"
+        self.state = "open" if self.purpose == "deposit" else "fee_open"
         payments, soid = self.services.payments, order.station_order_id
         if payments is None:
             return
@@ -66,6 +108,9 @@ class PayScreen(FlowScreen):
     def _after_wait(self, order: Any) -> None:
         if order.station_order_id != self.station_order_id:
             return  # an old wait of a shopper who has gone
+        if self.purpose == "fee":
+            self.state = "fee_paid" if order.state == "collected" else "expired"
+            return
         if order.state != "paid":
             self.state = "expired"
             return
@@ -93,6 +138,8 @@ class PayScreen(FlowScreen):
     def amount_text(self, amount_fen: float, provider: str, lang: str) -> str:
         if amount_fen <= 0:
             return ""
+        if self.purpose == "fee":
+            return self.app.t("Fee ¥{amount}", lang).format(amount=f"{int(amount_fen) / 100:.2f}")
         return self.app.t("Deposit ¥{amount} with {provider}", lang).format(
             amount=f"{int(amount_fen) / 100:.2f}", provider=self.app.t(PROVIDERS[provider], lang))
 
@@ -107,7 +154,7 @@ class PayScreen(FlowScreen):
     def _give_up(self) -> None:
         """Leaving an unpaid QR: close it at the centre (off the UI thread)."""
         payments, soid = self.services.payments, self.station_order_id
-        if payments is not None and soid and self.state == "open":
+        if payments is not None and soid and self.state in ("open", "fee_open"):
             self.station_order_id = ""
             self.app.run_worker(lambda: payments.cancel(soid), lambda _o: None, self._failed, name="ui-pay-cancel")
 
@@ -115,3 +162,4 @@ class PayScreen(FlowScreen):
         self._give_up()
         super().wipe()
         self.qr, self.amount_fen, self.station_order_id, self.state = "", 0, "", "creating"
+        self.member_id, self.purpose = "", "deposit"

@@ -72,35 +72,47 @@ class ReturnedScreen(FlowScreen):
     fee_cents = NumericProperty(0)
     bought = BooleanProperty(False)
     printed = BooleanProperty(False)
-    refund = StringProperty("")  # issue 14: "<amount fen>|<reference>" of a QR deposit's refund, or "due"
+    refund = StringProperty("")  # issue 14: "<amount fen>|<reference>" of a QR deposit's refund, "due" or "kept"
+    fee_due = BooleanProperty(False)  # issue 14: a member's fee to pay by QR now (the next borrow waits for it)
+    member_id = StringProperty("")
 
     def enter(self, result: ReturnResult | None = None, **_: Any) -> None:
         super().enter()
-        self.found = result is not None and result.lending is not None
+        pay = result.payment if result is not None else None  # settled before the receipt printed
+        # a QR deposit of another station's lending is matched by the centre: it was found there
+        self.found = result is not None and (result.lending is not None or pay is not None)
         self.item_id = result.item_id if result is not None else ""
         self.minutes = int((result.duration_s if result is not None else 0) // 60)
-        self.fee_cents = result.fee_cents if result is not None else 0
+        self.fee_cents = (pay.fee_fen if pay is not None else result.fee_cents) if result is not None else 0
         self.bought = bool(result is not None and result.bought)
         self.printed = bool(result is not None and result.receipt is not None and result.receipt.printed)
-        self.refund = ""
-        payments, item = self.services.payments, self.item_id
-        if payments is not None and item:
-            self.app.run_worker(lambda: payments.settlement(item), self._show_refund, lambda _e: None,
-                                name="ui-refund")
+        self.refund, self.fee_due = "", False
+        self.member_id = result.lending.member_id if result is not None and result.lending is not None else ""
+        if pay is not None and pay.kind == "refund":
+            self.refund = f"{pay.refund_fen}|{pay.out_refund_no or ''}"
+        elif pay is not None and pay.kind in ("refund_due", "kept"):
+            self.refund = "due" if pay.kind == "refund_due" else "kept"
+        self.fee_due = pay is not None and pay.kind == "fee_due"
+        if self.fee_due:
+            self.refund = "fee"
+        self.show_widget(self._pay, self.fee_due)
 
-    def _show_refund(self, settlement: Any) -> None:
-        """The deposit settled by the payment service's return listener (it ran before this screen)."""
-        if not settlement or settlement.get("item_id", self.item_id) != self.item_id:
-            return
-        if settlement.get("state") == "due":
-            self.refund = "due"
-        elif settlement.get("state") == "done" and settlement.get("out_refund_no"):
-            self.refund = f"{int(settlement.get('refund_fen') or 0)}|{settlement['out_refund_no']}"
+    def on_kv_post(self, *args: Any) -> None:
+        super().on_kv_post(*args)
+        self._pay = self.ids.pay.__self__  # in the layout only when a member's fee is to be paid
+        self.show_widget(self._pay, False)
+
+    def pay_fee(self) -> None:
+        self.app.go("pay", purpose="fee", member_id=self.member_id)
 
     def refund_text(self, refund: str, lang: str) -> str:
         t = self.app.t
         if refund == "due":
             return t("Your deposit refund is on its way.", lang)
+        if refund == "fee":
+            return t("Please pay the fee here by QR: your next borrow waits until it is paid.", lang)
+        if refund == "kept":
+            return t("The deposit became the price: nothing is refunded.", lang)
         if not refund:
             return ""
         amount, _, ref = refund.partition("|")
@@ -136,6 +148,7 @@ class ReturnedScreen(FlowScreen):
     def wipe(self) -> None:
         super().wipe()
         self.item_id, self.fee_cents, self.minutes, self.refund = "", 0, 0, ""
+        self.fee_due, self.member_id = False, ""
 
     def done(self) -> None:
         self.app.go("rating", flow="return")

@@ -172,10 +172,17 @@ DEPOSIT = 9900
 @pytest.fixture
 def paid_stack(tmp_path: Path, pay_centre) -> Iterator[StationStack]:
     """A station whose power banks take a deposit, configured with the payment centre's URL and its token."""
+    from drivers.printer.virtual import VirtualPrinter
+
     token_file = tmp_path / "K01.token"
     token_file.write_text(pay_centre.tokens["K01"])
+    printer = VirtualPrinter(tmp_path / "paper", port=0).start()  # receipts say fee, refund and its reference
+    profile = Path(__file__).resolve().parents[3] / "device_profiles/printers/epson-tm-t20ii-cn.yaml"
     stack = make_stack(tmp_path / "stack",
-                       extra_toml=f'[central]\nurl = "{pay_centre.url}"\ntoken_file = "{token_file}"\n')
+                       extra_toml=f'[central]\nurl = "{pay_centre.url}"\ntoken_file = "{token_file}"\n'
+                                  f'[printer]\nprofile = "{profile}"\n'
+                                  f'connection = {{ type = "network", host = "127.0.0.1", port = {printer.port} }}\n')
+    stack.printer = printer  # type: ignore[attr-defined]
     text = stack.config_path.read_text()
     assert text.count("price_cents = 9900") == 1
     stack.config_path.write_text(text.replace("price_cents = 9900", f"price_cents = 9900\ndeposit_cents = {DEPOSIT}"))
@@ -184,3 +191,4 @@ def paid_stack(tmp_path: Path, pay_centre) -> Iterator[StationStack]:
         yield stack
     finally:
         stack.close()
+        printer.stop()

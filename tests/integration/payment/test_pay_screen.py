@@ -60,3 +60,49 @@ def test_returned_screen_shows_the_deposit_refund_and_its_reference(make_ui, pai
     assert any(f"押金已退：¥93.00（退款单号 {ref}）" in t for t in texts), texts
     assert any("费用：¥6.00" in t or "¥6.00" in t for t in texts), texts
     ui.screenshot(screenshot_dir / "pay-returned-zh_CN.png")
+
+
+def test_member_fee_is_paid_at_the_screen_and_an_unpaid_one_stops_the_next_borrow(make_ui, paid_stack, pay_centre,
+                                                                                 screenshot_dir: Path) -> None:
+    from kiosk.services.scanning import MemberScanned
+
+    s = paid_stack
+    s.start_sim("U1", auto_take=0.1)
+    s.start_sim("U2", fill=0)
+    s.start_sim("P1")
+    station = s.build_station()
+    station.payments = build_payments(station, pay_centre.url, pay_centre.tokens["K01"])
+    returns: list = []
+    station.lending.on_return(returns.append)
+    lent = station.lending.borrow(s.member_code("M10086"), "umbrella")
+    s.clock.advance(2 * 3600)  # 400 fen
+    s.control("U2", {"op": "insert", "item": lent.lending.item_id})
+    s.wait(lambda: bool(returns), what="the return")
+    ui = make_ui(station)
+    # the next borrow is refused and the fee is offered right there
+    ui.app.go("borrow", item_type="umbrella")
+    borrow = ui.wait_screen("borrow")
+    ui.wait_until(lambda: borrow.status == "ready", 10, "availability")
+    assert borrow.on_scan(MemberScanned(s.member_code("M10086")))  # the member shows the code
+    pay = ui.wait_screen("pay", 10)
+    ui.wait_until(lambda: pay.state == "choose" and pay.amount_fen == 400, 10, "the fee owed")
+    assert any("您有未支付的费用" in t for t in ui.visible_texts())
+    assert station.lending.lendings(open_only=True) == []
+    # the returned screen offers the same payment
+    ui.app.go("returned", result=returns[0])
+    returned = ui.wait_screen("returned")
+    ui.wait_until(lambda: returned.fee_due, 5, "the fee line")
+    assert any("付清后才能再次借用" in t for t in ui.visible_texts())
+    ui.screenshot(screenshot_dir / "pay-fee-returned-zh_CN.png")
+    ui.tap_text("现在扫码支付费用")
+    pay = ui.wait_screen("pay", 10)
+    ui.wait_until(lambda: pay.state == "choose" and pay.amount_fen == 400, 10, "the fee owed")
+    ui.tap_text("用支付宝支付费用")
+    ui.wait_until(lambda: pay.state == "fee_open", 20, "the fee QR")
+    assert any("费用 ¥4.00" in t for t in ui.visible_texts())
+    ui.screenshot(screenshot_dir / "pay-fee-qr-zh_CN.png")
+    order = station.payments.order(pay.station_order_id)
+    assert pay_centre.gateway.pay("alipay", order.order_id)[0] == 200
+    ui.wait_until(lambda: pay.state == "fee_paid", 30, "the fee paid")
+    assert any("费用已支付，谢谢！" in t for t in ui.visible_texts())
+    assert station.payments.unpaid_fee_fen("M10086") == 0

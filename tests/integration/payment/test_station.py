@@ -3,16 +3,23 @@ from __future__ import annotations
 
 import pytest
 
+from kiosk.services.errors import LendingRefused
 from kiosk.services.payments import CentrePayments, PaymentsService
+from tests.fixtures.printer import wait_for_receipts
 from tests.fixtures.station import StationStack
 from tests.integration.payment.conftest import DEPOSIT
+
+
+def receipt_texts(stack: StationStack, count: int) -> list[str]:
+    """The virtual printer's receipts as text, once `count` of them exist."""
+    return [p.with_suffix(".txt").read_text() for p in wait_for_receipts(stack.printer, count)]  # type: ignore[attr-defined]
 
 
 def payments_for(stack: StationStack, centre, station) -> PaymentsService:
     client = CentrePayments(centre.url, "K01", centre.tokens["K01"])
     svc = PaymentsService(store=station.store, centre=client, lending=station.lending, station_id="K01",
                           clock=stack.clock)
-    station.lending.on_return(svc.on_return)
+    svc.attach(station.lending)
     return svc
 
 
@@ -46,6 +53,10 @@ def test_non_member_pays_borrows_and_gets_deposit_minus_fee_back(provider, paid_
     view = pay_centre.wait_refunds("K01", order.station_order_id)
     assert [(r["amount_fen"], r["state"]) for r in view["refunds"]] == [(DEPOSIT - 600, "succeeded")]
     assert pay_centre.gateway.ledger.get(provider, order.order_id).refunded_fen == DEPOSIT - 600
+    lent, back = receipt_texts(s, 2)  # on paper: fee, refund and its reference; the payer is no member
+    assert "借用凭证" in lent and "扫码已付" in lent and "PAY-" not in lent and "会员" not in lent
+    assert "归还凭证" in back and "PAY-" not in back and "会员" not in back
+    assert "¥6.00" in back and "¥99.00" in back and "¥93.00" in back and st["out_refund_no"] in back
 
 
 def test_door_that_never_gives_the_item_refunds_in_full(paid_stack, pay_centre) -> None:
@@ -141,3 +152,48 @@ def test_power_bank_kept_past_the_limit_keeps_the_deposit(paid_stack, pay_centre
     assert view["refunds"] == [] and view["settled_at"] and view["fee_fen"] == DEPOSIT
     pay.periodic()  # once
     assert pay_centre.gateway.ledger.get("wechat", order.order_id).refunds == {}
+    returns: list = []  # brought back after all: the same settlement, and the receipt says the deposit was kept
+    station.lending.on_return(returns.append)
+    s.control("P1", {"op": "insert", "item": done.item_id, "battery": 90})
+    s.wait(lambda: bool(returns), what="the late return")
+    note = returns[0].payment
+    assert returns[0].bought and note is not None and (note.kind, note.refund_fen, note.fee_fen) == ("kept", 0, DEPOSIT)
+    back = receipt_texts(s, 2)[1]
+    assert "押金已抵作购买价，不予退还" in back and "已转为购买" in back and "PAY-" not in back
+    pay.periodic()
+    assert pay_centre.gateway.ledger.get("wechat", order.order_id).refunds == {}
+
+
+def test_member_fee_is_paid_by_qr_and_blocks_the_next_borrow_until_paid(paid_stack, pay_centre) -> None:
+    s = paid_stack
+    s.start_sim("U1", auto_take=0.1)
+    s.start_sim("U2", fill=0)
+    s.start_sim("P1")
+    station = s.build_station()
+    pay = payments_for(s, pay_centre, station)
+    returns: list = []
+    station.lending.on_return(returns.append)
+    first = station.lending.borrow(s.member_code("M10086"), "umbrella")
+    s.clock.advance(2 * 3600)  # 30 min free, then 2 started hours at 2 yuan = 400 fen
+    s.control("U2", {"op": "insert", "item": first.lending.item_id})
+    s.wait(lambda: bool(returns), what="the return")
+    note = returns[0].payment
+    assert note is not None and (note.kind, note.fee_fen) == ("fee_due", 400)
+    assert "费用待支付 Fee to pay ¥4.00" in receipt_texts(s, 2)[1]
+    assert pay.unpaid_fee_fen("M10086") == 400
+    with pytest.raises(LendingRefused) as refused:  # blocked, nothing moved
+        station.lending.borrow(s.member_code("M10086"), "umbrella")
+    assert refused.value.code == "unpaid_fee" and station.lending.lendings(open_only=True) == []
+    abandoned = pay.start_fee("M10086", "wechat")  # the member walks away from the first QR ...
+    order = pay.start_fee("M10086", "alipay")      # ... comes back: the first QR is closed, one fee QR remains
+    assert pay.order(abandoned.station_order_id).state == "closed"
+    assert (order.purpose, order.amount_fen) == ("fee", 400) and order.qr
+    assert pay_centre.gateway.pay("alipay", order.order_id)[0] == 200
+    assert pay.wait_paid(order.station_order_id, 10).state == "collected"
+    assert pay.unpaid_fee_fen("M10086") == 0
+    view = pay_centre.api("GET", "K01", f"/orders/{order.station_order_id}").json()
+    assert (view["purpose"], view["state"], view["member_id"], view["refunds"]) == ("fee", "paid", "M10086", [])
+    again = station.lending.borrow(s.member_code("M10086"), "umbrella")  # paid: borrowing works again
+    assert again.lending.member_id == "M10086"
+    pay.reconcile()  # after a restart nothing about the paid fee changes
+    assert pay.order(order.station_order_id).state == "collected" and pay.unpaid_fee_fen("M10086") == 0
