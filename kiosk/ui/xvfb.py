@@ -11,6 +11,14 @@ from pathlib import Path
 log = logging.getLogger(__name__)
 
 
+def _dies_with_us() -> list[str]:
+    """A prefix that makes the server get SIGTERM when the process that started it dies, even by SIGKILL (a
+    station killed by systemd's watchdog or a test), instead of living on as an orphan holding its display.
+    util-linux's setpriv sets the parent-death signal and execs Xvfb; without it the server starts plainly."""
+    setpriv = shutil.which("setpriv")
+    return [setpriv, "--pdeathsig", "TERM"] if setpriv else []
+
+
 class XvfbError(Exception):
     code = "no_display"
 
@@ -34,8 +42,8 @@ class Xvfb:
             raise XvfbError("Xvfb is not installed (apt package xvfb)")
         for _ in range(5):  # another process may grab the same number between the check and the bind
             number = self._free_number(90 + (os.getpid() % 200))
-            proc = subprocess.Popen([exe, f":{number}", "-screen", "0", self.geometry, "-nolisten", "tcp",
-                                     "-noreset"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            proc = subprocess.Popen([*_dies_with_us(), exe, f":{number}", "-screen", "0", self.geometry, "-nolisten",
+                                     "tcp", "-noreset"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             deadline = time.monotonic() + timeout
             while time.monotonic() < deadline and proc.poll() is None:
                 if Path(f"/tmp/.X11-unix/X{number}").exists():

@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -39,3 +41,44 @@ def test_run_ui_without_a_display_uses_xvfb_and_writes_screenshots(tmp_path: Pat
     shots = tmp_path / "shots"
     assert (shots / "latest.png").stat().st_size > 10_000
     assert (shots / "attract.png").exists()
+
+
+ORPHAN_SCRIPT = """
+import sys, time
+sys.path.insert(0, {root!r})
+from kiosk.ui.xvfb import Xvfb
+xvfb = Xvfb(64, 64).start()
+print(xvfb._proc.pid, xvfb.display, flush=True)
+time.sleep(60)
+"""
+
+
+def running_xvfb(pid: int) -> bool:
+    """The process is an Xvfb and not yet gone (a zombie waiting for a reaper counts as gone)."""
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, ProcessLookupError, IndexError):
+        return False
+    return b"Xvfb" in cmdline and state != "Z"
+
+
+def test_an_xvfb_dies_with_the_process_that_started_it_even_by_sigkill() -> None:
+    """A station SIGKILLed by systemd's watchdog (or a test) must not leave its private display running."""
+    proc = subprocess.Popen([sys.executable, "-c", ORPHAN_SCRIPT.format(root=str(ROOT))], cwd=ROOT,
+                            stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        pid_text, display = proc.stdout.readline().split()
+        xvfb_pid = int(pid_text)
+        assert running_xvfb(xvfb_pid)
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and running_xvfb(xvfb_pid):
+        time.sleep(0.02)
+    alive = running_xvfb(xvfb_pid)
+    if alive:
+        os.kill(xvfb_pid, signal.SIGTERM)
+    assert not alive, f"Xvfb {display} (pid {xvfb_pid}) outlived the SIGKILLed process that started it"

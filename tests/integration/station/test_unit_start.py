@@ -84,7 +84,8 @@ def test_broker_down_at_boot_is_a_normal_start_and_diag_names_a_refused_upload_l
         ready = notify.first("READY=1", 60)
         assert ready is not None, (tmp_path / "service.log").read_text(errors="replace")[-3000:]
         print(f"READY=1 after {ready - started:.2f} s with the broker down")
-        time.sleep(6)
+        # six watchdog periods' worth of pings (one every 0.5 s), none late, while the broker stays down
+        notify.wait_pings(since=ready, count=6, timeout=30)
         assert proc.poll() is None, "the station exited: systemd would restart it, towards the start limit"
         pings = notify.pings(since=ready)
         gaps = [b - a for a, b in zip([ready, *pings], pings, strict=False)]
@@ -134,10 +135,10 @@ def test_a_config_that_cannot_work_fails_fast_and_is_not_restarted(tmp_path: Pat
 
 RUN_UI = 'run_ui(station, windowed=True, screenshot_dir=tmp / "shots", screenshot_every_s=0.5, stop_after_s=2.5)'
 assert RUN_UI in BARE_UI_SCRIPT
-# test_run's bare station, whose UI thread hangs 3 s into its main loop while every other thread goes on
+# test_run's bare station, whose UI thread hangs 1.5 s into its main loop while every other thread goes on
 HANG_SCRIPT = BARE_UI_SCRIPT.replace(RUN_UI, """import time
 from kivy.clock import Clock
-Clock.schedule_once(lambda _dt: Clock.schedule_once(lambda _dt: time.sleep(30), 3.0), 0)
+Clock.schedule_once(lambda _dt: Clock.schedule_once(lambda _dt: time.sleep(30), 1.5), 0)
 run_ui(station, windowed=True)""")
 
 
@@ -150,7 +151,12 @@ def test_the_watchdog_still_catches_a_hung_ui(tmp_path: Path, notify: Systemd) -
     try:
         ready = notify.first("READY=1", 60)
         assert ready is not None
-        time.sleep(8)
+        # the UI thread hangs 1.5 s into its main loop: wait until the pings have been silent for longer than
+        # the watchdog allows (or give up: then the assertion below reports how recent the last ping was)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and (not notify.pings(since=ready) or time.monotonic()
+                                               - notify.pings(since=ready)[-1] <= 2 * WATCHDOG_USEC / 1e6):
+            time.sleep(0.05)
         assert proc.poll() is None  # alive, but:
         pings = notify.pings(since=ready)
         assert pings, "no pings at all before the hang"
