@@ -16,6 +16,7 @@ KINDS: dict[str, str] = {
     "locker": "device_profiles.locker_schema:LockerProfile",
     "printer": "device_profiles.printer_schema:PrinterProfile",
     "camera": "device_profiles.camera_schema:CameraProfile",
+    "supplies": "device_profiles.supplies_schema:SuppliesProfile",
 }
 
 M = TypeVar("M", bound=BaseModel)

@@ -21,6 +21,7 @@ from device_profiles import load_profile_as
 from device_profiles.camera_schema import CameraProfile
 from device_profiles.locker_schema import LockerProfile
 from device_profiles.printer_schema import PrinterProfile
+from device_profiles.supplies_schema import SuppliesProfile
 from drivers.locker.client import MqttLockerLink
 from drivers.locker.link import LockerLink
 from drivers.printer import Printer, PrinterError, open_printer
@@ -30,8 +31,9 @@ from kiosk.config import StationConfig, read_secret
 from kiosk.content import CONTENT_ROOT, ContentError, load_content
 from kiosk.content.routes import Place
 from kiosk.services.complaints import ComplaintDesk, HttpTicketStatusApi
-from kiosk.services.diagnostics import Problem
+from kiosk.services.diagnostics import Problem, assess
 from kiosk.services.directory import Directory
+from kiosk.services.handover import ShiftHandover
 from kiosk.services.lending import LendingService
 from kiosk.services.lostfound import LostFound
 from kiosk.services.members import HttpMemberApi, MemberCentre
@@ -40,6 +42,8 @@ from kiosk.services.printing import PrintService
 from kiosk.services.scanning import ScanService
 from kiosk.services.staff import StaffService
 from kiosk.services.storage import StorageService
+from kiosk.services.storage_desk import StorageProcedures
+from kiosk.services.supplies import SuppliesDesk
 from kiosk.services.survey import SurveyService
 from kiosk.station import PrintedReceipts, Station
 from kiosk.store import Store, StoreReplayGuard
@@ -184,3 +188,22 @@ def build_desk(station: Station, clock: Callable[[], float], token: str, content
         station.storage = StorageService(store=store, lockers=station.lockers, profiles=stored,
                                          policy=config.policy.items["storage"], tokens=tokens,
                                          station_id=config.station_id, clock=clock)
+    build_duties(station, clock)
+
+
+def build_duties(station: Station, clock: Callable[[], float]) -> None:
+    """The desk's written duties (issue 17): supplies (when a supplies profile is configured), bag-storage
+    procedures (with bag storage) and the shift handover."""
+    config, store = station.config, station.store
+    desk = config.desk
+    if desk.supplies_profile is not None:
+        station.supplies = SuppliesDesk(store=store, profile=load_profile_as(desk.supplies_profile, SuppliesProfile),
+                                        station_id=config.station_id, lockers=station.lockers, clock=clock)
+    if station.storage is not None:
+        station.procedures = StorageProcedures(store=store, storage=station.storage, lostfound=station.lostfound,
+                                               photo_dir=config.data_dir / "storage-incidents",
+                                               closing_time=desk.closing_time, tz=desk.timezone,
+                                               retention_days=config.policy.retention_days, clock=clock)
+    station.handover = ShiftHandover(store=store, lockers=station.lockers, locker_ids=list(station.profiles),
+                                     station_id=config.station_id, supplies=station.supplies,
+                                     problems=lambda: assess(station.health()), clock=clock)

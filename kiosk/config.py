@@ -130,6 +130,15 @@ class MapPlace(Strict):
     y: int = Field(ge=0, lt=60)
 
 
+class DeskConfig(Strict):
+    """The desk's written duties (issue 17): service supplies and bag-storage procedures."""
+
+    supplies_profile: Path | None = Field(default=None, description="device_profiles/supplies/*.yaml")
+    closing_time: str = Field(default="22:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$",
+                              description="bags still held after this (mall's zone) are listed overnight")
+    timezone: str = Field(default="Asia/Shanghai", min_length=1, max_length=64)
+
+
 class StationConfig(Strict):
     site: SiteId
     station_id: Id
@@ -143,6 +152,7 @@ class StationConfig(Strict):
     policy: Policy
     ui: UiSettings | None = None
     map_place: MapPlace | None = None   # default: beside the service desk on the floor plans
+    desk: DeskConfig = DeskConfig()
     source: Path = Path(".")
 
     @model_validator(mode="after")
@@ -166,7 +176,7 @@ class StationConfig(Strict):
         return key
 
 
-_PATH_KEYS = {"data_dir", "site_key_file", "profile", "password_file", "token_file", "receipts_dir"}
+_PATH_KEYS = {"supplies_profile", "data_dir", "site_key_file", "profile", "password_file", "token_file", "receipts_dir"}
 
 
 def _resolve_paths(node: object, base: Path) -> object:

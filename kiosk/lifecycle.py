@@ -120,6 +120,9 @@ class Lifecycle:
                     st.payments.periodic()
             if st.printing is not None:
                 st.printing.retry_pending()
+            if st.procedures is not None:  # issue 17: the overnight list at closing, purges past retention
+                st.procedures.list_at_closing()
+                st.procedures.purge()
             self.refresh_token()
         except Exception:
             log.exception("station.tick_failed")

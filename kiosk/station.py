@@ -16,6 +16,7 @@ from kiosk.lifecycle import Lifecycle
 from kiosk.services.complaints import ComplaintDesk
 from kiosk.services.diagnostics import Problem, ServiceState, StationHealth
 from kiosk.services.directory import Directory
+from kiosk.services.handover import ShiftHandover
 from kiosk.services.lending import Lending, LendingService, ReturnResult
 from kiosk.services.lostfound import LostFound
 from kiosk.services.members import MemberCentre
@@ -25,6 +26,8 @@ from kiosk.services.receipts import LendingReceipt, ReturnReceipt
 from kiosk.services.scanning import ScanService
 from kiosk.services.staff import StaffService
 from kiosk.services.storage import StorageService
+from kiosk.services.storage_desk import StorageProcedures
+from kiosk.services.supplies import SuppliesDesk
 from kiosk.services.survey import SurveyService
 from kiosk.store import Store
 from kiosk.tokens import TokenBook
@@ -77,6 +80,9 @@ class Station:
     lostfound: LostFound | None = None
     storage: StorageService | None = None
     payments: PaymentsService | None = None  # issue 14: QR deposits through the centre (needs [central])
+    supplies: SuppliesDesk | None = None  # issue 17: service supplies (医药箱、针线包)
+    procedures: StorageProcedures | None = None  # issue 17: lost tag, overnight bags, damage records
+    handover: ShiftHandover | None = None  # issue 17: 交接班记录
     faults: list[Problem] = field(default_factory=list)  # found while building: a missing secret, bad content
     started_at: float = field(default_factory=time.time)
     lifecycle: Lifecycle = field(init=False, repr=False)

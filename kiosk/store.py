@@ -158,6 +158,45 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE print_jobs ADD COLUMN claimed_at REAL;
     """,
+    # 6: the desk's written duties (issue 17): service supplies, bag-storage incidents, shift handovers
+    """
+    CREATE TABLE desk_supplies (
+        item TEXT PRIMARY KEY,
+        stock INTEGER NOT NULL,
+        out INTEGER NOT NULL DEFAULT 0,  -- returnable items handed out and not back yet
+        updated_at REAL NOT NULL
+    );
+    CREATE TABLE desk_supply_moves (
+        move_id TEXT PRIMARY KEY,
+        item TEXT NOT NULL,
+        delta INTEGER NOT NULL,
+        reason TEXT NOT NULL,            -- handout | returned | restock | check
+        staff_id TEXT,
+        at REAL NOT NULL
+    );
+    CREATE TABLE desk_storage_incidents (
+        incident_id TEXT PRIMARY KEY,
+        kind TEXT NOT NULL,              -- lost_tag | overnight | damage
+        deposit_id TEXT NOT NULL,
+        locker_id TEXT NOT NULL, slot INTEGER NOT NULL,
+        staff_id TEXT NOT NULL,
+        second_staff_id TEXT,            -- the witness badge (overnight) or the supervisor (damage)
+        contents TEXT,                   -- personal: purged when retention ends
+        id_masked TEXT,                  -- personal: purged when retention ends
+        photos TEXT,                     -- JSON list of paths, personal: deleted when retention ends
+        found_item_id TEXT,
+        at REAL NOT NULL,
+        purged_at REAL
+    );
+    CREATE INDEX desk_storage_incidents_at ON desk_storage_incidents(at);
+    CREATE TABLE desk_handovers (
+        handover_id TEXT PRIMARY KEY,
+        outgoing TEXT NOT NULL,
+        incoming TEXT NOT NULL,
+        body TEXT NOT NULL,              -- JSON: the counts, open items, device problems and note as signed
+        at REAL NOT NULL
+    );
+    """,
 ]
 
 

@@ -31,3 +31,20 @@ def mask_phone(phone: str) -> str:
 def scrub(text: str) -> str:
     """Masks every mobile number inside free text before it is logged or shown."""
     return _DIGITS_IN_TEXT.sub(lambda m: f"{m.group(1)}****{m.group(3)}", text)
+
+
+_ID_CHARS = re.compile(r"^[0-9A-Z]{4,20}$")
+
+
+class IdInvalid(ValueError):
+    code = "id_invalid"
+
+
+def mask_id(raw: str) -> str:
+    """An identity document number as it may be kept (存包牌遗失登记): only its last 4 characters, the rest `*`
+    (`1101011990…123X` → `**************123X`). Spaces are ignored; 4–20 letters or digits (an ID card, a
+    passport, or just the last 4 that staff read off the card)."""
+    text = re.sub(r"\s", "", raw or "").upper()
+    if not _ID_CHARS.match(text):
+        raise IdInvalid("enter the ID number (4-20 letters or digits)")
+    return "*" * (len(text) - 4) + text[-4:]

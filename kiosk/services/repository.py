@@ -195,6 +195,9 @@ class StorageRepository:
                     " started_at, due_at) VALUES (?,?,'storage',?,?,'','opening',?,?)",
                     (deposit_id, member_id, locker_id, slot, now, due_at))
 
+    def held(self) -> list[sqlite3.Row]:
+        return self.db.rows("SELECT * FROM desk_storage WHERE status='stored' ORDER BY started_at")
+
     def deposit(self, deposit_id: str) -> sqlite3.Row | None:
         return _one(self.db.rows("SELECT * FROM desk_storage WHERE deposit_id=?", (deposit_id,)))
 

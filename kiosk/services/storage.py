@@ -7,6 +7,7 @@ daily cap; `loan_hours` is the longest stay, overtime is charged by the same rul
 from __future__ import annotations
 
 import logging
+import sqlite3
 import time
 import uuid
 from collections.abc import Callable
@@ -157,7 +158,11 @@ class StorageService:
             code = self.tokens.verify_signed(payload, RECEIPT_PREFIX)
         except TokenRejected as exc:
             raise StorageRefused(exc.reason, "this is not a genuine storage receipt") from exc
-        deposit_id = code.fields[0]
+        return self.release(code.fields[0])
+
+    def release(self, deposit_id: str, fee: bool = True) -> Pickup:
+        """Open a held bag's door, once (BLOCKING): the receipt's pickup, or staff's release of a bag whose tag was
+        lost or that stayed overnight (`fee=False`: nothing is charged for a bag staff take out)."""
         row = self.repo.deposit(deposit_id)
         if row is None:
             raise StorageRefused("unknown_receipt", "this receipt is not from this station's lockers")
@@ -191,15 +196,19 @@ class StorageService:
             verdict = self.door.settle(locker_id, lambda view: pickup_verdict(view, slot), refresh_s=STATE_REFRESH_S)
             if verdict != "moved":
                 raise StorageRefused("locker_no_answer", "the locker did not answer, please ask staff")
-        return self._picked_up(deposit_id)
+        return self._picked_up(deposit_id, fee)
 
-    def _picked_up(self, deposit_id: str) -> Pickup:
+    def held(self) -> list[sqlite3.Row]:
+        """Bags in the lockers now (status stored), oldest first."""
+        return self.repo.held()
+
+    def _picked_up(self, deposit_id: str, charge: bool = True) -> Pickup:
         now = self.clock()
         with UnitOfWork(self.store) as uow:
             row = uow.storage.deposit(deposit_id)
             assert row is not None
             duration = now - row["started_at"]
-            fee, _ = compute_fee(self.policy, duration)
+            fee = compute_fee(self.policy, duration)[0] if charge else 0
             overtime = now > row["due_at"]
             uow.storage.picked_up(deposit_id, now, fee)
             uow.emit(StoragePickedUp(deposit_id, self.station_id, row["locker_id"], row["slot"], now, duration, fee,

@@ -87,7 +87,7 @@ class SurveyRated(EventData):
 
 class MaintenanceLogged(EventData):
     staff_id: Id
-    action: Literal["check", "service", "repair"]
+    action: Literal["check", "service", "repair", "supplies"]  # supplies: the 充足与完好 check (issue 17)
     device: Annotated[str, Field(min_length=1, max_length=64)]
     note: Annotated[str, Field(max_length=2000)] = ""
 

@@ -16,6 +16,7 @@ from server_bridge.central import (
     payments,
 )
 from server_bridge.central import projections as p
+from server_bridge.central.desk import duties
 from server_bridge.central.registry import Registry
 
 
@@ -54,6 +55,7 @@ def build_registry() -> Registry:
     register_core(reg)
     members.register(reg)  # issue 15: points from stations bounded by policy; refusals and look-up abuse alerted
     desk.register(reg)  # issue 7: complaint tickets, lost & found, storage
+    duties.register(reg)  # issue 17: service supplies, bag-storage incidents, shift handovers
     payments.register(reg)  # issue 14: reconciliation mismatches are alerts
     locker_alerts.register(reg)  # issue 12: slot faults, doors left open, forced doors, staff PIN lockouts
     escalation.register(reg)  # issue 15: last, it reads the alerts the other rules raised in the same pass
