@@ -36,6 +36,19 @@ class LostFoundRefused(Exception):
         self.code = code
 
 
+def read_photo(photo: bytes) -> Image.Image:
+    """A camera photo as RGB, or LostFoundRefused (`photo_too_large`, `photo_unreadable`); also the storage
+    incidents' photos."""
+    if len(photo) > MAX_PHOTO_BYTES:
+        raise LostFoundRefused("photo_too_large", "the photo is too large")
+    try:
+        opened = Image.open(io.BytesIO(photo))
+        opened.load()
+    except (UnidentifiedImageError, OSError) as exc:
+        raise LostFoundRefused("photo_unreadable", "the photo could not be read") from exc
+    return opened.convert("RGB")
+
+
 class _Form(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     category: FoundCategory
@@ -103,14 +116,7 @@ class LostFound:
             raise LostFoundRefused(f"invalid_{where}", f"{where}: {err['msg']}") from exc
 
     def _save_photos(self, item_id: str, photo: bytes, private: bool) -> tuple[Path, Path]:
-        if len(photo) > MAX_PHOTO_BYTES:
-            raise LostFoundRefused("photo_too_large", "the photo is too large")
-        try:
-            opened = Image.open(io.BytesIO(photo))
-            opened.load()
-        except (UnidentifiedImageError, OSError) as exc:
-            raise LostFoundRefused("photo_unreadable", "the photo could not be read") from exc
-        img: Image.Image = opened.convert("RGB")
+        img = read_photo(photo)
         img.thumbnail((1024, 1024))
         self.photo_dir.mkdir(parents=True, exist_ok=True)
         sharp, public = self.photo_dir / f"{item_id}.jpg", self.photo_dir / f"{item_id}.public.jpg"

@@ -27,10 +27,8 @@ from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
-from PIL import Image, UnidentifiedImageError
-
 from kiosk.services.errors import ServiceRefused
-from kiosk.services.lostfound import LostFound
+from kiosk.services.lostfound import LostFound, LostFoundRefused, read_photo
 from kiosk.services.staff import StaffSession
 from kiosk.services.storage import Pickup, StorageService
 from kiosk.store import Store
@@ -41,7 +39,6 @@ log = logging.getLogger(__name__)
 
 IncidentKind = Literal["lost_tag", "overnight", "damage"]
 MAX_PHOTOS = 3
-MAX_PHOTO_BYTES = 8 * 1024 * 1024
 UPLOAD_PX = 640          # the copy that goes to the centre: small enough for the outbox (≈ 30-60 KB each)
 LISTED_KEY = "storage.overnight_listed"
 
@@ -213,14 +210,10 @@ class StorageProcedures:
         self.photo_dir.mkdir(parents=True, exist_ok=True)
         paths, small = [], []
         for n, raw in enumerate(photos, 1):
-            if len(raw) > MAX_PHOTO_BYTES:
-                raise ProcedureRefused("photo_too_large", "a photo is too large")
             try:
-                opened = Image.open(io.BytesIO(raw))
-                opened.load()
-            except (UnidentifiedImageError, OSError) as exc:
-                raise ProcedureRefused("photo_unreadable", "a photo could not be read") from exc
-            img = opened.convert("RGB")
+                img = read_photo(raw)
+            except LostFoundRefused as exc:
+                raise ProcedureRefused(exc.code, str(exc)) from exc
             img.thumbnail((1280, 1280))
             path = self.photo_dir / f"{incident_id}-{n}.jpg"
             img.save(path, "JPEG", quality=85)
