@@ -220,7 +220,6 @@ class Lifecycle:
         if st.scanning is not None:
             cs = st.scanning.status()
             camera = CameraHealth(cs.connected, cs.fps, cs.decode_rate, cs.last_frame_age_s, cs.error)
-        disk = shutil.disk_usage(st.config.data_dir)
         now = time.time()
         lockers = self.lockers()
         broker = self.broker()
@@ -228,8 +227,14 @@ class Lifecycle:
             ts=now, version=__version__, uptime_s=now - st.started_at, outbox=OutboxHealth(depth, oldest),
             lockers=lockers, printer=printer, camera=camera, broker=broker,
             central=st.uploader.link_status() if st.uploader is not None else None,
-            disk=DiskHealth(disk.free, disk.total), services=self._services(lockers, broker, printer),
+            disk=self._disk(), services=self._services(lockers, broker, printer),
             faults=tuple(st.faults))
+
+    def _disk(self) -> DiskHealth:
+        st = self.station
+        disk = shutil.disk_usage(st.config.data_dir)
+        room = st.store.room()
+        return DiskHealth(disk.free, disk.total, str(st.config.data_dir), None if room.ok else room.words())
 
     def service_states(self) -> tuple[ServiceState, ...]:
         """What a shopper can use now (cheap: no device is asked; the home screen polls it)."""
@@ -240,9 +245,13 @@ class Lifecycle:
         st = self.station
         starting = not self._lending_ready.is_set() and self._starter is not None
 
+        room = st.store.room()
+
         def needs_lockers(name: str, item_types: set[str]) -> ServiceState:
             mine = [lk for lk in lockers if lk.item_type in item_types]
-            if not broker.reachable:
+            if not room.ok and name != "return":  # a return needs no door opened: it is recorded when there is room
+                why = room.words()
+            elif not broker.reachable:
                 why = f"locker broker {broker.state.value}" + (f" ({broker.detail})" if broker.detail else "")
             elif starting:
                 why = "the station is still checking its lockers"

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 import sqlite3
 import threading
 import time
@@ -213,6 +214,44 @@ class OutboxEvent:
         return {"seq": self.seq, "id": self.event_id, "type": self.type, "ts": self.ts, "data": self.data}
 
 
+SQLITE_FULL = 13
+ROOM_PROBE_BYTES = 256 * 1024  # a borrow and its receipt, many times over: less than this and we refuse new work
+ROOM_MIN_FREE_BYTES = 1024 * 1024  # the filesystem's own free space (the WAL grows there, not in the pages)
+ROOM_CACHE_S = 2.0
+
+
+class StoreFull(sqlite3.OperationalError):
+    """SQLite answered SQLITE_FULL: the disk (or the database's page limit) has no room. Nothing of the failed
+    transaction was written; everything committed before is intact."""
+
+    def __init__(self, path: Path, detail: str) -> None:
+        super().__init__(f"disk full: free space on {path.parent} ({detail})")
+        self.path = path
+
+
+def is_full(exc: BaseException) -> bool:
+    if isinstance(exc, StoreFull):
+        return True
+    if not isinstance(exc, sqlite3.Error):
+        return False
+    code = getattr(exc, "sqlite_errorcode", None)
+    return (code is not None and code & 0xFF == SQLITE_FULL) or "database or disk is full" in str(exc)
+
+
+@dataclass(frozen=True)
+class StoreRoom:
+    """Whether the store can take new work: the filesystem's free bytes and SQLite's own answer to a probe."""
+
+    ok: bool
+    path: str
+    free_bytes: int
+    detail: str | None = None
+
+    def words(self) -> str:
+        return (f"disk full: free space on {self.path} ({self.free_bytes // 1024} KiB free"
+                + (f"; {self.detail}" if self.detail else "") + ")")
+
+
 def rfc3339(epoch: float) -> str:
     return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
@@ -231,6 +270,9 @@ class Store:
         self._conn.execute("PRAGMA synchronous=FULL")
         self._conn.execute("PRAGMA foreign_keys=ON")
         self._conn.execute("PRAGMA busy_timeout=30000")
+        self._room: StoreRoom | None = None
+        self._room_at = -1e18
+        self.full_at: float | None = None  # when a write last hit SQLITE_FULL (time.monotonic), until room returns
         self._migrate()
 
     def _migrate(self) -> None:
@@ -251,15 +293,63 @@ class Store:
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        """BEGIN IMMEDIATE … COMMIT; everything inside is durable together or not at all."""
+        """BEGIN IMMEDIATE … COMMIT; everything inside is durable together or not at all.
+
+        SQLITE_FULL (in a statement or at COMMIT, when the WAL cannot grow) comes out as `StoreFull`, with the
+        transaction rolled back: SQLite may already have rolled it back itself, and a second ROLLBACK's "cannot
+        rollback - no transaction is active" must not hide the real error (nor leave the connection inside a
+        transaction that blocks every later write)."""
         with self._lock:
             self._conn.execute("BEGIN IMMEDIATE")
             try:
                 yield self._conn
-            except BaseException:
-                self._conn.execute("ROLLBACK")
+                self._conn.execute("COMMIT")
+            except BaseException as exc:
+                if self._conn.in_transaction:
+                    try:
+                        self._conn.execute("ROLLBACK")
+                    except sqlite3.Error:
+                        log.exception("store.rollback_failed path=%s", self.path)
+                if is_full(exc) and not isinstance(exc, StoreFull):
+                    self.full_at = time.monotonic()
+                    self._room_at = -1e18
+                    log.error("store.full path=%s error=%s", self.path, exc)
+                    raise StoreFull(self.path, str(exc)) from exc
                 raise
-            self._conn.execute("COMMIT")
+
+    def room(self, max_age_s: float = ROOM_CACHE_S) -> StoreRoom:
+        """Is there room for new work? The filesystem's free space, then a probe: ROOM_PROBE_BYTES inserted and
+        rolled back, which SQLite refuses with SQLITE_FULL when its pages cannot grow. Cached for `max_age_s`
+        (the home screen asks often); a write that hit SQLITE_FULL clears the cache."""
+        now = time.monotonic()
+        with self._lock:
+            if self._room is not None and now - self._room_at < max_age_s:
+                return self._room
+            try:
+                free = shutil.disk_usage(self.path.parent).free
+            except OSError:
+                free = 0
+            detail = None
+            if free < ROOM_MIN_FREE_BYTES:
+                detail = "the filesystem is full"
+            else:
+                try:
+                    self._conn.execute("BEGIN IMMEDIATE")
+                    try:
+                        self._conn.execute("INSERT OR REPLACE INTO kv(key, value) VALUES ('room_probe', ?)",
+                                           ("0" * ROOM_PROBE_BYTES,))
+                    finally:
+                        if self._conn.in_transaction:
+                            self._conn.execute("ROLLBACK")
+                except sqlite3.Error as exc:
+                    if not is_full(exc):
+                        raise
+                    detail = "the database cannot grow"
+            room = StoreRoom(detail is None, str(self.path.parent), free, detail)
+            if room.ok:
+                self.full_at = None
+            self._room, self._room_at = room, now
+            return room
 
     def query(self, sql: str, params: tuple[Any, ...] | dict[str, Any] = ()) -> list[sqlite3.Row]:
         with self._lock:

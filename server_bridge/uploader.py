@@ -16,13 +16,14 @@ from typing import Any
 import httpx
 
 from kiosk.services.diagnostics import LinkState, UploadLink
-from kiosk.store import OutboxEvent, Store
+from kiosk.store import OutboxEvent, Store, StoreFull
 
 log = logging.getLogger(__name__)
 
 BACKOFF_BASE_S = 0.5
 BACKOFF_MAX_S = 60.0
 POLL_S = 0.2
+DISK_FULL_RETRY_S = 5.0  # the station's disk is full: resend (and try to note the ack) this often
 SEQ_OFFSET_KEY = "uploader.seq_offset"
 RECOVERY_SHOWN_S = 86400.0  # diag shows an upload recovery for a day
 
@@ -114,7 +115,15 @@ class Uploader:
         acked = int(answer.get("acked_seq", 0)) - offset  # in outbox seqs
         if acked < pending[0].seq - 1:
             self._resend_after(acked, pending[0].seq)
-        newly = self.store.mark_sent(acked) if acked > 0 else 0
+        try:
+            newly = self.store.mark_sent(acked) if acked > 0 else 0
+        except StoreFull as exc:
+            # The centre has them; with no room to note that, they go again later and its ack (idempotent on
+            # station + seq) settles them then. Nothing is lost or doubled.
+            log.error("upload.mark_sent_deferred station=%s acked_seq=%d error=%s", self.station_id, acked, exc)
+            self._succeeded()
+            self._next_try = self.clock() + DISK_FULL_RETRY_S
+            return 0
         self._succeeded()
         with self._lock:
             self._acked_seq = max(self._acked_seq, acked)

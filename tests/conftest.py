@@ -6,4 +6,5 @@ pytest_plugins = [
     "tests.fixtures.scanner",
     "tests.fixtures.central",
     "tests.fixtures.ui",
+    "tests.fixtures.disk",
 ]

@@ -139,6 +139,8 @@ class CentralProbe:
 class DiskHealth:
     free_bytes: int
     total_bytes: int
+    path: str | None = None
+    full: str | None = None  # the store has no room for new work (SQLITE_FULL or no free space), in words
 
 
 @dataclass(frozen=True)
@@ -225,7 +227,11 @@ def assess(health: StationHealth) -> list[Problem]:
         problems.append(Problem("outbox_stale", "uploader",
                                 f"{health.outbox.depth} events not uploaded for over an hour"))
     disk = health.disk
-    if disk and (disk.free_bytes < DISK_MIN_FREE_BYTES or disk.free_bytes < disk.total_bytes * DISK_MIN_FREE_RATIO):
+    if disk and disk.full:
+        problems.append(Problem("disk_full", "disk",
+                                f"{disk.full}: the station refuses borrows and bag storage until there is room; "
+                                "delete old files there (logs, var/screenshots) or replace the disk"))
+    elif disk and (disk.free_bytes < DISK_MIN_FREE_BYTES or disk.free_bytes < disk.total_bytes * DISK_MIN_FREE_RATIO):
         problems.append(Problem("disk_low", "disk", "less than 1 GiB or 5 % of the disk is free"))
     return problems
 

@@ -24,7 +24,7 @@ from kiosk.services.decisions import SlotCandidate, intent_verdict, pick_slots
 from kiosk.services.door import Door, Verdict, command_ttl
 from kiosk.services.errors import LendingRefused
 from kiosk.services.repository import OPEN_INTENT_STATES, Repositories, UnitOfWork
-from kiosk.store import Store
+from kiosk.store import Store, StoreFull
 
 log = logging.getLogger(__name__)
 
@@ -112,13 +112,20 @@ class IntentBook:
                 self._active.discard(intent_id)
 
     def mark_opened(self, intent_id: str) -> None:
-        self.repo.mark_opened(intent_id, self.clock())
+        try:
+            self.repo.mark_opened(intent_id, self.clock())
+        except StoreFull:  # 'pending' settles exactly like 'opened'; the door must not wait on the disk
+            log.warning("intent.mark_opened_deferred intent=%s (disk full)", intent_id)
 
     def set_item(self, intent_id: str, item_id: str) -> None:
         self.repo.set_intent_item(intent_id, item_id, self.clock())
 
     def cancel(self, intent_id: str, reason: str) -> None:
-        self.repo.cancel_intent(intent_id, reason, self.clock())
+        try:
+            self.repo.cancel_intent(intent_id, reason, self.clock())
+        except StoreFull:  # the intent stays open; reconciliation cancels it from the locker's state later
+            log.warning("intent.cancel_deferred intent=%s reason=%s (disk full)", intent_id, reason)
+            return
         log.info("intent.cancelled intent=%s reason=%s", intent_id, reason)
 
     def row(self, intent_id: str) -> Any:
@@ -170,7 +177,10 @@ class IntentBook:
                 wait = prof.timeouts.take_s + command_ttl(prof) + 2 if startup else 0.0
                 log.info("intent.reconciling intent=%s locker=%s slot=%d state=%s", intent["intent_id"],
                          intent["locker_id"], intent["slot"], intent["state"])
-                self.settle_from_state(intent["intent_id"], wait_s=wait)
+                try:
+                    self.settle_from_state(intent["intent_id"], wait_s=wait)
+                except StoreFull as exc:  # settled on a later pass, once the disk has room
+                    log.warning("intent.reconcile_deferred intent=%s error=%s", intent["intent_id"], exc)
                 if not self.is_resolved(intent["intent_id"]):
                     remaining += 1
             return remaining

@@ -26,7 +26,7 @@ from kiosk.services.fees import fee_rule_text
 from kiosk.services.intents import IntentBook, Reservation
 from kiosk.services.repository import Repositories, UnitOfWork, lending_from_row
 from kiosk.services.returns import PaymentNote, ReturnDesk, ReturnResult
-from kiosk.store import Store
+from kiosk.store import Store, StoreFull
 from kiosk.tokens import MemberCode, TokenBook
 
 log = logging.getLogger(__name__)
@@ -58,6 +58,10 @@ class BorrowResult:
     lending: Lending
     return_token: str
     receipt: Any = None
+
+
+def disk_full_refusal(detail: str) -> LendingRefused:
+    return LendingRefused("disk_full", f"the station cannot record a lending now ({detail}); no door was opened")
 
 
 class ReceiptSink(Protocol):
@@ -148,11 +152,18 @@ class LendingService:
         if refusal is not None:
             raise refusal
 
+    def check_room(self) -> None:
+        """No door opens while the store could not record what it does (the disk is full)."""
+        room = self.store.room()
+        if not room.ok:
+            raise disk_full_refusal(room.words())
+
     def borrow(self, member: MemberCode, item_type: str,
                progress: Callable[[BorrowProgress], None] | None = None) -> BorrowResult:
         """Open a door for a verified member and record the lending once the item has left. Blocking."""
         self.item_policy(item_type)
         self.check_member(member.member_id, item_type)
+        self.check_room()
         tried: set[tuple[str, int]] = set()
         last_error: LendingRefused | None = None
         for _ in range(SLOT_ATTEMPTS):
@@ -164,6 +175,8 @@ class LendingService:
             except LendingRefused as exc:
                 last_error = exc
                 break
+            except StoreFull as exc:  # no intent was written, so no door opens
+                raise disk_full_refusal(str(exc)) from exc
             tried.add((reservation.locker_id, reservation.slot))
             try:
                 return self._dispense(reservation, progress)
@@ -208,9 +221,22 @@ class LendingService:
             if item != r.item_id:
                 log.warning("lending.item_mismatch expected=%s got=%s", r.item_id, item)
                 self.intents.set_item(r.intent_id, item)
-            lending = self._commit_lending(r.intent_id, item, happened_at(outcome.event, self.clock, self.monotonic))
+            taken_at = happened_at(outcome.event, self.clock, self.monotonic)
+            try:
+                lending = self._commit_lending(r.intent_id, item, taken_at)
+            except StoreFull as exc:
+                # The item left and the disk filled meanwhile: the intent stays open (durable since before
+                # the door opened) and housekeeping settles it from the locker's state once there is room.
+                log.error("lending.commit_deferred intent=%s error=%s", r.intent_id, exc)
+                raise LendingRefused("disk_full_taken", "the item is yours; the station records the lending "
+                                     "as soon as its disk has room") from exc
         else:
-            lending = self.intents.settle_from_state(r.intent_id, wait_s=prof.timeouts.ack_s * 4 + 1)
+            try:
+                lending = self.intents.settle_from_state(r.intent_id, wait_s=prof.timeouts.ack_s * 4 + 1)
+            except StoreFull as exc:
+                log.error("lending.settle_deferred intent=%s error=%s", r.intent_id, exc)
+                raise LendingRefused("disk_full_taken", "the station records this as soon as its disk has "
+                                     "room; nothing is charged unless the item left") from exc
         if lending is None:
             resolved = self.intents.is_resolved(r.intent_id)
             if not resolved:

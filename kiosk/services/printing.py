@@ -13,11 +13,12 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
+from typing import Any
 
 from device_profiles.printer_schema import PrinterProfile
 from drivers.printer import OFFLINE, Printer, PrinterError, PrinterStatus
 from kiosk.services.receipts import Lang, Receipt, ReceiptLayout, layout_for, render
-from kiosk.store import Store
+from kiosk.store import Store, StoreFull
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +30,9 @@ WAITING = "(status='queued' OR (status='printing' AND claimed_at < ?))"
 @dataclass(frozen=True)
 class PrintOutcome:
     """`reason` when not printed: paper_out | cover_open | offline | printing (another process has it) |
-    dropped (stale); `warning` when printed: paper_near_end | status_unknown | already_printed."""
+    dropped (stale) | disk_full (no room to queue it and the printer could not take it now); `warning` when
+    printed: paper_near_end | status_unknown | already_printed | not_queued (printed straight away: no room
+    to queue it)."""
 
     printed: bool
     job_id: int
@@ -54,6 +57,7 @@ class PrintService:
         self.max_age_s = max_age_s
         self.last_receipt: Receipt | None = None
         self.last_layout: ReceiptLayout | None = None
+        self._unrecorded: set[int] = set()  # printed while the disk was full; marked printed once it has room
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="printer")
         self._stop = threading.Event()
         self._loop: threading.Thread | None = None
@@ -62,15 +66,30 @@ class PrintService:
     def print_receipt(self, receipt: Receipt, lang: Lang | None = None) -> PrintOutcome:
         layout = layout_for(receipt, lang or self.lang)
         self.last_receipt, self.last_layout = receipt, layout
-        job_id = self._enqueue(layout.kind, render(layout, self.profile))
+        payload = render(layout, self.profile)
+        try:
+            job_id = self._enqueue(layout.kind, payload)
+        except StoreFull as exc:
+            # No room to queue it: print it now if the printer can, else say so (the lending itself is
+            # already recorded; the shopper is shown the return code on screen).
+            log.error("print.not_queued kind=%s error=%s", layout.kind, exc)
+            return self._bounded(self._attempt_unqueued, payload)
         return self._run(job_id)
 
     def retry_pending(self) -> int:
         """Print what is queued, oldest first, stopping at the first job the printer refuses."""
         printed = 0
+        for job_id in sorted(self._unrecorded):
+            try:
+                self._finish(job_id, "printed")
+            except StoreFull:
+                return 0
+            self._unrecorded.discard(job_id)
         rows = self.store.query(f"SELECT job_id, created_at FROM print_jobs WHERE {WAITING} ORDER BY job_id",
                                 (self.clock() - CLAIM_TTL_S,))
         for row in rows:
+            if row["job_id"] in self._unrecorded:
+                continue
             if self.max_age_s is not None and self.clock() - row["created_at"] > self.max_age_s:
                 self._finish(row["job_id"], "dropped", "stale")
                 log.info("print.dropped job=%d reason=stale", row["job_id"])
@@ -147,7 +166,11 @@ class PrintService:
                          "WHERE job_id=? AND status='printing'", (reason, job_id))
 
     def _run(self, job_id: int) -> PrintOutcome:
-        future: Future[PrintOutcome] = self._worker.submit(self._attempt, job_id)
+        return self._bounded(self._attempt, job_id)
+
+    def _bounded(self, attempt: Callable[[Any], PrintOutcome], arg: Any) -> PrintOutcome:
+        future: Future[PrintOutcome] = self._worker.submit(attempt, arg)
+        job_id = arg if isinstance(arg, int) else 0
         try:
             return future.result(timeout=self.bound_s)
         except FutureTimeout:
@@ -155,8 +178,21 @@ class PrintService:
             log.warning("print.timeout job=%d bound_s=%.1f", job_id, self.bound_s)
             return PrintOutcome(False, job_id, "offline", status=OFFLINE)
 
+    def _attempt_unqueued(self, payload: bytes) -> PrintOutcome:
+        before = self.printer.status()
+        if not before.ready:
+            return PrintOutcome(False, 0, "disk_full", status=before)
+        try:
+            self.printer.send(payload)
+        except PrinterError:
+            return PrintOutcome(False, 0, "disk_full", status=OFFLINE)
+        return PrintOutcome(True, 0, None, "not_queued", before)
+
     def _attempt(self, job_id: int) -> PrintOutcome:
-        row = self._claim(job_id)
+        try:
+            row = self._claim(job_id)
+        except StoreFull:  # a job is printed only under a recorded claim (another process may be retrying too)
+            return PrintOutcome(False, job_id, "disk_full")
         if row is None:
             state = self.store.query("SELECT status FROM print_jobs WHERE job_id=?", (job_id,))
             status = state[0]["status"] if state else "missing"
@@ -174,7 +210,11 @@ class PrintService:
         if after.paper_out or after.cover_open:
             # The roll ran out or the cover opened during the job: the paper is incomplete, print it again.
             return self._failed(job_id, after.reason or "paper_out", after)
-        self._finish(job_id, "printed")
+        try:
+            self._finish(job_id, "printed")
+        except StoreFull:  # printed, but the row still says 'printing': remember it, so it never prints twice
+            log.error("print.printed_unrecorded job=%d (disk full)", job_id)
+            self._unrecorded.add(job_id)
         warning = "paper_near_end" if after.paper_near_end else None
         if not after.online:
             warning = "status_unknown"  # bytes were taken; a silent printer is not a reason to print twice
@@ -182,6 +222,9 @@ class PrintService:
         return PrintOutcome(True, job_id, None, warning, after)
 
     def _failed(self, job_id: int, reason: str, status: PrinterStatus) -> PrintOutcome:
-        self._note_failure(job_id, reason)
+        try:
+            self._note_failure(job_id, reason)
+        except StoreFull:  # still claimed: retried once the claim is old, as after a crash
+            log.error("print.failure_unrecorded job=%d reason=%s (disk full)", job_id, reason)
         log.info("print.kept job=%d reason=%s", job_id, reason)
         return PrintOutcome(False, job_id, reason, status=status)

@@ -19,7 +19,7 @@ from kiosk.services.decisions import Lending, Sighting
 from kiosk.services.events import ItemTakenUnlent, LendingBought, LendingReturned, LockerTampered
 from kiosk.services.fees import compute_fee
 from kiosk.services.repository import Repositories, UnitOfWork
-from kiosk.store import Store
+from kiosk.store import Store, StoreFull
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +76,7 @@ class ReturnDesk:
         # the payment service (issue 14): settles the money of a return before its receipt prints
         self.settler: Callable[[ReturnResult], PaymentNote | None] | None = None
         self._listeners_lock = threading.Lock()
+        self._deferred: list[LockerEvent] = []  # returns the full disk could not record yet, oldest first
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._suspects: dict[str, Sighting] = {}
@@ -118,6 +119,14 @@ class ReturnDesk:
             return None
         try:
             return self.handle_insert(ev)
+        except StoreFull as exc:
+            # nothing of this return was written: it is kept and tried again, with the moment the item went
+            # in, on the next housekeeping pass (and recovered from the locker's state if this process dies)
+            log.error("lending.return_deferred locker=%s slot=%s item=%s error=%s", ev.locker_id, ev.slot,
+                      ev.item, exc)
+            with self._listeners_lock:
+                self._deferred.append(ev)
+            return None
         except Exception:
             log.exception("lending.return_failed locker=%s slot=%s", ev.locker_id, ev.slot)
             return None
@@ -146,6 +155,15 @@ class ReturnDesk:
     def recover_returns(self) -> int:
         """Returns whose item_inserted never reached us (station down, broker restarting): a slot that has
         held an item we think is out, on two passes in a row, is that item's return."""
+        with self._listeners_lock:
+            deferred, self._deferred = self._deferred, []
+        for i, ev in enumerate(deferred):
+            try:
+                self.handle_insert(ev)
+            except StoreFull:
+                with self._listeners_lock:
+                    self._deferred[:0] = deferred[i:]
+                return 0
         seen = decisions.out_items_seen({lid: self.link.view(lid) for lid in self.profiles}, self.repo.items_out())
         confirmed = decisions.confirmed_returns(self._suspects, seen)
         self._suspects = seen

@@ -106,6 +106,9 @@ class StorageService:
         A protocol v1.1 locker is told to `open` the empty door (its ack proves the door opened; the bag's
         item_inserted carries our cmd_id). A v1 locker has no such command and takes a bag into an empty slot by
         itself, so for it the door job sends nothing and only waits for item_inserted."""
+        room = self.store.room()
+        if not room.ok:  # no door opens for a deposit the store could not record
+            raise StorageRefused("disk_full", f"the station cannot record a deposit now ({room.words()})")
         with self.door.watch() as door:
             spot = self._reserve(member_id)
             profile = self.profiles[spot.locker_id]

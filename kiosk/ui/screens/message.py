@@ -17,6 +17,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "no_answer": ("The locker did not answer", "Nothing was charged. Please try again."),
     "not_taken": ("The door closed before the item was taken", "Nothing was charged. Please try again."),
     "busy": ("The locker is busy", "Please try again in a moment."),
+    "disk_full": ("This station cannot lend right now", "No door was opened and nothing was charged. "
+                  "Please use another station or ask the service desk."),
+    "disk_full_taken": ("Please take your item", "The station will record this loan shortly. "
+                        "No receipt now: your loan shows in the member app."),
     "service_missing": ("This service is not available here", "Please ask the service desk."),
     "camera_gone": ("The camera is not working", "Please ask the service desk."),
     "token_rejected": ("Sorry, that is not a code we know.", "Please refresh your member code and try again."),

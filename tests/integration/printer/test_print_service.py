@@ -16,6 +16,7 @@ from drivers.printer import open_printer
 from drivers.printer.virtual import VirtualPrinter
 from kiosk.services.printing import PrintService
 from kiosk.store import Store
+from tests.fixtures.disk import SmallDisk
 from tests.fixtures.printer import printer_profile, receipt_book, sample_receipts, wait_for_receipts
 
 PROFILE = printer_profile("epson-tm-t20ii-cn")
@@ -184,3 +185,30 @@ def test_two_processes_retrying_the_same_queue_print_each_job_once(tmp_path: Pat
     assert len(wait_for_receipts(virtual_printer, 4)) == 4
     time.sleep(0.2)
     assert len(virtual_printer.receipts()) == 4 and station.pending() == 0
+
+
+def test_a_full_disk_never_loses_a_queued_receipt_nor_blocks_a_new_one(
+        small_disk: SmallDisk, virtual_printer: VirtualPrinter) -> None:
+    """SQLITE_FULL while queueing a receipt (issue 12): printed straight away when the printer can, refused in
+    words when it cannot; the receipt queued before the disk filled prints once when there is room."""
+    service = _service(small_disk.path, virtual_printer.port)
+    virtual_printer.set_status("paper_out")
+    assert service.print_receipt(RECEIPTS[0]).reason == "paper_out"  # queued: committed before the disk filled
+    small_disk.fill(service.store)
+
+    assert (service.print_receipt(RECEIPTS[1]).reason) == "disk_full"  # no paper and no room to wait
+    virtual_printer.set_status("ok")
+    now = service.print_receipt(RECEIPTS[2])
+    assert (now.printed, now.warning) == (True, "not_queued")
+    wait_for_receipts(virtual_printer, 1)
+    assert service.retry_pending() == 0  # a queued job prints only under a claim the store can record
+    assert service.pending() == 1
+
+    small_disk.free(service.store)
+    assert service.retry_pending() == 1
+    assert service.retry_pending() == 0
+    wait_for_receipts(virtual_printer, 2)
+    time.sleep(0.2)  # a duplicate would land right behind
+    assert len(virtual_printer.receipts()) == 2
+    assert [s for _, s in _jobs(service)] == ["printed"]
+    service.store.close()

@@ -9,6 +9,7 @@ import httpx
 
 from kiosk.store import Store
 from server_bridge.uploader import BACKOFF_MAX_S, Uploader
+from tests.fixtures.disk import SmallDisk
 
 
 def make(tmp_path: Path, handler: object, **kw: object) -> tuple[Store, Uploader]:
@@ -100,3 +101,26 @@ def test_a_refused_heartbeat_or_broken_probe_does_not_hold_back_events(tmp_path:
     assert up._step() == 0.0  # heartbeat refused, then the batch went out in the same step
     status = up.status()
     assert status["outbox_depth"] == 0 and status["link"] == "up" and "422" in status["heartbeat_error"]
+
+
+def test_a_full_disk_while_uploading_loses_and_doubles_nothing(small_disk: SmallDisk) -> None:
+    """SQLITE_FULL while uploading (issue 12), on a really full filesystem: the centre stores the batch but the
+    station cannot note the ack; the events go again when there is room and the centre, which keeps one row per
+    station + seq (as ingest does), holds each once."""
+    stored: dict[int, str] = {}
+
+    def centre(request: httpx.Request) -> httpx.Response:
+        for ev in json.loads(request.content)["events"]:
+            assert stored.setdefault(ev["seq"], ev["id"]) == ev["id"]
+        return httpx.Response(200, json={"acked_seq": max(stored)})
+
+    store, up = make(small_disk.path, centre)
+    for score in range(1, 41):
+        store.record_event("survey.rated", {"flow": "borrow", "score": score % 5 + 1, "lang": "en"})
+    small_disk.fill(store)
+    assert up.drain_once() == 0
+    assert up.status()["link"] == "up" and store.outbox_depth()[0] == 40, "nothing marked sent, nothing lost"
+    small_disk.free(store)
+    assert up.drain_once() == 40
+    assert store.outbox_depth()[0] == 0 and sorted(stored) == list(range(1, 41))
+    store.close()

@@ -9,7 +9,8 @@ import pytest
 from device_profiles import ProfileError, load_profile
 from kiosk.config import ConfigError, ItemPolicy, load_config
 from kiosk.services.fees import compute_fee, fee_rule_text
-from kiosk.store import Store
+from kiosk.store import Store, StoreFull
+from tests.fixtures.disk import SmallDisk
 
 ROOT = Path(__file__).resolve().parents[3]
 UMBRELLA = ItemPolicy(free_minutes=30, fee_per_hour_cents=200, daily_cap_cents=1000, loan_hours=24)
@@ -101,3 +102,27 @@ def test_diagnostics_call_an_empty_lending_locker_a_problem_but_not_an_empty_sto
                                                   locker("S1", "storage", [None, None]),
                                                   locker("S2", "storage", ["BAG-1", "BAG-2"])]})
     assert {(p.code, p.device) for p in assess(health)} == {("locker_empty", "U1"), ("locker_full", "S2")}
+
+
+def test_a_full_disk_is_named_in_diagnostics_and_a_failed_write_keeps_what_was_committed(
+        small_disk: SmallDisk) -> None:
+    """SQLITE_FULL comes out as StoreFull (not "cannot rollback"), the store stays usable, and diag says where."""
+    from kiosk.services.diagnostics import DiskHealth, OutboxHealth, StationHealth, assess
+
+    store = Store(small_disk.path / "station.db")
+    store.record_event("survey.rated", {"score": 5})
+    assert store.room().ok
+    small_disk.fill(store)
+    room = store.room()
+    with pytest.raises(StoreFull, match="disk full: free space on"):
+        store.record_event("survey.rated", {"score": 4})
+    assert not room.ok and room.words().startswith(f"disk full: free space on {small_disk.path}")
+    health = StationHealth(ts=0.0, version="t", uptime_s=1.0, outbox=OutboxHealth(),
+                           disk=DiskHealth(0, 8 << 20, str(small_disk.path), room.words()))
+    [problem] = [p for p in assess(health) if p.device == "disk"]
+    assert problem.code == "disk_full" and f"disk full: free space on {small_disk.path}" in problem.message
+
+    small_disk.free(store)
+    store.record_event("survey.rated", {"score": 3})
+    assert [e.data["score"] for e in store.outbox_pending()] == [5, 3]
+    store.close()
