@@ -5,17 +5,18 @@ import importlib
 from pathlib import Path
 from typing import Any, TypeVar
 
-import yaml
 from pydantic import BaseModel, ValidationError
 
+from mallcommon.bundle import MAX_FILE_BYTES, BundleProblem, first_error, yaml_mapping
+
 PROFILE_ROOT = Path(__file__).resolve().parent
-MAX_PROFILE_BYTES = 256 * 1024
+MAX_PROFILE_BYTES = MAX_FILE_BYTES
 
 # kind -> "module:Class"; a new kind of device adds one line here and one schema module.
 KINDS: dict[str, str] = {
-    "locker": "device_profiles.locker_schema:LockerProfile",
-    "printer": "device_profiles.printer_schema:PrinterProfile",
-    "camera": "device_profiles.camera_schema:CameraProfile",
+    "locker": "mallcommon.schemas.locker:LockerProfile",
+    "printer": "mallcommon.schemas.printer:PrinterProfile",
+    "camera": "mallcommon.schemas.camera:CameraProfile",
     "supplies": "device_profiles.supplies_schema:SuppliesProfile",
 }
 
@@ -42,28 +43,15 @@ def _read_yaml(path: Path) -> dict[str, Any]:
         raw = path.read_bytes()
     except OSError as exc:
         raise ProfileError(path, "(file)", f"cannot read: {exc.strerror}") from exc
-    if len(raw) > MAX_PROFILE_BYTES:
-        raise ProfileError(path, "(file)", f"larger than {MAX_PROFILE_BYTES} bytes")
     try:
-        data = yaml.safe_load(raw.decode("utf-8"))
-    except (UnicodeDecodeError, yaml.YAMLError) as exc:
-        raise ProfileError(path, "(file)", f"not valid UTF-8 YAML: {exc}") from exc
-    if not isinstance(data, dict):
-        raise ProfileError(path, "(file)", "expected a mapping at the top level")
-    return data
+        return yaml_mapping(str(path), raw)
+    except BundleProblem as exc:
+        raise ProfileError(path, exc.key, exc.problem) from exc
 
 
 def validation_to_profile_error(path: Path | str, exc: ValidationError) -> ProfileError:
     """Turn pydantic's first error into one that names the file and the dotted key."""
-    err = exc.errors()[0]
-    key = ".".join(str(p) for p in err["loc"]) or "(root)"
-    expected = err["msg"]
-    if err["type"] == "extra_forbidden":
-        expected = "unknown key"
-    got = err.get("input")
-    if err["type"] != "missing" and not isinstance(got, dict | list):
-        expected = f"{expected} (got {got!r})"
-    return ProfileError(path, key, expected)
+    return ProfileError(path, *first_error(exc))
 
 
 def load_profile(path: Path | str) -> BaseModel:

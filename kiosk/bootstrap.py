@@ -27,6 +27,7 @@ from drivers.locker.link import LockerLink
 from drivers.printer import Printer, PrinterError, open_printer
 from drivers.scanner import CameraCapture, SimulatedCamera
 from drivers.scanner.frames import FrameSource
+from kiosk.bundles import Applier, start_with
 from kiosk.config import StationConfig, read_secret
 from kiosk.content import CONTENT_ROOT, ContentError, load_content
 from kiosk.content.routes import Place
@@ -82,6 +83,10 @@ def bootstrap(config: StationConfig, *, link: LockerLink | None = None, printer:
     """The station for `config`; `link`/`printer`/`camera` replace the configured adapters when given."""
     faults: list[Problem] = []
     store = Store(config.db_path, clock=clock)
+    as_read, content_as_read = config, content_root
+    boot = start_with(config, store.record_event, content_root)  # the configuration bundle it runs, if any
+    if boot is not None:
+        config, content_root = boot.effective.config, boot.effective.content_root
     tokens = TokenBook(TokenKeys(config.site_key()), clock=clock, replay=StoreReplayGuard(store))
     profiles = {lk.id: load_profile_as(lk.profile, LockerProfile) for lk in config.lockers}
     if link is None:
@@ -99,7 +104,8 @@ def bootstrap(config: StationConfig, *, link: LockerLink | None = None, printer:
     staff_file = config.data_dir / "staff.toml"
     station = Station(config=config, store=store, tokens=tokens, lockers=link, profiles=profiles, lending=lending,
                       staff=StaffService(store, tokens, staff_file=staff_file if staff_file.exists() else None),
-                      survey=SurveyService(store), printing=printing, faults=faults)
+                      survey=SurveyService(store), printing=printing, faults=faults, bundle_parts=boot,
+                      content_root=content_root)
     if Part.CAMERA in parts:
         station.scanning = build_scanning(config, tokens, camera)
     token = ""
@@ -115,6 +121,8 @@ def bootstrap(config: StationConfig, *, link: LockerLink | None = None, printer:
                                     lambda: station.health().as_dict(), batch_max=config.central.batch_max,
                                     batch_max_age_s=config.central.batch_max_age_s,
                                     heartbeat_s=config.central.heartbeat_s)
+        station.applier = Applier(station, as_read, station.uploader.get, content_as_read)
+        station.uploader.on_answer = station.applier.offer
     return station
 
 

@@ -11,7 +11,10 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from device_profiles.schema import ProfileError, validation_to_profile_error
-from mallcommon.vocabulary import ItemType
+from mallcommon.schemas import Strict
+from mallcommon.schemas.policy import ItemPolicy, ParkingPolicy, Policy
+
+__all__ = ["ConfigError", "ItemPolicy", "ParkingPolicy", "Policy", "StationConfig", "load_config", "read_secret"]
 
 Id = Annotated[str, Field(pattern=r"^[A-Z0-9][A-Z0-9-]{0,31}$")]
 SiteId = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,31}$")]
@@ -19,16 +22,6 @@ SiteId = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,31}$")]
 
 class ConfigError(ProfileError):
     """A station config that cannot be used; names file and key like profile errors."""
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class ParkingPolicy(Strict):
-    points_per_hour: int = Field(default=100, ge=1)
-    max_hours_per_day: int = Field(default=3, ge=1, le=24)
-    voucher_valid_hours: int = Field(default=24, ge=1, le=24 * 7)
 
 
 class UiSettings(BaseModel):
@@ -96,31 +89,6 @@ class PrinterConfig(Strict):
 class CameraConfig(Strict):
     profile: Path
     source: str = "sim"  # "sim", a device index ("0") or a path (/dev/video0, file.mp4)
-
-
-class ItemPolicy(Strict):
-    free_minutes: int = Field(ge=0, le=24 * 60)
-    fee_per_hour_cents: int = Field(ge=0, le=100_000)
-    daily_cap_cents: int = Field(ge=0, le=1_000_000)
-    deposit_cents: int = Field(default=0, ge=0)
-    loan_hours: int = Field(default=24, ge=1, le=24 * 30, description="due time after the start")
-    bought_after_days: int | None = Field(default=None, ge=1, le=365)
-    price_cents: int | None = Field(default=None, ge=0)
-
-    @model_validator(mode="after")
-    def _bought_needs_price(self) -> ItemPolicy:
-        if self.bought_after_days is not None and self.price_cents is None:
-            raise ValueError("bought_after_days needs price_cents")
-        return self
-
-
-class Policy(Strict):
-    members_deposit_free: bool = True
-    max_open_per_member_per_type: int = Field(default=1, ge=1, le=10)
-    min_dispense_battery: int = Field(default=60, ge=0, le=100)
-    retention_days: int = Field(default=90, ge=1, le=3650)
-    parking: ParkingPolicy = ParkingPolicy()
-    items: dict[ItemType, ItemPolicy]
 
 
 class MapPlace(Strict):

@@ -80,6 +80,8 @@ class Lifecycle:
             st.scanning.start()
         if st.uploader is not None:
             st.uploader.start()
+        if st.applier is not None:
+            st.applier.start()
         if background:
             self._loop = threading.Thread(target=self._housekeeping, name="station-loop", daemon=True)
             self._loop.start()
@@ -153,6 +155,8 @@ class Lifecycle:
     def stop(self) -> None:
         st = self.station
         self._stop.set()
+        if st.applier is not None:
+            st.applier.stop()
         if st.uploader is not None:
             st.uploader.stop()
         if st.scanning is not None:
@@ -228,7 +232,7 @@ class Lifecycle:
             lockers=lockers, printer=printer, camera=camera, broker=broker,
             central=st.uploader.link_status() if st.uploader is not None else None,
             disk=self._disk(), services=self._services(lockers, broker, printer),
-            faults=tuple(st.faults))
+            faults=tuple(st.faults), config_version=st.config_version)
 
     def _disk(self) -> DiskHealth:
         st = self.station

@@ -11,7 +11,9 @@ from pathlib import Path
 
 from device_profiles.locker_schema import LockerProfile
 from drivers.locker.link import LockerLink
+from kiosk.bundles import Applier, Effective, Parts
 from kiosk.config import StationConfig
+from kiosk.content import CONTENT_ROOT
 from kiosk.lifecycle import Lifecycle
 from kiosk.services.complaints import ComplaintDesk
 from kiosk.services.diagnostics import Problem, ServiceState, StationHealth
@@ -83,12 +85,40 @@ class Station:
     supplies: SuppliesDesk | None = None  # issue 17: service supplies (医药箱、针线包)
     procedures: StorageProcedures | None = None  # issue 17: lost tag, overnight bags, damage records
     handover: ShiftHandover | None = None  # issue 17: 交接班记录
+    applier: Applier | None = None  # issue 15.6: applies the configuration bundles the centre rolls out
+    bundle_parts: Parts | None = None  # what the running bundle decided; None: the config file alone
+    content_root: Path | None = None  # where the directory's content came from
     faults: list[Problem] = field(default_factory=list)  # found while building: a missing secret, bad content
     started_at: float = field(default_factory=time.time)
     lifecycle: Lifecycle = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.lifecycle = Lifecycle(self)
+
+    # configuration bundles: see kiosk.bundles -----------------------------------------------------
+    def running_parts(self) -> Parts:
+        """What a bundle decides, as the station runs it now (what a failed apply swaps back)."""
+        if self.bundle_parts is not None:
+            return self.bundle_parts
+        return Parts(Effective(self.config, self.content_root or CONTENT_ROOT), dict(self.profiles), self.directory)
+
+    def use_parts(self, parts: Parts) -> None:
+        """Swap a bundle's policy, profiles and content into the running services (each a reference swap)."""
+        config = parts.effective.config
+        self.lending.use({lid: p for lid, p in parts.profiles.items() if p.lendable}, config.policy)
+        if self.storage is not None and "storage" in config.policy.items:
+            self.storage.policy = config.policy.items["storage"]
+            self.storage.profiles = {k: p for k, p in parts.profiles.items() if p.item_type == "storage"}
+        if self.members is not None:
+            self.members.parking = config.policy.parking
+            self.directory = parts.directory
+        self.profiles = dict(parts.profiles)
+        self.config, self.content_root = config, parts.effective.content_root
+        self.bundle_parts = parts if parts.effective.version is not None else None
+
+    @property
+    def config_version(self) -> int | None:
+        return self.bundle_parts.effective.version if self.bundle_parts is not None else None
 
     # life cycle and health: see kiosk.lifecycle -----------------------------------------------
     def start(self, handle_returns: bool = True, background: bool = True, wait: bool = True) -> Station:

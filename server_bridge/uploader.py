@@ -48,7 +48,8 @@ class Uploader:
                  health: Callable[[], dict[str, Any]], *, clock: Callable[[], float] = time.monotonic,
                  rng: random.Random | None = None, batch_max: int = 500, batch_max_age_s: float = 1.0,
                  heartbeat_s: float = 15.0, timeout_s: float = 5.0, backoff_max_s: float = BACKOFF_MAX_S,
-                 transport: httpx.BaseTransport | None = None) -> None:
+                 transport: httpx.BaseTransport | None = None,
+                 on_answer: Callable[[dict[str, Any]], None] | None = None) -> None:
         self.store = store
         self.station_id = station_id
         self.base = central_url.rstrip("/")
@@ -59,6 +60,9 @@ class Uploader:
         self.batch_max_age_s = batch_max_age_s
         self.heartbeat_s = heartbeat_s
         self.backoff_max_s = backoff_max_s
+        # what the heartbeat answer carries for the station (issue 15: `config` {version, etag}); called on
+        # the uploader's thread, so it must only hand the work on (kiosk.bundles fetches on its own thread)
+        self.on_answer = on_answer
         # no token (its file is missing): send none, so the centre's 401 says so rather than a local error
         auth = {"Authorization": f"Bearer {token}"} if token else {}
         self._http = httpx.Client(timeout=timeout_s, transport=transport,
@@ -177,7 +181,7 @@ class Uploader:
         beat["ts"] = time.time()
         beat["outbox"] = {"depth": depth, "oldest_age_s": None if oldest is None else round(oldest, 1)}
         try:
-            self._post(self._heartbeat_url, json.dumps(beat, ensure_ascii=False, default=str).encode("utf-8"))
+            answer = self._post(self._heartbeat_url, json.dumps(beat, ensure_ascii=False, default=str).encode("utf-8"))
         except UploadRefused as exc:
             if exc.status in (401, 403):  # the centre does not take this station's token: the whole link is refused
                 self._failed(f"heartbeat: {exc}", refused=exc.status)
@@ -193,7 +197,19 @@ class Uploader:
         with self._lock:
             self._heartbeat_error, self._last_heartbeat = None, time.time()
         self._succeeded()
+        if answer and self.on_answer is not None:
+            try:
+                self.on_answer(answer)
+            except Exception:  # whatever the answer asked for must not stop uploads
+                log.exception("upload.answer_failed station=%s", self.station_id)
         return True
+
+    def get(self, path: str, etag: str | None = None) -> tuple[int, bytes, str | None]:
+        """GET `/api/v1/stations/{id}/{path}` with the station's token: (status, body, ETag). Raises
+        httpx.HTTPError when the centre cannot be reached."""
+        headers = {"If-None-Match": f'"{etag}"'} if etag else {}
+        response = self._http.get(f"{self.base}/api/v1/stations/{self.station_id}/{path}", headers=headers)
+        return response.status_code, response.content, (response.headers.get("etag") or "").strip('"') or None
 
     def _post(self, url: str, body: bytes) -> dict[str, Any]:
         response = self._http.post(url, content=body)

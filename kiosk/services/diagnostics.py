@@ -157,6 +157,7 @@ class StationHealth:
     disk: DiskHealth | None = None
     services: tuple[ServiceState, ...] = ()
     faults: tuple[Problem, ...] = ()  # what the station found while starting (a bad content file, a missing token)
+    config_version: int | None = None  # the configuration bundle it runs (issue 15.6), sent on the heartbeat
     station_process: bool | None = None  # diag only: is the station itself running beside it
     central_probe: CentralProbe | None = None  # diag only
 

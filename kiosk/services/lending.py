@@ -118,6 +118,11 @@ class LendingService:
         self.settle_bought()
 
     # queries ----------------------------------------------------------------------------------
+    def use(self, profiles: dict[str, LockerProfile], policy: Policy) -> None:
+        """A new configuration bundle (kiosk.bundles): the next lending reads these; one in flight keeps its own."""
+        self.profiles, self.policy = profiles, policy
+        self.returns.profiles, self.returns.policy = profiles, policy
+
     def item_policy(self, item_type: str) -> ItemPolicy:
         policy = next((p for name, p in self.policy.items.items() if name == item_type), None)
         if policy is None:

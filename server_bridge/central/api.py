@@ -5,6 +5,7 @@ import time
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Request, Response
+from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
 from server_bridge.central.deps import (
@@ -41,10 +42,15 @@ HEARTBEAT_BODY = {"requestBody": {"required": True, "content": {"application/jso
     "schema": {"$ref": "#/components/schemas/Heartbeat"}}}}}
 
 
-@router.post("/stations/{station_id}/heartbeat", status_code=204, responses=ERRORS,
+@router.post("/stations/{station_id}/heartbeat", status_code=204, responses={
+    **ERRORS, 200: {"description": "something for the station: `config` {version, etag} to fetch"}},
              openapi_extra=HEARTBEAT_BODY)
-async def post_heartbeat(request: Request, station_id: StationDep, heartbeats: HeartbeatsDep) -> Response:
-    """Device health; the newest per station is kept (written to the database within a second)."""
+async def post_heartbeat(request: Request, station_id: StationDep, heartbeats: HeartbeatsDep,
+                         central: CentralDep) -> Response:
+    """Device health; the newest per station is kept (written to the database within a second).
+
+    204 when there is nothing for the station; 200 with a JSON object when there is: `config` (the bundle
+    version it should run and its ETag, while the `config_version` it sent differs)."""
     # Parsed by pydantic-core straight from bytes: this is the centre's busiest endpoint.
     try:
         beat = Heartbeat.model_validate_json(await request.body())
@@ -53,7 +59,11 @@ async def post_heartbeat(request: Request, station_id: StationDep, heartbeats: H
         where = ".".join(str(p) for p in err["loc"])
         raise EventInvalid(f"body.{where}: {err['msg']}", field=f"body.{where}") from exc
     heartbeats.put(station_id, beat)
-    return Response(status_code=204)
+    answer: dict[str, object] = {}
+    config = central.wanted_config.answer(station_id, beat.config_version)
+    if config is not None:
+        answer["config"] = config
+    return JSONResponse(answer) if answer else Response(status_code=204)
 
 
 @router.get("/members/{member_id}", response_model=MemberView, responses={**ERRORS, 429: {"model": ApiError}})

@@ -15,9 +15,10 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 
-from server_bridge.central import api, console, dashboard, desk, payments, schema_migrations
+from server_bridge.central import api, bundle_routes, console, dashboard, desk, payments, schema_migrations
 from server_bridge.central.alerts import AlertEngine, AlertSettings
 from server_bridge.central.auth import StationTokens
+from server_bridge.central.bundles import WantedConfig
 from server_bridge.central.db import Database
 from server_bridge.central.deps import Central
 from server_bridge.central.errors import CentralError
@@ -91,23 +92,26 @@ def create_app(db_url: str, settings: AlertSettings | None = None, eval_every_s:
     heartbeats = HeartbeatBuffer(db, flush_s=flush_s, min_battery=settings.min_charged_battery)
     central = Central(db=db, tokens=StationTokens(db), heartbeats=heartbeats,
                       alerts=AlertEngine(db, settings, registry.alert_rules, every_s=eval_every_s),
-                      settings=settings, registry=registry)
+                      settings=settings, registry=registry, wanted_config=WantedConfig(db))
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         central.heartbeats.start()
+        central.wanted_config.start()
         if inline_alerts:
             central.alerts.start()
         log.info("central.started db=%s", db.dialect)
         yield
         central.alerts.stop()
         central.heartbeats.stop()
+        central.wanted_config.stop()
         db.dispose()
 
     app = FastAPI(title="Mall stations — central ops", version="1.0", lifespan=lifespan)
     app.state.central = central  # read only by `deps.get_central`
     app.include_router(api.router)
     app.include_router(dashboard.router)
+    app.include_router(bundle_routes.router)  # issue 15.6: configuration bundles, rollouts (station + console)
     app.include_router(desk.router)  # issue 7: complaint tickets, lost & found, storage
     app.include_router(payments.router)  # issue 14: payment QRs, notifications, refunds, books (own lifespan)
     console.install(app)  # login, users, audit; CSRF/origin checks and security headers on every response

@@ -17,6 +17,7 @@ from fastapi import Depends, Header, Path, Request
 from server_bridge.central.accounts import IpThrottle
 from server_bridge.central.alerts import AlertEngine, AlertSettings
 from server_bridge.central.auth import StationTokens
+from server_bridge.central.bundles import WantedConfig
 from server_bridge.central.db import Database
 from server_bridge.central.fleet import HeartbeatBuffer
 from server_bridge.central.members import MemberLookupGuard
@@ -34,6 +35,7 @@ class Central:
     alerts: AlertEngine
     settings: AlertSettings
     registry: Registry
+    wanted_config: WantedConfig  # issue 15.6: rollout targets for the heartbeat answer
     clock: Clock = field(default=time.time)
     login_throttle: IpThrottle = field(default_factory=IpThrottle)  # failed logins per client address
     member_guard: MemberLookupGuard = field(default_factory=MemberLookupGuard)  # member look-ups per station

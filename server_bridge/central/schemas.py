@@ -107,6 +107,8 @@ class Heartbeat(Health):
     camera: CameraHealth | None = None
     lockers: list[LockerHealth] = Field(default_factory=list, max_length=64)
     outbox: OutboxHealth
+    # the configuration bundle version the station runs (issue 15.6); None before its first bundle
+    config_version: int | None = Field(default=None, ge=0)
 
 
 class Visit(BaseModel):

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from server_bridge.central import (
     alerts,
+    bundles,
     desk,
     escalation,
     kpis,
@@ -54,6 +55,7 @@ def build_registry() -> Registry:
     reg = Registry()
     register_core(reg)
     members.register(reg)  # issue 15: points from stations bounded by policy; refusals and look-up abuse alerted
+    bundles.register(reg)  # issue 15.6: stations report the bundle they applied or refused
     desk.register(reg)  # issue 7: complaint tickets, lost & found, storage
     duties.register(reg)  # issue 17: service supplies, bag-storage incidents, shift handovers
     payments.register(reg)  # issue 14: reconciliation mismatches are alerts
