@@ -21,7 +21,13 @@ from drivers.payment import InvalidNotification, OutcomeUnknown, PaymentRefused,
 from server_bridge.central.api import ERRORS
 from server_bridge.central.deps import DbDep, StationDep
 from server_bridge.central.payments import reports
-from server_bridge.central.payments.service import CST, PaymentsCentre, PaymentsOff, Settings
+from server_bridge.central.payments.service import (
+    CST,
+    PaymentsCentre,
+    PaymentsOff,
+    Settings,
+    uses_real_gateways,
+)
 from server_bridge.central.security import OpsUser
 
 log = logging.getLogger(__name__)
@@ -88,11 +94,13 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     stop = threading.Event()
     if merchant:
         public = os.environ.get(ENV_PUBLIC_URL, "http://127.0.0.1:8700")
-        centre = PaymentsCentre(app.state.central.db, make_providers(merchant), public, settings=Settings()).start()
+        settings = Settings.for_gateway(uses_real_gateways(merchant), dict(os.environ))
+        centre = PaymentsCentre(app.state.central.db, make_providers(merchant), public, settings=settings).start()
         every = float(os.environ.get(ENV_RECONCILE_EVERY, "3600"))
         threading.Thread(target=_reconcile_loop, args=(centre, every, stop), daemon=True,
                          name="payments-reconcile").start()
-        log.info("payments.on providers=%s public=%s", sorted(centre.providers), public)
+        log.info("payments.on providers=%s public=%s query_after_s=%s query_every_s=%s", sorted(centre.providers),
+                 public, settings.query_after_s, settings.query_every_s)
     app.state.payments = centre
     yield
     stop.set()
