@@ -54,9 +54,10 @@ class World:
     lockers: dict[str, str]  # locker_id -> item_type
     fill: dict[str, Any] = field(default_factory=dict)
     auto_take: dict[str, float | None] = field(default_factory=dict)
+    epoch: float | None = None  # the wall clock's start (default: the in-memory link's fixed epoch)
 
     def __post_init__(self) -> None:
-        self.clock = ManualClock()
+        self.clock = ManualClock() if self.epoch is None else ManualClock(self.epoch)
         self.profiles = {lid: profile(t) for lid, t in self.lockers.items()}
         self.link = InMemoryLockerLink(self.profiles, clock=self.clock, fill=self.fill, auto_take=self.auto_take)
         self.store = Store(self.tmp / "station.db", clock=self.clock.wall)
