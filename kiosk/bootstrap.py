@@ -31,6 +31,7 @@ from kiosk.bundles import Applier, start_with
 from kiosk.config import StationConfig, read_secret
 from kiosk.content import CONTENT_ROOT, ContentError, load_content
 from kiosk.content.routes import Place
+from kiosk.services.broadcast import STATUS_PATH, BroadcastDesk
 from kiosk.services.complaints import ComplaintDesk, HttpTicketStatusApi
 from kiosk.services.diagnostics import Problem, assess
 from kiosk.services.directory import Directory
@@ -40,6 +41,7 @@ from kiosk.services.lostfound import LostFound
 from kiosk.services.members import HttpMemberApi, MemberCentre
 from kiosk.services.payments import CentrePayments, PaymentsService
 from kiosk.services.printing import PrintService
+from kiosk.services.retention import Purger, desk_rules
 from kiosk.services.scanning import ScanService
 from kiosk.services.staff import StaffService
 from kiosk.services.storage import StorageService
@@ -191,6 +193,10 @@ def build_desk(station: Station, clock: Callable[[], float], token: str, content
                                        status_api=HttpTicketStatusApi(url, token), clock=clock)
     station.lostfound = LostFound(store=store, tokens=tokens, photo_dir=config.data_dir / "lostfound",
                                   station_id=config.station_id, clock=clock)
+    station.broadcast = BroadcastDesk(store=store, tokens=tokens, station_id=config.station_id,
+                                      public_url=public_url, clock=clock,
+                                      status_api=HttpTicketStatusApi(url, token, path=STATUS_PATH))
+    station.retention = Purger(store, desk_rules(), clock)
     stored = {lid: p for lid, p in station.profiles.items() if p.item_type == "storage"}
     if stored and "storage" in config.policy.items:
         station.storage = StorageService(store=store, lockers=station.lockers, profiles=stored,

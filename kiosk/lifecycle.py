@@ -40,6 +40,7 @@ if TYPE_CHECKING:  # Station holds its Lifecycle; this side only needs the type
 log = logging.getLogger(__name__)
 TICK_S = 2.0
 HEALTH_FILE_EVERY = 5  # ticks
+PURGE_EVERY = 30  # ticks: the desk's retention purge (kiosk.services.retention) once a minute
 
 
 @runtime_checkable
@@ -59,6 +60,7 @@ class Lifecycle:
         self._starter: threading.Thread | None = None
         self._lending_ready = threading.Event()
         self._token_seen: str | None = None
+        self._ticks = 0
 
     # start / stop -----------------------------------------------------------------------------
     def start(self, handle_returns: bool = True, background: bool = True, wait: bool = True) -> None:
@@ -125,6 +127,9 @@ class Lifecycle:
             if st.procedures is not None:  # issue 17: the overnight list at closing, purges past retention
                 st.procedures.list_at_closing()
                 st.procedures.purge()
+            if st.retention is not None and self._ticks % PURGE_EVERY == 0:
+                st.retention.run()
+            self._ticks += 1
             self.refresh_token()
         except Exception:
             log.exception("station.tick_failed")

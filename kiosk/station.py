@@ -15,6 +15,7 @@ from kiosk.bundles import Applier, Effective, Parts
 from kiosk.config import StationConfig
 from kiosk.content import CONTENT_ROOT
 from kiosk.lifecycle import Lifecycle
+from kiosk.services.broadcast import BroadcastDesk
 from kiosk.services.complaints import ComplaintDesk
 from kiosk.services.diagnostics import Problem, ServiceState, StationHealth
 from kiosk.services.directory import Directory
@@ -25,6 +26,7 @@ from kiosk.services.members import MemberCentre
 from kiosk.services.payments import PaymentsService
 from kiosk.services.printing import PrintOutcome, PrintService
 from kiosk.services.receipts import LendingReceipt, ReturnReceipt
+from kiosk.services.retention import Purger
 from kiosk.services.scanning import ScanService
 from kiosk.services.staff import StaffService
 from kiosk.services.storage import StorageService
@@ -88,6 +90,8 @@ class Station:
     applier: Applier | None = None  # issue 15.6: applies the configuration bundles the centre rolls out
     bundle_parts: Parts | None = None  # what the running bundle decided; None: the config file alone
     content_root: Path | None = None  # where the directory's content came from
+    broadcast: BroadcastDesk | None = None  # issue 17: 广播寻人 / 寻物 requests
+    retention: Purger | None = None  # issue 17: the desk's personal data purged on time (housekeeping)
     faults: list[Problem] = field(default_factory=list)  # found while building: a missing secret, bad content
     started_at: float = field(default_factory=time.time)
     lifecycle: Lifecycle = field(init=False, repr=False)

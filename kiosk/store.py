@@ -198,6 +198,26 @@ MIGRATIONS: list[str] = [
         at REAL NOT NULL
     );
     """,
+    # 7: 广播寻人 / 寻物 requests; when the desk's personal data was purged (kiosk.services.retention)
+    """
+    CREATE TABLE desk_requests (
+        request_id TEXT PRIMARY KEY,
+        code TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        traits TEXT NOT NULL,
+        description TEXT NOT NULL,
+        floor TEXT NOT NULL, place TEXT NOT NULL,
+        last_seen_at REAL NOT NULL,
+        phone_masked TEXT,
+        lang TEXT NOT NULL,
+        filed_by TEXT,
+        created_at REAL NOT NULL,
+        status TEXT NOT NULL,            -- filed | closed (learnt from the centre)
+        purged_at REAL
+    );
+    ALTER TABLE desk_found_items ADD COLUMN purged_at REAL;
+    ALTER TABLE desk_lost_reports ADD COLUMN purged_at REAL;
+    """,
 ]
 
 

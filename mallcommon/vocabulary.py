@@ -55,3 +55,22 @@ SHOP_UNIT_PATTERN = r"^(B[1-9]|[1-9]F)-[0-9]{2,3}$"
 def english(words: dict[str, tuple[str, str]], value: str) -> str:
     """The English word of a value (the kiosk's gettext msgid); the value itself when it has none."""
     return words[value][1] if value in words else value
+
+# 广播寻人 / 寻物 requests (issue 17): who or what is sought, and the few traits a shopper picks on the screen.
+RequestKind = Literal["child", "elder", "companion", "item"]
+REQUEST_KINDS: tuple[str, ...] = get_args(RequestKind)
+REQUEST_WORDS: dict[str, tuple[str, str]] = {
+    "child": ("儿童", "Child"),
+    "elder": ("老人", "Elderly person"),
+    "companion": ("同伴", "Companion"),
+    "item": ("物品", "Item"),
+}
+Gender = Literal["male", "female"]
+GENDER_WORDS: dict[str, tuple[str, str]] = {"male": ("男", "Male"), "female": ("女", "Female")}
+Colour = Literal["red", "pink", "yellow", "green", "blue", "white", "black", "grey"]
+COLOURS: tuple[str, ...] = get_args(Colour)
+COLOUR_WORDS: dict[str, tuple[str, str]] = {
+    "red": ("红色", "Red"), "pink": ("粉色", "Pink"), "yellow": ("黄色", "Yellow"), "green": ("绿色", "Green"),
+    "blue": ("蓝色", "Blue"), "white": ("白色", "White"), "black": ("黑色", "Black"), "grey": ("灰色", "Grey"),
+}
+SEEN_MINUTES: tuple[int, ...] = (5, 15, 30, 60)  # "last seen … minutes ago": one touch, no clock to set

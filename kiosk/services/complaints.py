@@ -98,16 +98,19 @@ class TicketStatusApi(Protocol):
 
 
 class HttpTicketStatusApi:
-    """`GET {central}/api/v1/desk/complaints/{ticket_id}` with the station's bearer token."""
+    """`GET {central}/api/v1/desk/complaints/{ticket_id}` with the station's bearer token (`path`: another kind of
+    ticket, e.g. the broadcast requests' `/api/v1/desk/requests/{id}`)."""
 
     def __init__(self, base_url: str, token: str, timeout: float = 2.0,
-                 transport: httpx.BaseTransport | None = None) -> None:
+                 transport: httpx.BaseTransport | None = None,
+                 path: str = "/api/v1/desk/complaints/{id}") -> None:
+        self.path = path
         self._client = httpx.Client(base_url=base_url.rstrip("/"), timeout=timeout, transport=transport,
                                     headers={"Authorization": f"Bearer {token}"})
 
     def ticket(self, ticket_id: str, code: str) -> dict[str, Any] | None:
         try:
-            resp = self._client.get(f"/api/v1/desk/complaints/{ticket_id}", params={"code": code})
+            resp = self._client.get(self.path.format(id=ticket_id), params={"code": code})
         except httpx.HTTPError as exc:
             raise OSError(f"centre unreachable: {type(exc).__name__}") from exc
         if resp.status_code == 404:
@@ -121,8 +124,22 @@ class HttpTicketStatusApi:
         self._client.close()
 
 
-class ComplaintDesk:
-    """Files tickets (ticket + outbox event in one transaction) and answers status scans."""
+def form_refusal(exc: ValidationError) -> InputRefused:
+    """A desk form's first validation error as the refusal a screen shows (its code names the field)."""
+    err = exc.errors()[0]
+    where = ".".join(str(p) for p in err["loc"]) or "form"
+    if isinstance(err.get("ctx", {}).get("error"), PhoneInvalid):
+        return InputRefused("phone_invalid", "please enter an 11-digit mobile number")
+    return InputRefused(f"invalid_{where}", f"{where}: {err['msg']}")
+
+
+class TicketDesk:
+    """What the desk's ticket kinds share: a signed code kind (prefix), its status URL on the centre
+    (`/desk/<path>/<code>`), the centre's status API, the clock and the random ids."""
+
+    prefix = ""
+    page = ""
+    what = "ticket"
 
     def __init__(self, *, store: Store, tokens: TokenBook, station_id: str, public_url: str,
                  status_api: TicketStatusApi | None = None, clock: Callable[[], float] = time.time,
@@ -134,11 +151,38 @@ class ComplaintDesk:
         self.status_api = status_api
         self.clock = clock
         self.rng = rng or random.Random()
-        tokens.register_kind(TICKET_PREFIX)
+        tokens.register_kind(self.prefix)
 
     def status_url(self, code: str) -> str:
-        """What the receipt's QR holds: the shopper's phone opens the status page and the text form there."""
-        return f"{self.public_url}/desk/t/{code}"
+        """What the receipt's QR holds: the shopper's phone opens the status page (and a text form) there."""
+        return f"{self.public_url}/desk/{self.page}/{code}"
+
+    def read_code(self, payload: str | bytes) -> SignedCode:
+        """A scanned ticket QR (the status URL or the bare code) → verified code; forged ones are refused."""
+        text = payload.decode("ascii", "replace") if isinstance(payload, bytes) else payload
+        text = text.strip()
+        if text.startswith(("http://", "https://")):
+            text = text.split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1]
+        try:
+            return self.tokens.verify_signed(text, self.prefix)
+        except TokenRejected as exc:
+            raise InputRefused(exc.reason, f"this is not a genuine {self.what}") from exc
+
+    def remote_status(self, code: SignedCode) -> dict[str, Any] | None:
+        """The centre's view of a scanned ticket; None when it does not know it (yet) or cannot be reached."""
+        if self.status_api is None:
+            return None
+        try:
+            return self.status_api.ticket(code.fields[0], code.raw)
+        except OSError as exc:
+            log.warning("desk.status_offline kind=%s ticket=%s error=%s", self.prefix, code.fields[0], exc)
+            return None
+
+
+class ComplaintDesk(TicketDesk):
+    """Files tickets (ticket + outbox event in one transaction) and answers status scans."""
+
+    prefix, page, what = TICKET_PREFIX, "t", "complaint ticket"
 
     def _new_ticket_id(self, now: float) -> str:
         day = datetime.fromtimestamp(now, UTC).strftime("%y%m%d")
@@ -150,11 +194,7 @@ class ComplaintDesk:
         try:
             form = ComplaintForm(**fields)  # text rules raise ComplaintRefused straight through
         except ValidationError as exc:
-            err = exc.errors()[0]
-            where = ".".join(str(p) for p in err["loc"]) or "form"
-            if isinstance(err.get("ctx", {}).get("error"), PhoneInvalid):
-                raise ComplaintRefused("phone_invalid", "please enter an 11-digit mobile number") from exc
-            raise ComplaintRefused(f"invalid_{where}", f"{where}: {err['msg']}") from exc
+            raise form_refusal(exc) from exc
         now = self.clock()
         phone_masked = mask_phone(form.phone) if form.phone else None
         for _ in range(5):
@@ -179,31 +219,15 @@ class ComplaintDesk:
                           form.rating, phone_masked, now)
         raise ComplaintRefused("busy", "please try again")
 
-    def read_code(self, payload: str | bytes) -> SignedCode:
-        """A scanned ticket QR (the status URL or the bare code) → verified code; forged ones are refused."""
-        text = payload.decode("ascii", "replace") if isinstance(payload, bytes) else payload
-        text = text.strip()
-        if text.startswith(("http://", "https://")):
-            text = text.rstrip("/").rsplit("/", 1)[-1]
-        try:
-            return self.tokens.verify_signed(text, TICKET_PREFIX)
-        except TokenRejected as exc:
-            raise ComplaintRefused(exc.reason, "this is not a genuine complaint ticket") from exc
-
     def status(self, payload: str | bytes) -> TicketStatus:
         """What the shopper sees after scanning a ticket at any station; the centre answers when it can."""
         code = self.read_code(payload)
         ticket_id = code.fields[0]
-        if self.status_api is not None:
-            try:
-                remote = self.status_api.ticket(ticket_id, code.raw)
-            except OSError as exc:
-                log.warning("complaint.status_offline ticket=%s error=%s", ticket_id, exc)
-                remote = None
-            if remote is not None:
-                return TicketStatus(ticket_id, str(remote.get("status", "open")), remote.get("owner"),
-                                    tuple(remote.get("replies") or ()), "centre", remote.get("category"),
-                                    remote.get("created_at"))
+        remote = self.remote_status(code)
+        if remote is not None:
+            return TicketStatus(ticket_id, str(remote.get("status", "open")), remote.get("owner"),
+                                tuple(remote.get("replies") or ()), "centre", remote.get("category"),
+                                remote.get("created_at"))
         rows = self.store.query("SELECT category, created_at FROM desk_complaints WHERE ticket_id=?", (ticket_id,))
         if rows:
             return TicketStatus(ticket_id, "filed", source="station", category=rows[0]["category"],

@@ -109,6 +109,19 @@ class LostItemReport:
 
 
 @dataclass(frozen=True)
+class RequestTicket:
+    """A 广播寻人 / 寻物 request: no description and no photo on paper, the number masked."""
+
+    station_id: str
+    request_id: str
+    kind: str
+    floor: str
+    created_at: float
+    phone_masked: str
+    lookup_token: str = ""
+
+
+@dataclass(frozen=True)
 class StaffTestPage:
     station_id: str
     printer_model: str
@@ -118,11 +131,12 @@ class StaffTestPage:
 
 
 Receipt = (LendingReceipt | ReturnReceipt | StorageReceipt | ParkingVoucher | ComplaintTicket | LostItemReport
-           | StaffTestPage)
+           | StaffTestPage | RequestTicket)
 
 KINDS: dict[type, str] = {
     LendingReceipt: "lending", ReturnReceipt: "return", StorageReceipt: "storage", ParkingVoucher: "parking",
     ComplaintTicket: "complaint", LostItemReport: "lost_item", StaffTestPage: "test_page",
+    RequestTicket: "request",
 }
 
 
@@ -292,6 +306,27 @@ def _lost(r: LostItemReport, w: _Words) -> list[Block]:
     return [*blocks, *_footer(w)]
 
 
+REQUEST_NAMES: dict[str, tuple[str, str]] = {"child": ("寻人·儿童", "Missing child"),
+                                              "elder": ("寻人·老人", "Missing elderly person"),
+                                              "companion": ("寻人·同伴", "Missing companion"),
+                                              "item": ("寻物", "Lost item")}
+
+
+def _request(r: RequestTicket, w: _Words) -> list[Block]:
+    zh, en = REQUEST_NAMES.get(r.kind, (r.kind, r.kind))
+    blocks: list[Block] = [*_header(w, r.station_id, "广播寻人寻物", "Announcement request"),
+                           Row(w.pair("单号", "Request"), r.request_id, bold=True),
+                           Row(w.pair("类型", "Kind"), w.pair(zh, en)),
+                           Row(w.pair("楼层", "Floor"), r.floor),
+                           Row(w.pair("提交", "Filed"), w.time(r.created_at)),
+                           Row(w.pair("回拨电话", "Call-back"), scrub(r.phone_masked)),
+                           Rule(), Text(w.pair("请留在服务台附近，我们会尽快广播", "Please stay near the service desk: "
+                                               "we will announce it at once"))]
+    if r.lookup_token:
+        blocks.append(Qr(r.lookup_token, w.pair("扫码查看进度", "Scan to see progress")))
+    return [*blocks, *_footer(w)]
+
+
 def _test_page(r: StaffTestPage, w: _Words) -> list[Block]:
     blocks: list[Block] = [*_header(w, r.station_id, "打印测试页", "Printer test page"),
                            Row(w.pair("型号", "Model"), r.printer_model),
@@ -308,7 +343,8 @@ def _test_page(r: StaffTestPage, w: _Words) -> list[Block]:
 
 
 _BUILDERS = {LendingReceipt: _lending, ReturnReceipt: _return, StorageReceipt: _storage, ParkingVoucher: _parking,
-             ComplaintTicket: _complaint, LostItemReport: _lost, StaffTestPage: _test_page}
+             ComplaintTicket: _complaint, LostItemReport: _lost, StaffTestPage: _test_page,
+             RequestTicket: _request}
 
 
 def layout_for(receipt: Receipt, lang: Lang = "zh", tz: tzinfo = MALL_TZ) -> ReceiptLayout:
@@ -323,4 +359,5 @@ def render(layout: ReceiptLayout, profile: PrinterProfile, qr_mode: QrMode = "au
 
 
 __all__ = ["ComplaintTicket", "LendingReceipt", "LostItemReport", "ParkingVoucher", "Receipt", "ReceiptLayout",
+           "RequestTicket",
            "ReturnReceipt", "StaffTestPage", "StorageReceipt", "kind_of", "layout_for", "render"]

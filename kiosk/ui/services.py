@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
     from drivers.locker.link import LockerLink, LockerView
+    from kiosk.services.broadcast import BroadcastDesk
     from kiosk.services.complaints import ComplaintDesk
     from kiosk.services.directory import Directory
     from kiosk.services.lending import LendingService
@@ -63,6 +64,7 @@ class UiServices:
     directory: Directory | None = None
     storage: StorageService | None = None
     payments: PaymentsService | None = None
+    broadcast: BroadcastDesk | None = None
     lockers: LockerLink | None = None
     store: Store | None = None
     tokens: TokenBook | None = None
@@ -73,7 +75,7 @@ class UiServices:
     def of(cls, station: Any) -> UiServices:
         """The one place that looks at the station object's attributes."""
         names = ("lending", "scanning", "printing", "staff", "survey", "members", "complaints", "lostfound",
-                 "directory", "storage", "payments", "lockers", "store", "tokens")
+                 "directory", "storage", "payments", "broadcast", "lockers", "store", "tokens")
         parts = {name: getattr(station, name, None) for name in names}
         config = getattr(station, "config", None)
         return cls(**parts, station_id=str(getattr(config, "station_id", "?")), layouts=layouts_of(station))

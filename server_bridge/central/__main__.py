@@ -57,7 +57,9 @@ def _alerts(args: argparse.Namespace) -> int:
 
     schema_migrations.upgrade(args.db)
     db = Database(args.db)
-    engine = AlertEngine(db, _alert_settings(args), build_registry().alert_rules, every_s=args.eval_every)
+    registry = build_registry()
+    engine = AlertEngine(db, _alert_settings(args), registry.alert_rules, every_s=args.eval_every,
+                         chores=registry.chores)
     try:
         while True:
             started = time.monotonic()

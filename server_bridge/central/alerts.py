@@ -128,6 +128,7 @@ def projection_failed(session: Session, ctx: RuleContext) -> Iterable[Finding]:
 
 
 UPLOAD_SEVERITY = "critical"
+CHORES_EVERY_S = 60.0  # the registry's chores (e.g. the desk's retention purge) run with the pass this often
 
 
 def upload_problem(problem: str) -> AlertRule:
@@ -314,8 +315,11 @@ class AlertEngine:
     """Evaluates rules every `every_s` seconds in a background thread (one per centre instance)."""
 
     def __init__(self, db: Database, settings: AlertSettings, rules: Mapping[str, RuleSpec], every_s: float = 5.0,
-                 clock: Callable[[], float] = time.time, retention: Retention | None = None) -> None:
+                 clock: Callable[[], float] = time.time, retention: Retention | None = None,
+                 chores: Mapping[str, Callable[[Session, float], Any]] | None = None) -> None:
         self.db, self.settings, self.rules, self.every_s, self.clock = db, settings, rules, every_s, clock
+        self.chores = dict(chores or {})
+        self._last_chores = -1e18
         self.retention = retention or Retention()
         self.view = FleetView()
         self._stop = threading.Event()
@@ -342,6 +346,14 @@ class AlertEngine:
             with self.db.session() as session:
                 roll_up_and_prune(session, now, self.retention)
             self._last_rollup = now
+        if self.chores and now - self._last_chores >= CHORES_EVERY_S:
+            for name, chore in self.chores.items():
+                try:
+                    with self.db.session() as session:
+                        chore(session, now)
+                except Exception:  # one chore failing does not stop the others nor the alerts
+                    log.exception("alert.chore_failed chore=%s", name)
+            self._last_chores = now
         return raised
 
     def start(self) -> AlertEngine:

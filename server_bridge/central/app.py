@@ -22,6 +22,7 @@ from server_bridge.central.bundles import WantedConfig
 from server_bridge.central.db import Database
 from server_bridge.central.deps import Central
 from server_bridge.central.desk import duty_routes
+from server_bridge.central.desk import broadcast_routes
 from server_bridge.central.errors import CentralError
 from server_bridge.central.fleet import HeartbeatBuffer
 from server_bridge.central.schemas import MAX_BODY_BYTES, Heartbeat
@@ -92,7 +93,8 @@ def create_app(db_url: str, settings: AlertSettings | None = None, eval_every_s:
     registry = build_registry()  # every projection, alert rule and KPI panel, core and desk
     heartbeats = HeartbeatBuffer(db, flush_s=flush_s, min_battery=settings.min_charged_battery)
     central = Central(db=db, tokens=StationTokens(db), heartbeats=heartbeats,
-                      alerts=AlertEngine(db, settings, registry.alert_rules, every_s=eval_every_s),
+                      alerts=AlertEngine(db, settings, registry.alert_rules, every_s=eval_every_s,
+                                         chores=registry.chores),
                       settings=settings, registry=registry, wanted_config=WantedConfig(db))
 
     @asynccontextmanager
@@ -115,6 +117,7 @@ def create_app(db_url: str, settings: AlertSettings | None = None, eval_every_s:
     app.include_router(bundle_routes.router)  # issue 15.6: configuration bundles, rollouts (station + console)
     app.include_router(desk.router)  # issue 7: complaint tickets, lost & found, storage
     app.include_router(duty_routes.router)  # issue 17: handovers, storage incidents, supplies
+    app.include_router(broadcast_routes.router)  # issue 17: 广播寻人 / 寻物 requests
     app.include_router(payments.router)  # issue 14: payment QRs, notifications, refunds, books (own lifespan)
     console.install(app)  # login, users, audit; CSRF/origin checks and security headers on every response
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

@@ -198,7 +198,8 @@ EXPORT_ROLES: dict[str, str] = {"complaints": "desk", "audit": "admin"}
 def export_csv(request: Request, name: Annotated[str, Path(max_length=40)], op: Viewer, db: DbDep,
                registry: RegistryDep, days: Annotated[int, Query(ge=1, le=365)] = 14) -> Response:
     """Tables by name, or a KPI panel's rows as `kpi-<panel>`; each export is audited."""
-    needed = EXPORT_ROLES.get(name, "ops")
+    exports = {**EXPORTS, **{n: model for n, (model, _role) in registry.exports.items()}}
+    needed = registry.exports[name][1] if name in registry.exports else EXPORT_ROLES.get(name, "ops")
     if not op.may(needed):
         raise RoleRefused(op, needed)
     with db.session() as s:
@@ -206,8 +207,8 @@ def export_csv(request: Request, name: Annotated[str, Path(max_length=40)], op: 
         if name.startswith("kpi-") and name[4:] in registry.kpis:
             rows = registry.kpis[name[4:]](s, KpiWindow(time.time(), days), t("en")).rows
             columns = list(rows[0]) if rows else []
-        elif name in EXPORTS:
-            model = EXPORTS[name]
+        elif name in exports:
+            model = exports[name]
             columns = [c.key for c in model.__table__.columns]
             rows = [{c: getattr(obj, c) for c in columns} for obj in s.scalars(select(model).limit(100_000))]
         else:

@@ -8,7 +8,8 @@ console resolves the escalation alert with it. Each escalation is audited once (
 
 Deadlines: by severity (critical 15 min, warning 60 min; info never) unless a kind has its own, from
 `CENTRAL_ESCALATE="kind=MINUTES:ROLE,…"` (e.g. `station_offline=10:admin,low_stock=120:ops`); a kind named
-`critical` or `warning` there changes that severity's default.
+`critical` or `warning` there changes that severity's default. A few kinds have a clock of their own
+(`DEFAULT_BY_KIND`: a 广播寻人 request, 5 min) unless the variable names them.
 """
 from __future__ import annotations
 
@@ -34,6 +35,11 @@ class Step:
     role: str
 
 
+# Kinds with a clock of their own unless CENTRAL_ESCALATE names them: a 广播寻人 request (desk.broadcasts) is
+# acknowledged within 5 minutes.
+DEFAULT_BY_KIND: Mapping[str, Step] = {"broadcast_request": Step(5, "admin")}
+
+
 @dataclass(frozen=True)
 class EscalationPolicy:
     by_severity: Mapping[str, Step] = field(default_factory=lambda: {"critical": Step(15, "admin"),
@@ -41,7 +47,7 @@ class EscalationPolicy:
     by_kind: Mapping[str, Step] = field(default_factory=dict)
 
     def step_for(self, kind: str, severity: str) -> Step | None:
-        return self.by_kind.get(kind) or self.by_severity.get(severity)
+        return self.by_kind.get(kind) or DEFAULT_BY_KIND.get(kind) or self.by_severity.get(severity)
 
     @classmethod
     def parse(cls, text: str | None) -> EscalationPolicy:

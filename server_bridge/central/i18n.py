@@ -4,7 +4,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from mallcommon.vocabulary import CATEGORY_WORDS, ITEM_WORDS
+from mallcommon.vocabulary import CATEGORY_WORDS, ITEM_WORDS, REQUEST_WORDS
 
 LANGS = ("zh", "en")
 
@@ -104,6 +104,11 @@ WORDS: dict[str, tuple[str, str]] = {
     "sewing_kit": ("针线包", "Sewing kit"),
     "plasters": ("创可贴", "Plasters"),
     "reading_glasses": ("老花镜", "Reading glasses"),
+    "requests": ("广播寻人", "Announcements"),  # issue 17: 广播寻人 / 寻物 requests
+    "alert.broadcast_request": ("广播寻人/寻物请求待受理", "Announcement request waiting"),
+    "kpi.requests": ("广播寻人寻物：每日请求与办结时长", "Announcement requests per day, time to close"),
+    "close_min": ("办结（分钟，中位数）", "to close (min, median)"),
+    **{f"req.{value}": words for value, words in REQUEST_WORDS.items()},
     "goal": ("目标", "goal"),
     "average": ("平均", "average"),
     "first_response_h": ("首次响应（小时）", "First response (h)"),

@@ -45,6 +45,9 @@ def _day(epoch: float) -> str:
     return datetime.fromtimestamp(epoch, UTC).strftime("%m-%d")
 
 
+day_of = _day  # the day label of a time, for panels outside this module (desk.broadcasts)
+
+
 def lendings_per_day(session: Session, w: KpiWindow, tr: Callable[..., str]) -> Panel:
     counts: Counter[tuple[str, str]] = Counter()
     for started_at, item_type in session.execute(select(Lending.started_at, Lending.item_type)

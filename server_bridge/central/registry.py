@@ -6,7 +6,9 @@ dashboard's KPI pages through `deps.RegistryDep`. Nothing is registered by impor
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from pydantic import BaseModel
 from sqlalchemy.orm import Session
@@ -16,12 +18,16 @@ from server_bridge.central.kpis import KpiFn
 from server_bridge.central.projections import BatchProjection, Projection, ProjectionSpec
 from server_bridge.central.schemas import Envelope
 
+Chore = Callable[[Session, float], Any]  # periodic upkeep, e.g. the desk's retention purge: fn(session, now)
+
 
 @dataclass
 class Registry:
     projections: dict[str, ProjectionSpec] = field(default_factory=dict)
     alert_rules: dict[str, RuleSpec] = field(default_factory=dict)
     kpis: dict[str, KpiFn] = field(default_factory=dict)
+    chores: dict[str, Chore] = field(default_factory=dict)
+    exports: dict[str, tuple[Any, str]] = field(default_factory=dict)  # CSV name -> (mapped table, role)
 
     def projection(self, event_type: str, fn: Projection, data_model: type[BaseModel] | None = None,
                    batch: BatchProjection | None = None) -> None:
@@ -54,3 +60,15 @@ class Registry:
         if name in self.kpis:
             raise ValueError(f"KPI panel {name} registered twice")
         self.kpis[name] = fn
+
+    def chore(self, name: str, fn: Chore) -> None:
+        """Upkeep the alert engine runs about once a minute, in a transaction of its own."""
+        if name in self.chores:
+            raise ValueError(f"chore {name} registered twice")
+        self.chores[name] = fn
+
+    def export(self, name: str, model: Any, role: str) -> None:
+        """A table the console exports as `/export/<name>.csv` (cells neutralised), to `role` and above."""
+        if name in self.exports:
+            raise ValueError(f"export {name} registered twice")
+        self.exports[name] = (model, role)

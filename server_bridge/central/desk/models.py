@@ -44,6 +44,7 @@ class DeskFoundItem(Base):
     handed_over_at: Mapped[float | None] = mapped_column(Float, nullable=True)
     handed_over_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
     receiver: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    purged_at: Mapped[float | None] = mapped_column(Float, nullable=True)  # desk.retention (migration 0011)
 
 
 class DeskLostReport(Base):
@@ -57,6 +58,7 @@ class DeskLostReport(Base):
     description: Mapped[str] = mapped_column(Text, default="")
     phone_masked: Mapped[str | None] = mapped_column(String(20), nullable=True)
     matches: Mapped[list] = mapped_column(JSON, default=list)
+    purged_at: Mapped[float | None] = mapped_column(Float, nullable=True)
 
 
 class DeskStorage(Base):
@@ -69,3 +71,31 @@ class DeskStorage(Base):
     due_at: Mapped[float] = mapped_column(Float)
     picked_up_at: Mapped[float | None] = mapped_column(Float, nullable=True)
     fee_cents: Mapped[int | None] = mapped_column(Integer, nullable=True)
+
+
+class DeskBroadcast(Base):
+    """A 广播寻人 / 寻物 request (issue 17; migration 0011). Personal fields are cleared when it closes."""
+
+    __tablename__ = "desk_broadcasts"
+    __table_args__ = (Index("desk_broadcasts_status", "status", "filed_at"),)
+    request_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    station_id: Mapped[str] = mapped_column(String(32))
+    code_hash: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(12))
+    traits: Mapped[dict] = mapped_column(JSON, default=dict)
+    description: Mapped[str] = mapped_column(Text, default="")
+    floor: Mapped[str] = mapped_column(String(8))
+    place: Mapped[str] = mapped_column(String(200), default="")
+    last_seen_at: Mapped[float] = mapped_column(Float)
+    phone_masked: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    lang: Mapped[str] = mapped_column(String(8), default="zh_CN")
+    filed_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    filed_at: Mapped[float] = mapped_column(Float)
+    status: Mapped[str] = mapped_column(String(12), default="open")  # open | announced | found | closed
+    acknowledged_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    acknowledged_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    announced_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    found_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    closed_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    closed_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    purged_at: Mapped[float | None] = mapped_column(Float, nullable=True)

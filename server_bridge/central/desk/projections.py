@@ -11,7 +11,9 @@ from sqlalchemy.orm import Session
 
 from server_bridge.central import audit
 from server_bridge.central.alerts import Finding, RuleContext
+from server_bridge.central.desk import broadcasts, retention
 from server_bridge.central.desk.models import (
+    DeskBroadcast,
     DeskFoundItem,
     DeskLostReport,
     DeskStorage,
@@ -163,3 +165,9 @@ def register(reg: Registry) -> None:
     reg.projection("storage.picked_up", project_picked_up, StoragePickedUp)
     reg.alert_rule("lostfound_handover_due", handover_due, "warning")
     reg.alert_rule("storage_overtime", storage_overtime, "info")
+    # issue 17: 广播寻人 / 寻物 requests, urgent with their own acknowledgement clock; the personal-data purge
+    reg.projection("broadcast.filed", broadcasts.project_filed, broadcasts.BroadcastFiled)
+    reg.alert_rule(broadcasts.KIND, broadcasts.unacknowledged, broadcasts.SEVERITY)
+    reg.chore("desk_retention", retention.run)
+    reg.kpi("requests", broadcasts.kpi)
+    reg.export("requests", DeskBroadcast, "desk")

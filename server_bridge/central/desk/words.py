@@ -1,7 +1,7 @@
 """Words of the desk pages in zh-CN and English (the shopper's page follows the phone's language)."""
 from __future__ import annotations
 
-from mallcommon.vocabulary import CATEGORY_WORDS, FOUND_WORDS
+from mallcommon.vocabulary import CATEGORY_WORDS, COLOUR_WORDS, FOUND_WORDS, GENDER_WORDS, REQUEST_WORDS
 
 WORDS: dict[str, tuple[str, str]] = {
     "ticket": ("投诉单", "Ticket"),
@@ -46,6 +46,25 @@ WORDS: dict[str, tuple[str, str]] = {
     "found_at": ("拾获时间", "Found"), "place": ("地点", "Place"), "days": ("天", "days"),
     "lost_reports": ("失物登记", "Lost-item reports"), "matches": ("可能匹配", "Possible matches"),
     "station": ("服务站", "Station"),
+    # issue 17: 广播寻人 / 寻物 requests
+    "requests": ("广播寻人寻物", "Announcement requests"),
+    "request": ("广播请求", "Request"),
+    **{f"req.{value}": words for value, words in REQUEST_WORDS.items()},
+    **{f"gender.{value}": words for value, words in GENDER_WORDS.items()},
+    **{f"colour.{value}": words for value, words in COLOUR_WORDS.items()},
+    "rstatus.open": ("待广播", "Waiting"), "rstatus.announced": ("已广播", "Announced"),
+    "rstatus.found": ("已找到", "Found"), "rstatus.closed": ("已关闭", "Closed"),
+    "ack_clock": ("受理时限", "Acknowledge within"), "acknowledged_by": ("受理人", "Acknowledged by"),
+    "escalates_to": ("超时升级至", "escalates to"), "last_seen": ("最后见到", "Last seen"),
+    "callback": ("回拨电话", "Call-back"), "filed_by": ("登记", "Filed by"), "shopper": ("顾客自助", "shopper"),
+    "announcement": ("广播稿", "Announcement"), "purged": ("已关闭，个人信息已清除", "Closed: personal details purged"),
+    "act.ack": ("受理", "Acknowledge"), "act.announced": ("已广播", "Announced"), "act.found": ("已找到", "Found"),
+    "act.closed": ("关闭", "Close"), "urgent": ("紧急", "Urgent"),
+    "err.request_not_found": ("没有这个请求", "No such request"), "err.bad_action": ("无此操作", "No such action"),
+    "request_not_found": ("未找到该请求，可能仍在从服务站上传中，请稍后再试。",
+                          "Request not found yet: it may still be on its way from the station."),
+    "request_promise": ("请留在服务台附近，工作人员会尽快广播并与您联系。",
+                        "Please stay near the service desk: staff will announce it and come to you."),
 }
 
 
