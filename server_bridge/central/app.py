@@ -21,8 +21,7 @@ from server_bridge.central.auth import StationTokens
 from server_bridge.central.bundles import WantedConfig
 from server_bridge.central.db import Database
 from server_bridge.central.deps import Central
-from server_bridge.central.desk import duty_routes
-from server_bridge.central.desk import broadcast_routes
+from server_bridge.central.desk import broadcast_routes, duty_routes
 from server_bridge.central.errors import CentralError
 from server_bridge.central.fleet import HeartbeatBuffer
 from server_bridge.central.schemas import MAX_BODY_BYTES, Heartbeat
