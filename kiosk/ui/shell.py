@@ -24,7 +24,7 @@ from kivy.uix.screenmanager import NoTransition, ScreenManager
 from kiosk.services.lending import ReturnResult
 from kiosk.services.scanning import ScanEvent, ScanRefused, StaffScanned
 from kiosk.ui import widgets  # noqa: F401  (registers Frame, Keypad, QRView, CameraView with the Factory)
-from kiosk.ui.i18n import DEFAULT_LANG, Catalogs
+from kiosk.ui.i18n import DEFAULT_LANG, LANGS, Catalogs
 from kiosk.ui.idle import IdleWatch
 from kiosk.ui.screens import SCREENS
 from kiosk.ui.services import UiServices
@@ -33,6 +33,7 @@ from kiosk.ui.speech import Speaker, make_speaker
 from kiosk.ui.theme import SERVICE_COLOURS, make_theme
 
 log = logging.getLogger(__name__)
+DOOR_CHECK_S = 1.0  # how often the screen looks for a door left open (the views are cached: no locker is asked)
 SILENT_MARKS = set("✓⚠▲▼▶●○■□★☆")   # shown beside words for the eye; the words are what is read
 UI_DIR = Path(__file__).parent
 
@@ -163,11 +164,44 @@ class KioskApp(App):
         root = KioskRoot()
         root.add_widget(self.manager)
         self._overlay = Factory.StillThere()
-        self.bind(still_there=self._show_overlay)
+        self._door_banner = Factory.DoorBanner()
+        self.bind(still_there=self._show_overlay, lang=self._show_door_banner)
+        self._doors_left_open: list[tuple[str, int]] = []
         self.go("attract")
         Window.bind(on_touch_down=self._any_touch)
         Clock.schedule_interval(self._tick, 0.25)
+        Clock.schedule_interval(self.check_doors, DOOR_CHECK_S)
         return root
+
+    # a door left open -----------------------------------------------------------------------------
+    def check_doors(self, *_: Any) -> None:
+        """Doors the lockers report left open (protocol v1.1 `left_open`), read from the link's cached views."""
+        left: list[tuple[str, int]] = []
+        for layout in self.services.layouts:
+            view = self.services.view(layout.locker_id)
+            if view is not None:
+                left += [(layout.locker_id, slot) for slot in view.doors_left_open()]
+        if left != self._doors_left_open:
+            self._doors_left_open = left
+            self._show_door_banner()
+            if left:
+                self.say(self._door_banner.text, urgent=True)
+
+    def door_banner_text(self) -> str:
+        """"请关好 7 号门 / Please close door 7": the screen's language first, the other one after it."""
+        if not self._doors_left_open:
+            return ""
+        slot = self._doors_left_open[0][1]
+        langs = [self.lang] + [lang for lang in LANGS if lang != self.lang]
+        return " / ".join(self.t("Please close door {slot}", lang).format(slot=slot) for lang in langs)
+
+    def _show_door_banner(self, *_: Any) -> None:
+        banner = self._door_banner
+        banner.text = self.door_banner_text()
+        if banner.text and banner.parent is None:
+            self.root.add_widget(banner)
+        elif not banner.text and banner.parent is not None:
+            self.root.remove_widget(banner)
 
     def _show_overlay(self, *_: Any) -> None:
         # added only while shown: a hidden overlay on top would still swallow touches
@@ -190,6 +224,7 @@ class KioskApp(App):
         self._unsubscribe.clear()
         Window.unbind(on_touch_down=self._any_touch)
         Clock.unschedule(self._tick)
+        Clock.unschedule(self.check_doors)
         self.speaker.stop()
 
     def screen(self, name: str) -> Any:

@@ -155,3 +155,41 @@ def test_home_offers_only_what_the_station_has_lockers_for(make_ui, station_stac
     texts = ui.visible_texts()
     assert any("借雨伞" in t for t in texts) and any("借充电宝" in t for t in texts)
     assert not any("借童车" in t for t in texts)
+
+
+def test_a_door_left_open_is_asked_for_over_any_screen_until_it_closes(make_ui, bare_station,
+                                                                      screenshot_dir) -> None:
+    """Protocol v1.1 `left_open` → "请关好 7 号门 / Please close door 7" over whatever is shown; gone when shut."""
+    from drivers.locker.link import LockerView, SlotView
+
+    class Lockers:  # the link's cached views, as a v1.1 umbrella locker reports them
+        def __init__(self) -> None:
+            self.left_open: set[int] = set()
+
+        def view(self, locker_id: str) -> LockerView | None:
+            if locker_id != "U1":
+                return None
+            return LockerView("U1", True, proto="1.1", slots=tuple(
+                SlotView(n, "open" if n in self.left_open else "occupied", f"U-{n:02d}", left_open=n in self.left_open)
+                for n in range(1, 25)))
+
+    lockers = Lockers()
+    bare_station.lockers = lockers
+    ui = make_ui(bare_station)
+    ui.app.go("message", code="locker_offline")
+    lockers.left_open.add(7)
+
+    ui.app.check_doors()
+    ui.step(2)
+    assert "请关好 7 号门 / Please close door 7" in ui.visible_texts(ui.app.root)
+    assert ui.app.current_screen().name == "message", "the banner covers the screen, it does not replace it"
+    ui.screenshot(screenshot_dir / "door_left_open_banner.png")
+    ui.app.go("home")
+    ui.app.lang = "en"
+    ui.step(2)
+    assert "Please close door 7 / 请关好 7 号门" in ui.visible_texts(ui.app.root)
+
+    lockers.left_open.clear()
+    ui.app.check_doors()
+    ui.step(2)
+    assert not [t for t in ui.visible_texts(ui.app.root) if "号门" in t or "close door" in t]

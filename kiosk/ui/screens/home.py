@@ -114,16 +114,6 @@ class HomeScreen(FlowScreen):
     def _counts(self, availability: dict[str, Availability | None]) -> None:
         self._availability = availability
         self._show_services()
-        self.ask_to_close_doors()
-
-    def ask_to_close_doors(self) -> None:
-        """A door left open (protocol v1.1) is the next shopper's problem: ask for it by number."""
-        for layout in self.services.layouts:
-            view = self.services.view(layout.locker_id)
-            left_open = view.doors_left_open() if view is not None else []
-            if left_open:
-                self.notify("Please close door {slot}", slot=left_open[0])
-                return
 
     def _show_services(self, *_: Any) -> None:
         down = set(self.out_of_service)
