@@ -27,6 +27,7 @@ from drivers.locker.link import LockerLink
 from drivers.printer import Printer, PrinterError, open_printer
 from drivers.scanner import CameraCapture, SimulatedCamera
 from drivers.scanner.frames import FrameSource
+from kiosk import __version__
 from kiosk.bundles import Applier, start_with
 from kiosk.config import StationConfig, read_secret
 from kiosk.content import CONTENT_ROOT, ContentError, load_content
@@ -41,6 +42,7 @@ from kiosk.services.lostfound import LostFound
 from kiosk.services.members import HttpMemberApi, MemberCentre
 from kiosk.services.payments import CentrePayments, PaymentsService
 from kiosk.services.printing import PrintService
+from kiosk.services.remote import HttpCommandApi, RemoteCommands
 from kiosk.services.retention import Purger, desk_rules
 from kiosk.services.scanning import ScanService
 from kiosk.services.staff import StaffService
@@ -125,7 +127,19 @@ def bootstrap(config: StationConfig, *, link: LockerLink | None = None, printer:
                                     heartbeat_s=config.central.heartbeat_s)
         station.applier = Applier(station, as_read, station.uploader.get, content_as_read)
         station.uploader.on_answer = station.applier.offer
+        if token:
+            station.remote = build_remote(station, config.central.url, token, clock)
+            station.uploader.on_heartbeat_answer(station.remote.on_heartbeat_answer)
     return station
+
+
+def build_remote(station: Station, central_url: str, token: str, clock: Callable[[], float] = time.time) -> RemoteCommands:
+    """Remote commands (issue 15.7): fetched when the heartbeat answer says some wait; a restart leaves
+    through the life cycle (`Lifecycle.restart_requested`), the `run` verb exits 75 and systemd starts it."""
+    return RemoteCommands(store=station.store, api=HttpCommandApi(central_url, station.config.station_id, token),
+                          station_id=station.config.station_id, lockers=station.lockers, profiles=station.profiles,
+                          printing=station.printing, version=__version__, spool_dir=station.config.data_dir / "remote",
+                          clock=clock, request_restart=station.lifecycle.request_restart)
 
 
 def build_payments(station: Station, central_url: str, token: str,

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from drivers.locker.broker import Mosquitto, wait_port
 from kiosk.config import StationConfig, load_config
+from kiosk.lifecycle import EXIT_RESTART
 
 ROOT = Path(__file__).resolve().parents[1]
 PY = sys.executable
@@ -42,6 +43,16 @@ class Stack:
             if proc.poll() is not None:
                 return name
         return None
+
+    def respawn_restarted(self, name: str, argv: list[str]) -> bool:
+        """Start `name` again when it exited with EXIT_RESTART (a remote restart), like kiosk.service does."""
+        for i, (n, proc) in enumerate(self.procs):
+            if n == name and proc.poll() == EXIT_RESTART:
+                print(f"{name} exited for a remote restart; starting it again", flush=True)
+                self.procs.pop(i)
+                self.spawn(name, argv)
+                return True
+        return False
 
     def stop(self) -> None:
         for _, proc in reversed(self.procs):
@@ -228,6 +239,8 @@ Ctrl-C stops everything.""", flush=True)
         while True:
             time.sleep(1)
             dead = stack.check()
+            if dead == "station" and stack.respawn_restarted("station", cmd):
+                continue  # a remote restart (exit 75): started again, as systemd's Restart=always does
             if dead:
                 print(f"{dead} stopped; see {var / 'logs' / (dead + '.log')}", file=sys.stderr)
                 return 1

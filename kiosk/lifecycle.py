@@ -41,6 +41,7 @@ log = logging.getLogger(__name__)
 TICK_S = 2.0
 HEALTH_FILE_EVERY = 5  # ticks
 PURGE_EVERY = 30  # ticks: the desk's retention purge (kiosk.services.retention) once a minute
+EXIT_RESTART = 75  # the `run` verb's exit status after a remote restart: systemd (Restart=always) starts it again
 
 
 @runtime_checkable
@@ -61,6 +62,7 @@ class Lifecycle:
         self._lending_ready = threading.Event()
         self._token_seen: str | None = None
         self._ticks = 0
+        self.restart_requested = threading.Event()  # a remote restart: whoever runs the station stops it
 
     # start / stop -----------------------------------------------------------------------------
     def start(self, handle_returns: bool = True, background: bool = True, wait: bool = True) -> None:
@@ -84,6 +86,8 @@ class Lifecycle:
             st.uploader.start()
         if st.applier is not None:
             st.applier.start()
+        if st.remote is not None:
+            st.remote.start()
         if background:
             self._loop = threading.Thread(target=self._housekeeping, name="station-loop", daemon=True)
             self._loop.start()
@@ -101,6 +105,12 @@ class Lifecycle:
             # the station stays up (screen, store, desk); the next ticks reconcile what is left
             log.exception("station.lending_start_failed")
         self._lending_ready.set()
+
+    def request_restart(self) -> None:
+        """Leave through the normal stop (store closed, uploads flushed as far as they go) and exit
+        EXIT_RESTART; the `run` verb and the UI watch this event."""
+        log.warning("station.restart_requested station=%s", self.station.config.station_id)
+        self.restart_requested.set()
 
     @property
     def lending_ready(self) -> bool:
@@ -162,6 +172,8 @@ class Lifecycle:
         self._stop.set()
         if st.applier is not None:
             st.applier.stop()
+        if st.remote is not None:
+            st.remote.stop()
         if st.uploader is not None:
             st.uploader.stop()
         if st.scanning is not None:

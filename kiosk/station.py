@@ -26,6 +26,7 @@ from kiosk.services.members import MemberCentre
 from kiosk.services.payments import PaymentsService
 from kiosk.services.printing import PrintOutcome, PrintService
 from kiosk.services.receipts import LendingReceipt, ReturnReceipt
+from kiosk.services.remote import RemoteCommands
 from kiosk.services.retention import Purger
 from kiosk.services.scanning import ScanService
 from kiosk.services.staff import StaffService
@@ -92,6 +93,7 @@ class Station:
     content_root: Path | None = None  # where the directory's content came from
     broadcast: BroadcastDesk | None = None  # issue 17: 广播寻人 / 寻物 requests
     retention: Purger | None = None  # issue 17: the desk's personal data purged on time (housekeeping)
+    remote: RemoteCommands | None = None  # issue 15.7: commands from the centre (needs [central] and its token)
     faults: list[Problem] = field(default_factory=list)  # found while building: a missing secret, bad content
     started_at: float = field(default_factory=time.time)
     lifecycle: Lifecycle = field(init=False, repr=False)

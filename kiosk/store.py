@@ -218,6 +218,21 @@ MIGRATIONS: list[str] = [
     ALTER TABLE desk_found_items ADD COLUMN purged_at REAL;
     ALTER TABLE desk_lost_reports ADD COLUMN purged_at REAL;
     """,
+    # 8: remote commands from the centre, recorded before they run (kiosk/services/remote.py)
+    """
+    CREATE TABLE remote_commands (
+        command_id TEXT PRIMARY KEY,     -- the centre's id: a redelivered one is not run again
+        kind TEXT NOT NULL,
+        params TEXT NOT NULL,
+        expires_at REAL NOT NULL,
+        by TEXT,
+        state TEXT NOT NULL,             -- received | running | uploading | restarting | done
+        door_cmd_id TEXT,                -- open_slot: the locker command sent
+        received_at REAL NOT NULL, started_at REAL, finished_at REAL,
+        outcome TEXT, code TEXT, detail TEXT
+    );
+    CREATE INDEX remote_commands_state ON remote_commands(state);
+    """,
 ]
 
 

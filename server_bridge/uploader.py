@@ -91,6 +91,7 @@ class Uploader:
         self._offset = int(store.get_kv(SEQ_OFFSET_KEY) or 0)
         self._problem: dict[str, Any] | None = None
         self._reused_streak = 0
+        self._answer_listeners: list[Callable[[dict[str, Any]], None]] = []
 
     # single steps -----------------------------------------------------------------------------
     def drain_once(self) -> int:
@@ -197,11 +198,14 @@ class Uploader:
         with self._lock:
             self._heartbeat_error, self._last_heartbeat = None, time.time()
         self._succeeded()
-        if answer and self.on_answer is not None:
-            try:
-                self.on_answer(answer)
-            except Exception:  # whatever the answer asked for must not stop uploads
-                log.exception("upload.answer_failed station=%s", self.station_id)
+        if answer:  # 200 with what waits for us (a config bundle, remote commands); 204 says nothing
+            for listener in [self.on_answer, *self._answer_listeners]:
+                if listener is None:
+                    continue
+                try:
+                    listener(answer)
+                except Exception:  # whatever the answer asked for must not stop uploads
+                    log.exception("upload.answer_failed station=%s", self.station_id)
         return True
 
     def get(self, path: str, etag: str | None = None) -> tuple[int, bytes, str | None]:
@@ -210,6 +214,11 @@ class Uploader:
         headers = {"If-None-Match": f'"{etag}"'} if etag else {}
         response = self._http.get(f"{self.base}/api/v1/stations/{self.station_id}/{path}", headers=headers)
         return response.status_code, response.content, (response.headers.get("etag") or "").strip('"') or None
+
+    def on_heartbeat_answer(self, listener: Callable[[dict[str, Any]], None]) -> None:
+        """Also `listener(answer)` after each heartbeat the centre answered with a body (besides `on_answer`):
+        `{"config": …, "commands": n}`; on the uploader's thread, so keep it short (wake your own worker)."""
+        self._answer_listeners.append(listener)
 
     def _post(self, url: str, body: bytes) -> dict[str, Any]:
         response = self._http.post(url, content=body)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import signal
 import threading
 import time
@@ -17,12 +18,15 @@ from drivers.locker.link import LockerError
 from kiosk.bootstrap import Part, bootstrap
 from kiosk.cli import CliError, ConfigUnusable, emit
 from kiosk.config import StationConfig, load_config
+from kiosk.lifecycle import EXIT_RESTART
 from kiosk.services.diagnostics import HEALTH_FILE_FRESH_S, CameraHealth, CentralProbe, StationHealth, report
 from kiosk.services.lending import LendingRefused, list_lendings
 from kiosk.station import Station
 from kiosk.store import Store
 from kiosk.tokens import TokenBook, TokenKeys, TokenRejected
 from kiosk.watchdog import Watchdog
+
+log = logging.getLogger(__name__)
 
 
 def register(verbs: argparse._SubParsersAction, sim_verbs: argparse._SubParsersAction) -> None:
@@ -177,8 +181,9 @@ def cmd_run(args: argparse.Namespace) -> int:
             done = threading.Event()
             signal.signal(signal.SIGTERM, lambda *_: done.set())
             emit({"ok": True, "station": station.config.station_id, "running": "headless"})
+            restart = station.lifecycle.restart_requested
             with Watchdog() as wd:
-                while not done.wait(wd.interval_s):
+                while not done.wait(min(wd.interval_s, 0.5)) and not restart.is_set():
                     wd.ping()
         else:
             from kiosk.ui.app import run_ui  # Kivy: only the verb that draws pays for it
@@ -188,6 +193,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         pass
     finally:
         station.stop()
+    if station.lifecycle.restart_requested.is_set():
+        log.warning("station.exit_for_restart status=%d", EXIT_RESTART)
+        return EXIT_RESTART  # systemd's Restart=always starts us again (kiosk.service), as does `make run`
     return 0
 
 

@@ -110,5 +110,18 @@ class ItemTakenUnlent(OutboxRecord):
     reason: str
 
 
-__all__ = ["ItemTakenUnlent", "LendingBought", "LendingReturned", "LendingStarted", "LockerTampered", "OutboxRecord",
+@dataclass(frozen=True)
+class CommandResult(OutboxRecord):
+    """How a remote command ended (the centre's `commands.CommandResultData`): exactly once per command."""
+
+    TYPE: ClassVar[str] = "command.result"
+    command_id: str
+    kind: str
+    outcome: str  # done | failed | refused | expired | unknown
+    code: str | None
+    detail: dict[str, Any]
+    at: float
+
+
+__all__ = ["CommandResult", "ItemTakenUnlent", "LendingBought", "LendingReturned", "LendingStarted", "LockerTampered", "OutboxRecord",
            "StorageDeposited", "StoragePickedUp"]

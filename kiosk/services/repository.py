@@ -77,10 +77,11 @@ class LendingRepository:
         return _one(self.db.rows("SELECT * FROM intents WHERE intent_id=?", (intent_id,)))
 
     def open_intents(self) -> list[sqlite3.Row]:
-        return self.db.rows(f"SELECT * FROM intents WHERE {_OPEN}")
+        return self.db.rows(f"SELECT * FROM intents WHERE kind='borrow' AND {_OPEN}")  # not remote slot holds
 
     def open_intents_for_item(self, item_id: str) -> list[sqlite3.Row]:
-        return self.db.rows(f"SELECT intent_id, created_at FROM intents WHERE item_id=? AND {_OPEN}", (item_id,))
+        return self.db.rows(f"SELECT intent_id, created_at FROM intents WHERE item_id=? AND kind='borrow' AND {_OPEN}",
+                            (item_id,))
 
     def busy_slots(self) -> set[tuple[str, int]]:
         return {(r["locker_id"], r["slot"]) for r in self.db.rows(f"SELECT locker_id, slot FROM intents WHERE {_OPEN}")}
@@ -218,6 +219,35 @@ class StorageRepository:
                     (at, fee_cents, deposit_id))
 
 
+class CommandRepository:
+    """Remote commands from the centre (`remote_commands`) and the slot holds of a remote "open slot"
+    (`intents` rows of kind `open`: the one-open-intent-per-slot index keeps borrows off the slot; lending
+    reconciliation reads only kind `borrow`)."""
+
+    def __init__(self, db: Rows) -> None:
+        self.db = db
+
+    def finish(self, command_id: str, outcome: str, code: str | None, detail: str, now: float) -> None:
+        self.db.run("UPDATE remote_commands SET state='done', outcome=?, code=?, detail=?, finished_at=? "
+                    "WHERE command_id=?", (outcome, code, detail, now, command_id))
+
+    def hold_slot(self, hold_id: str, cmd_id: str, item_type: str, locker_id: str, slot: int, item_id: str | None,
+                  owner: str, now: float) -> None:
+        """Raises sqlite3.IntegrityError when the slot already has an open intent (a borrow under way)."""
+        self.db.run("INSERT INTO intents (intent_id, cmd_id, kind, member_id, item_type, locker_id, slot, item_id,"
+                    " state, owner, created_at, updated_at) VALUES (?,?,'open',NULL,?,?,?,?,'opened',?,?,?)",
+                    (hold_id, cmd_id, item_type, locker_id, slot, item_id, owner, now, now))
+
+    def set_door_cmd(self, command_id: str, cmd_id: str) -> None:
+        self.db.run("UPDATE remote_commands SET door_cmd_id=? WHERE command_id=?", (cmd_id, command_id))
+
+    def holds_of(self, cmd_id: str | None) -> list[str]:
+        if not cmd_id:
+            return []
+        return [r["intent_id"] for r in self.db.rows(
+            f"SELECT intent_id FROM intents WHERE kind='open' AND cmd_id=? AND {_OPEN}", (cmd_id,))]
+
+
 class Repositories:
     """The repositories over the store itself (reads; a write outside a unit of work is its own transaction)."""
 
@@ -225,6 +255,7 @@ class Repositories:
         db = _OnStore(store)
         self.lendings = LendingRepository(db)
         self.storage = StorageRepository(db)
+        self.commands = CommandRepository(db)
 
 
 class UnitOfWork:
@@ -232,6 +263,7 @@ class UnitOfWork:
 
     lendings: LendingRepository
     storage: StorageRepository
+    commands: CommandRepository
 
     def __init__(self, store: Store) -> None:
         self.store = store
@@ -245,6 +277,7 @@ class UnitOfWork:
         db = _InTransaction(self._conn)
         self.lendings = LendingRepository(db)
         self.storage = StorageRepository(db)
+        self.commands = CommandRepository(db)
         return self
 
     def __exit__(self, *exc: Any) -> bool | None:

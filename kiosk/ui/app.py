@@ -3,11 +3,11 @@ from __future__ import annotations
 
 import logging
 import os
-import shutil
 import time
 from pathlib import Path
 from typing import Any
 
+from kiosk.ui.display import save_screenshot  # noqa: F401  (kept here: tests and tools import it from app)
 from kiosk.ui.settings import UiSettings
 from kiosk.watchdog import Watchdog
 
@@ -74,18 +74,6 @@ def close_app(app: Any) -> None:
     App._running_app = None
 
 
-def save_screenshot(path: Path) -> Path:
-    """Window.screenshot numbers its files; move the result to exactly `path`."""
-    from kivy.core.window import Window
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    written = Window.screenshot(name=str(path.parent / f"{path.stem}-.png"))  # Kivy inserts a counter
-    if not written:
-        raise OSError(f"screenshot to {path} failed")
-    shutil.move(written, path)
-    return path
-
-
 def run_ui(station: Any, *, windowed: bool = False, screenshot_dir: Path | None = None,
            screenshot_every_s: float = 5.0, settings: UiSettings | None = None,
            stop_after_s: float | None = None) -> None:
@@ -115,6 +103,9 @@ def run_ui(station: Any, *, windowed: bool = False, screenshot_dir: Path | None 
 
     # pinged from the Kivy clock: a hung UI thread stops the pings and systemd restarts the station
     Clock.schedule_interval(lambda _dt: watchdog.ping(), watchdog.interval_s)
+    restart = getattr(getattr(station, "lifecycle", None), "restart_requested", None)
+    if restart is not None:  # a remote restart leaves through the app's own stop (kiosk.lifecycle.EXIT_RESTART)
+        Clock.schedule_interval(lambda _dt: app.stop() if restart.is_set() else None, 0.5)
     if screenshot_dir is not None:
         target = screenshot_dir
 

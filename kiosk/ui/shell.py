@@ -217,6 +217,12 @@ class KioskApp(App):
         lending = self.services.lending
         if lending is not None:
             self._unsubscribe.append(lending.on_return(self._return_from_worker))
+        remote = getattr(self.station, "remote", None)
+        if remote is not None:  # remote screenshots (issue 15.7) come from this screen
+            from kiosk.ui.display import KivyDisplay
+
+            remote.attach_display(KivyDisplay(self))
+            self._unsubscribe.append(lambda: remote.attach_display(None))
 
     def on_stop(self) -> None:
         for unsubscribe in self._unsubscribe:

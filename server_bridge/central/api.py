@@ -11,6 +11,7 @@ from pydantic import ValidationError
 from server_bridge.central.deps import (
     AnyStationDep,
     CentralDep,
+    CommandsDep,
     DbDep,
     HeartbeatsDep,
     RegistryDep,
@@ -19,7 +20,7 @@ from server_bridge.central.deps import (
 from server_bridge.central.errors import EventInvalid, SeqReused
 from server_bridge.central.ingest import ingest_batch, record_seq_reused
 from server_bridge.central.members import guarded_member_view
-from server_bridge.central.schemas import Ack, ApiError, Batch, Heartbeat, MemberView
+from server_bridge.central.schemas import Ack, ApiError, Batch, Heartbeat, HeartbeatAnswer, MemberView
 
 router = APIRouter(prefix="/api/v1", tags=["stations"])
 ERRORS: dict[int | str, dict] = {code: {"model": ApiError} for code in (401, 403, 404, 409, 413, 422)}
@@ -43,14 +44,15 @@ HEARTBEAT_BODY = {"requestBody": {"required": True, "content": {"application/jso
 
 
 @router.post("/stations/{station_id}/heartbeat", status_code=204, responses={
-    **ERRORS, 200: {"description": "something for the station: `config` {version, etag} to fetch"}},
+    **ERRORS, 200: {"model": HeartbeatAnswer, "description": "something waits for the station"}},
              openapi_extra=HEARTBEAT_BODY)
 async def post_heartbeat(request: Request, station_id: StationDep, heartbeats: HeartbeatsDep,
-                         central: CentralDep) -> Response:
+                         central: CentralDep, commands: CommandsDep) -> Response:
     """Device health; the newest per station is kept (written to the database within a second).
 
-    204 when there is nothing for the station; 200 with a JSON object when there is: `config` (the bundle
-    version it should run and its ETag, while the `config_version` it sent differs)."""
+    204 when there is nothing for the station; 200 with a JSON object when there is (`HeartbeatAnswer`):
+    `config` (the bundle version it should run and its ETag, while the `config_version` it sent differs),
+    `commands` (how many remote commands wait: GET …/commands)."""
     # Parsed by pydantic-core straight from bytes: this is the centre's busiest endpoint.
     try:
         beat = Heartbeat.model_validate_json(await request.body())
@@ -63,6 +65,9 @@ async def post_heartbeat(request: Request, station_id: StationDep, heartbeats: H
     config = central.wanted_config.answer(station_id, beat.config_version)
     if config is not None:
         answer["config"] = config
+    waiting = commands.pending(station_id)  # a dict lookup, no query (commands.CommandBoard)
+    if waiting:
+        answer["commands"] = waiting
     return JSONResponse(answer) if answer else Response(status_code=204)
 
 

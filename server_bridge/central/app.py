@@ -15,10 +15,20 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 
-from server_bridge.central import api, bundle_routes, console, dashboard, desk, payments, schema_migrations
+from server_bridge.central import (
+    api,
+    bundle_routes,
+    command_routes,
+    console,
+    dashboard,
+    desk,
+    payments,
+    schema_migrations,
+)
 from server_bridge.central.alerts import AlertEngine, AlertSettings
 from server_bridge.central.auth import StationTokens
 from server_bridge.central.bundles import WantedConfig
+from server_bridge.central.commands import CommandBoard
 from server_bridge.central.db import Database
 from server_bridge.central.deps import Central
 from server_bridge.central.desk import broadcast_routes, duty_routes
@@ -94,12 +104,15 @@ def create_app(db_url: str, settings: AlertSettings | None = None, eval_every_s:
     central = Central(db=db, tokens=StationTokens(db), heartbeats=heartbeats,
                       alerts=AlertEngine(db, settings, registry.alert_rules, every_s=eval_every_s,
                                          chores=registry.chores),
-                      settings=settings, registry=registry, wanted_config=WantedConfig(db))
+                      settings=settings, registry=registry, wanted_config=WantedConfig(db),
+                      commands=CommandBoard(db))
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         central.heartbeats.start()
         central.wanted_config.start()
+        assert central.commands is not None
+        central.commands.start()
         if inline_alerts:
             central.alerts.start()
         log.info("central.started db=%s", db.dialect)
@@ -107,6 +120,7 @@ def create_app(db_url: str, settings: AlertSettings | None = None, eval_every_s:
         central.alerts.stop()
         central.heartbeats.stop()
         central.wanted_config.stop()
+        central.commands.stop()
         db.dispose()
 
     app = FastAPI(title="Mall stations — central ops", version="1.0", lifespan=lifespan)
@@ -117,6 +131,7 @@ def create_app(db_url: str, settings: AlertSettings | None = None, eval_every_s:
     app.include_router(desk.router)  # issue 7: complaint tickets, lost & found, storage
     app.include_router(duty_routes.router)  # issue 17: handovers, storage incidents, supplies
     app.include_router(broadcast_routes.router)  # issue 17: 广播寻人 / 寻物 requests
+    app.include_router(command_routes.router)  # issue 15.7: remote commands, station API and console
     app.include_router(payments.router)  # issue 14: payment QRs, notifications, refunds, books (own lifespan)
     console.install(app)  # login, users, audit; CSRF/origin checks and security headers on every response
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

@@ -26,7 +26,48 @@ ACTIONS = (
     "export",
     "points.refused", "member.lookup_refused",
     "csrf_refused",
+    "alert.escalated",
+    "command.sent", "command.result", "command.expired",
+    "request.ack", "request.announced", "request.found", "request.closed",
 )
+
+# What the audit page shows for each action (zh, en): an action without words shows its raw key, and
+# tests/unit/central/test_commands.py fails for it.
+ACTION_WORDS: dict[str, tuple[str, str]] = {
+    "login": ("登录", "Signed in"),
+    "login_failed": ("登录失败", "Sign-in failed"),
+    "login_locked": ("账户锁定中，登录被拒", "Sign-in refused: account locked"),
+    "logout": ("退出登录", "Signed out"),
+    "password_changed": ("修改密码", "Changed password"),
+    "alert.ack": ("确认告警", "Acknowledged an alert"),
+    "alert.resolve": ("解决告警", "Resolved an alert"),
+    "alert.escalated": ("告警升级", "Alert escalated"),
+    "ticket.take": ("接手工单", "Took a ticket"),
+    "ticket.reply": ("回复工单", "Replied to a ticket"),
+    "ticket.close": ("关闭工单", "Closed a ticket"),
+    "lostfound.handed_over": ("失物已交还", "Handed over a found item"),
+    "user.added": ("添加用户", "Added a user"),
+    "user.password_reset": ("重置用户密码", "Reset a user's password"),
+    "user.role_changed": ("更改用户角色", "Changed a user's role"),
+    "user.disabled": ("停用用户", "Disabled a user"),
+    "user.enabled": ("启用用户", "Enabled a user"),
+    "export": ("导出 CSV", "Exported a CSV"),
+    "points.refused": ("积分变动被拒", "Points change refused"),
+    "member.lookup_refused": ("会员查询被拒", "Member look-up refused"),
+    "csrf_refused": ("跨站或无令牌请求被拒", "Cross-site or token-less request refused"),
+    "command.sent": ("发送远程命令", "Sent a remote command"),
+    "command.result": ("远程命令结果", "Remote command result"),
+    "command.expired": ("远程命令过期未送达", "Remote command expired undelivered"),
+    "request.ack": ("受理广播寻人/寻物", "Took a paging request"),
+    "request.announced": ("已广播", "Announced a paging request"),
+    "request.found": ("已找到（寻人/寻物）", "Paging request: found"),
+    "request.closed": ("关闭广播请求", "Closed a paging request"),
+}
+
+
+def action_words() -> dict[str, tuple[str, str]]:
+    """`audit.<action>` → (zh, en), for the console's word list."""
+    return {f"audit.{action}": words for action, words in ACTION_WORDS.items()}
 
 
 class AuditEntry(Base):

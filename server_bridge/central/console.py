@@ -102,6 +102,7 @@ WORDS: dict[str, tuple[str, str]] = {
     "disabled_user": ("已停用", "disabled"),
 }
 i18n.WORDS.update(WORDS)
+i18n.WORDS.update(audit.action_words())  # the audit page shows actions in words
 
 router = APIRouter(include_in_schema=False)
 

@@ -18,6 +18,7 @@ from server_bridge.central.accounts import IpThrottle
 from server_bridge.central.alerts import AlertEngine, AlertSettings
 from server_bridge.central.auth import StationTokens
 from server_bridge.central.bundles import WantedConfig
+from server_bridge.central.commands import CommandBoard
 from server_bridge.central.db import Database
 from server_bridge.central.fleet import HeartbeatBuffer
 from server_bridge.central.members import MemberLookupGuard
@@ -39,6 +40,7 @@ class Central:
     clock: Clock = field(default=time.time)
     login_throttle: IpThrottle = field(default_factory=IpThrottle)  # failed logins per client address
     member_guard: MemberLookupGuard = field(default_factory=MemberLookupGuard)  # member look-ups per station
+    commands: CommandBoard | None = None  # remote commands waiting per station (issue 15.7); set by create_app
 
 
 async def get_central(request: Request) -> Central:
@@ -73,12 +75,18 @@ async def get_clock(central: CentralDep) -> Clock:
     return central.clock
 
 
+async def get_commands(central: CentralDep) -> CommandBoard:
+    assert central.commands is not None, "create_app builds the command board"
+    return central.commands
+
+
 DbDep = Annotated[Database, Depends(get_db)]
 TokensDep = Annotated[StationTokens, Depends(get_tokens)]
 HeartbeatsDep = Annotated[HeartbeatBuffer, Depends(get_heartbeats)]
 SettingsDep = Annotated[AlertSettings, Depends(get_settings)]
 RegistryDep = Annotated[Registry, Depends(get_registry)]
 ClockDep = Annotated[Clock, Depends(get_clock)]
+CommandsDep = Annotated[CommandBoard, Depends(get_commands)]
 
 StationPath = Annotated[str, Path(pattern=r"^[A-Z0-9][A-Z0-9-]{0,31}$")]
 Auth = Annotated[str | None, Header(alias="Authorization")]

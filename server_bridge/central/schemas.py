@@ -111,6 +111,14 @@ class Heartbeat(Health):
     config_version: int | None = Field(default=None, ge=0)
 
 
+class HeartbeatAnswer(BaseModel):
+    """The heartbeat's answer when something waits for the station (otherwise 204, no body). Stations ignore
+    fields they do not know, so more can join here."""
+
+    config: dict[str, Any] | None = Field(default=None, description="the bundle {version, etag} to run (15.6)")
+    commands: int = Field(default=0, ge=0, description="remote commands waiting: GET …/commands (15.7)")
+
+
 class Visit(BaseModel):
     station_id: str
     at: float

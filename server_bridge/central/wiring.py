@@ -8,6 +8,7 @@ from __future__ import annotations
 from server_bridge.central import (
     alerts,
     bundles,
+    commands,
     desk,
     escalation,
     kpis,
@@ -60,5 +61,6 @@ def build_registry() -> Registry:
     duties.register(reg)  # issue 17: service supplies, bag-storage incidents, shift handovers
     payments.register(reg)  # issue 14: reconciliation mismatches are alerts
     locker_alerts.register(reg)  # issue 12: slot faults, doors left open, forced doors, staff PIN lockouts
+    commands.register(reg)  # issue 15.7: remote command results come back as events
     escalation.register(reg)  # issue 15: last, it reads the alerts the other rules raised in the same pass
     return reg

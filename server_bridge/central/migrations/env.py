@@ -7,6 +7,7 @@ from sqlalchemy import create_engine
 import server_bridge.central.accounts  # noqa: F401  (console users, sessions)
 import server_bridge.central.audit  # noqa: F401  (the audit log)
 import server_bridge.central.bundles  # noqa: F401  (issue 15.6: configuration bundles)
+import server_bridge.central.commands  # noqa: F401  (remote commands, screenshots)
 import server_bridge.central.desk.duties  # noqa: F401  (issue 17: supplies, storage incidents, handovers)
 import server_bridge.central.desk.models  # noqa: F401  (the desk's tables, on the same Base)
 import server_bridge.central.models  # noqa: F401

@@ -229,6 +229,7 @@ def test_audit_log_has_an_entry_for_every_action_kind(central: CentralProcess) -
     admin2 = console_user(central.url, central.db_url, "root2", "admin")
     page = admin2.get("/audit", params={"action": "ticket.reply", "lang": "en"})
     assert page.text.count('data-action="ticket.reply"') == 1 and 'data-action="login"' not in page.text
+    assert "<td title=\"ticket.reply\">Replied to a ticket</td>" in page.text  # actions in words, not keys
     page = admin2.get("/audit", params={"actor": "staff:S-001@K01"})
     assert "found:F-1" in page.text and "保安部" in page.text
     exported = admin2.get("/export/audit.csv").text.lstrip("\ufeff")
