@@ -53,6 +53,7 @@ from kiosk.services.survey import SurveyService
 from kiosk.station import PrintedReceipts, Station
 from kiosk.store import Store, StoreReplayGuard
 from kiosk.tokens import TokenBook, TokenKeys
+from mallcommon.clock import boot_clock
 from server_bridge.uploader import Uploader
 
 log = logging.getLogger(__name__)
@@ -104,7 +105,9 @@ def bootstrap(config: StationConfig, *, link: LockerLink | None = None, printer:
     receipts = PrintedReceipts(printing, config.station_id) if printing is not None else None
     lent = {lid: p for lid, p in profiles.items() if p.lendable}  # the profile says so
     lending = LendingService(store=store, lockers=link, profiles=lent, policy=config.policy,
-                             station_id=config.station_id, tokens=tokens, receipts=receipts, clock=clock)
+                             station_id=config.station_id, tokens=tokens, receipts=receipts, clock=clock,
+                             # a clock handed in (tests, tools moving time) is the station's only clock
+                             boottime=boot_clock if clock is time.time else clock)
     staff_file = config.data_dir / "staff.toml"
     station = Station(config=config, store=store, tokens=tokens, lockers=link, profiles=profiles, lending=lending,
                       staff=StaffService(store, tokens, staff_file=staff_file if staff_file.exists() else None),

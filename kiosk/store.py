@@ -233,6 +233,11 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX remote_commands_state ON remote_commands(state);
     """,
+    # 9: when a lending started on the boot clock ("<boot id>@<CLOCK_BOOTTIME s>"): its fee is measured on a clock
+    #    NTP cannot step (docs/architecture.md, "Which clock")
+    """
+    ALTER TABLE lendings ADD COLUMN started_boot TEXT;
+    """,
 ]
 
 

@@ -28,6 +28,7 @@ from kiosk.services.repository import Repositories, UnitOfWork, lending_from_row
 from kiosk.services.returns import PaymentNote, ReturnDesk, ReturnResult
 from kiosk.store import Store, StoreFull
 from kiosk.tokens import MemberCode, TokenBook
+from mallcommon.clock import boot_clock, boot_id, boot_stamp
 
 log = logging.getLogger(__name__)
 
@@ -81,8 +82,11 @@ class LendingService:
     def __init__(self, *, store: Store, lockers: LockerLink, profiles: dict[str, LockerProfile],
                  policy: Policy, station_id: str, tokens: TokenBook, receipts: ReceiptSink | None = None,
                  clock: Callable[[], float] = time.time,
-                 monotonic: Callable[[], float] = time.monotonic, door: Door | None = None) -> None:
+                 monotonic: Callable[[], float] = time.monotonic, door: Door | None = None,
+                 boottime: Callable[[], float] = boot_clock, boot: str | None = None) -> None:
         self.store = store
+        self.boottime = boottime
+        self.boot = boot if boot is not None else boot_id()
         self.repo = Repositories(store).lendings
         self.link = lockers
         self.profiles = profiles
@@ -97,7 +101,8 @@ class LendingService:
         self.intents = IntentBook(store, lockers, profiles, clock, monotonic, self._commit_lending, self.door)
         self.returns = ReturnDesk(store=store, link=lockers, profiles=profiles, policy=policy,
                                   item_policy=self.item_policy, station_id=station_id, clock=clock,
-                                  happened_at=self.happened_at, commit=self._commit_lending, receipts=receipts)
+                                  happened_at=self.happened_at, commit=self._commit_lending, receipts=receipts,
+                                  boottime=boottime, boot=self.boot)
 
     # life cycle -------------------------------------------------------------------------------
     def start(self, handle_returns: bool = True) -> None:
@@ -281,6 +286,10 @@ class LendingService:
                 station_id=self.station_id, locker_id=intent["locker_id"], slot=intent["slot"],
                 started_at=started, due_at=started + policy.loan_hours * 3600, status="open")
             uow.lendings.add_lending(lending, intent_id)
+            # the same moment on the boot clock: how long the loan lasts is measured there (a fee never grows or
+            # shrinks by an NTP step); the wall time above is what receipts print and the centre orders by
+            uow.lendings.set_started_boot(lending.lending_id,
+                                          boot_stamp(self.boot, self.boottime() - max(0.0, now - started)))
             uow.lendings.finish_intent(intent_id, item_id, now)
             uow.lendings.item_lent(item_id, lending.item_type, now)
             uow.emit(LendingStarted(lending.lending_id, lending.member_id, lending.item_type, item_id,

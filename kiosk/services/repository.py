@@ -134,6 +134,13 @@ class LendingRepository:
                                 " ORDER BY started_at DESC LIMIT 1", (item_id,)))
         return lending_from_row(row) if row is not None else None
 
+    def set_started_boot(self, lending_id: str, stamp: str) -> None:
+        self.db.run("UPDATE lendings SET started_boot=? WHERE lending_id=?", (stamp, lending_id))
+
+    def started_boot(self, lending_id: str) -> str | None:
+        row = _one(self.db.rows("SELECT started_boot FROM lendings WHERE lending_id=?", (lending_id,)))
+        return row["started_boot"] if row is not None else None
+
     def close_lending(self, lending_id: str, status: str, returned_at: float, locker_id: str, slot: int,
                       fee_cents: int) -> None:
         self.db.run("UPDATE lendings SET status=?, returned_at=?, return_locker_id=?, return_slot=?, fee_cents=?"

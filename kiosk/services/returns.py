@@ -20,6 +20,7 @@ from kiosk.services.events import ItemTakenUnlent, LendingBought, LendingReturne
 from kiosk.services.fees import compute_fee
 from kiosk.services.repository import Repositories, UnitOfWork
 from kiosk.store import Store, StoreFull
+from mallcommon.clock import boot_clock, boot_elapsed, boot_id
 
 log = logging.getLogger(__name__)
 
@@ -60,8 +61,11 @@ class ReturnDesk:
                  item_policy: Callable[[str], ItemPolicy], station_id: str, clock: Callable[[], float],
                  happened_at: Callable[[LockerEvent | None], float],
                  commit: Callable[[str, str | None, float | None], Lending],
-                 receipts: ReturnReceipts | None = None) -> None:
+                 receipts: ReturnReceipts | None = None, boottime: Callable[[], float] = boot_clock,
+                 boot: str | None = None) -> None:
         self.store = store
+        self.boottime = boottime
+        self.boot = boot if boot is not None else boot_id()
         self.repo = Repositories(store).lendings
         self.link = link
         self.profiles = profiles
@@ -183,6 +187,7 @@ class ReturnDesk:
             log.info("lending.return_before_commit item=%s intent=%s", ev.item, intent["intent_id"])
             self.commit(intent["intent_id"], ev.item, intent["created_at"])
         now = self.happened_at(ev)
+        now_boot = self.boottime() - max(0.0, self.clock() - now)  # the same moment on the boot clock
         with UnitOfWork(self.store) as uow:
             known = uow.lendings.item(ev.item)
             if known and known["status"] == "in_locker" and known["locker_id"] == ev.locker_id \
@@ -193,7 +198,12 @@ class ReturnDesk:
             lending: Lending | None = None
             fee, bought, duration = 0, False, 0.0
             if out is not None:
-                duration = now - out.started_at
+                # Within one boot the loan is timed on the boot clock, and it ends that long after it started:
+                # a wall clock stepped by NTP meanwhile (±2 h) changes neither the fee nor the order of start and
+                # return. A loan from an earlier boot has only the wall clock (never negative).
+                lasted = boot_elapsed(uow.lendings.started_boot(out.lending_id), self.boot, now_boot)
+                duration = max(0.0, now - out.started_at) if lasted is None else lasted
+                now = out.started_at + duration
                 fee, bought = compute_fee(self.item_policy(out.item_type), duration)
                 uow.lendings.close_lending(out.lending_id, "bought" if bought else "returned", now, ev.locker_id,
                                            ev.slot, fee)

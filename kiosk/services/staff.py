@@ -14,7 +14,6 @@ import json
 import logging
 import os
 import threading
-import time
 import tomllib
 import uuid
 from collections.abc import Callable
@@ -26,6 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from kiosk.store import Store
 from kiosk.tokens import StaffBadge, TokenBook, TokenRejected
+from mallcommon.clock import boot_clock, boot_id
 
 log = logging.getLogger(__name__)
 
@@ -33,20 +33,6 @@ Clock = Callable[[], float]
 MAX_FAILURES = 5
 LOCK_S = 5 * 60
 PBKDF2_ITERATIONS = 200_000
-BOOT_ID_FILE = Path("/proc/sys/kernel/random/boot_id")
-
-
-def boot_clock() -> float:
-    """Seconds since boot, suspend included (CLOCK_BOOTTIME): the same in every process, never stepped."""
-    return time.clock_gettime(time.CLOCK_BOOTTIME)
-
-
-def boot_id() -> str:
-    """This boot's id: a boot_clock() reading means something only within the boot that took it."""
-    try:
-        return BOOT_ID_FILE.read_text().strip()
-    except OSError:
-        return "unknown"
 
 
 @dataclass

@@ -72,7 +72,8 @@ class World:
             lent = {lid: p for lid, p in self.profiles.items() if p.item_type != "storage"}
             self._lending = LendingService(store=self.store, lockers=self.link, profiles=lent, policy=POLICY,
                                            station_id="K01", tokens=self.tokens, clock=self.clock.wall,
-                                           monotonic=self.clock.monotonic, door=self.door)
+                                           monotonic=self.clock.monotonic, door=self.door,
+                                           boottime=self.clock.monotonic, boot="virtual")
             self._lending.start(handle_returns=False)
         return self._lending
 
