@@ -117,6 +117,10 @@ class MqttLockerLink:
         self._views: dict[str, LockerView] = {}
         self._state_version: Counter[str] = Counter()
         self._last_seq: dict[str, int] = {}
+        # (the locker's ts, our monotonic clock) of its last live message: a command's expires_at is written on
+        # the locker's clock, so a station whose wall clock NTP steps (±2 h) neither sends commands that are
+        # already expired nor ones that stay valid for hours (docs/protocol.md, "Expiry")
+        self._locker_clock: dict[str, tuple[float, float]] = {}
         self._recent: dict[str, deque[int]] = {i: deque(maxlen=RECENT_EVENTS) for i in self.locker_ids}
         self._resync: set[str] = set()
         self._last_gap_query: dict[str, float] = {}
@@ -211,11 +215,23 @@ class MqttLockerLink:
         return stream
 
     # -- commands -------------------------------------------------------------------------------------
+    def locker_now(self, locker_id: str) -> float:
+        """The locker's clock now: its last live message's ts plus the time since on our monotonic clock; our
+        wall clock until it has sent one (a retained message may be hours old)."""
+        with self._cond:
+            anchor = self._locker_clock.get(locker_id)
+        return self.wall() if anchor is None else anchor[0] + (self.clock() - anchor[1])
+
+    def _heard_clock(self, locker_id: str, ts: float | None, live: bool) -> None:
+        if live and ts is not None:
+            with self._cond:
+                self._locker_clock[locker_id] = (ts, self.clock())
+
     def command(self, locker_id: str, op: CommandOp, slot: int | None = None, *, cmd_id: str,
                 ack_timeout: float, retries: int = 2, ttl: float = 10.0) -> LockerAck:
         self._check_known(locker_id)
         try:
-            payload = Cmd(cmd_id=cmd_id, op=op, slot=slot, expires_at=self.wall() + ttl).to_bytes()
+            payload = Cmd(cmd_id=cmd_id, op=op, slot=slot, expires_at=self.locker_now(locker_id) + ttl).to_bytes()
         except ValidationError as exc:
             raise ProtocolError("cmd", exc.errors()[0]["msg"], field=str(exc.errors()[0]["loc"])) from None
         pending = _Pending(locker_id)
@@ -331,9 +347,9 @@ class MqttLockerLink:
             if leaf == "status":
                 self._on_status(locker_id, payload)
             elif leaf == "state":
-                self._on_state(locker_id, payload)
+                self._heard_clock(locker_id, self._on_state(locker_id, payload), not msg.retain)
             elif leaf == "event":
-                self._on_event(locker_id, payload)
+                self._heard_clock(locker_id, self._on_event(locker_id, payload), not msg.retain)
             elif leaf == "ack":
                 self._on_ack(locker_id, payload)
                 if self.yield_after_ack:
@@ -374,7 +390,8 @@ class MqttLockerLink:
             self._cond.notify_all()
         log.info("locker.status locker=%s online=%s session=%d", locker_id, st.online, st.session)
 
-    def _on_state(self, locker_id: str, payload: bytes) -> None:
+    def _on_state(self, locker_id: str, payload: bytes) -> float | None:
+        """Take a state; returns its ts when it was believed (not stale, not implausible)."""
         st = parse_state(payload)
         with self._cond:
             last = self._last_seq.get(locker_id)
@@ -382,10 +399,10 @@ class MqttLockerLink:
                 self._resync.discard(locker_id)
             elif abs(st.seq - last) > SEQ_MAX_JUMP:
                 self._implausible(locker_id, last, st.seq)
-                return
+                return None
             elif st.seq <= last:
                 self._counters["stale_state"] += 1
-                return
+                return None
             elif st.seq > last + 1:
                 self._gap(locker_id, last, st.seq)
             self._last_seq[locker_id] = st.seq
@@ -395,20 +412,24 @@ class MqttLockerLink:
             self._views[locker_id] = replace(v, seq=st.seq, slots=slots, state_ts=st.ts)
             self._state_version[locker_id] += 1
             self._cond.notify_all()
+        return st.ts
 
-    def _on_event(self, locker_id: str, payload: bytes) -> None:
+    def _on_event(self, locker_id: str, payload: bytes) -> float | None:
+        """Deliver an event; returns its ts when it was new and its seq believed."""
         ev = parse_event(payload)
         with self._cond:
             recent = self._recent[locker_id]
             if ev.seq in recent:
                 self._counters["duplicate_events"] += 1
-                return
+                return None
             recent.append(ev.seq)
             last = self._last_seq.get(locker_id)
             if last is not None and abs(ev.seq - last) > SEQ_MAX_JUMP:
                 # the event itself is delivered (losing an item_removed is worse), its seq is not believed
                 self._implausible(locker_id, last, ev.seq)
+                believed = False
             else:
+                believed = True
                 if last is not None and ev.seq > last + 1 and locker_id not in self._resync:
                     self._gap(locker_id, last, ev.seq)
                 if last is None or ev.seq > last:
@@ -420,6 +441,7 @@ class MqttLockerLink:
                             fault=ev.fault)
         for s in streams:
             s.put(event)
+        return ev.ts if believed else None
 
     def _on_ack(self, locker_id: str, payload: bytes) -> None:
         ack = parse_ack(payload)
@@ -455,5 +477,5 @@ class MqttLockerLink:
             return
         self._last_gap_query[locker_id] = now
         self._resync.add(locker_id)
-        query = Cmd(cmd_id=str(uuid.uuid4()), op="query", expires_at=self.wall() + 10)
+        query = Cmd(cmd_id=str(uuid.uuid4()), op="query", expires_at=self.locker_now(locker_id) + 10)
         self._client.publish(topic(self.site, locker_id, "cmd"), query.to_bytes(), qos=1)

@@ -173,3 +173,20 @@ def test_station_availability_is_retained_with_a_will(
     will = watcher.wait_for(lambda t, d: d["online"] is False)
     assert will["session"] == hello["session"]
     sock.close()
+
+
+@pytest.mark.parametrize("step_s", [-7200.0, 7200.0])
+def test_commands_expire_on_the_lockers_clock_whatever_the_stations_wall_clock_says(
+        make_sim: SimFactory, make_link: LinkFactory, observer: Callable[..., Observer], step_s: float) -> None:
+    """A kiosk whose wall clock is 2 h off (NTP has not corrected it yet, issue 12): once the locker has said
+    anything live, commands carry an expiry on the locker's clock: not already expired, not valid for hours."""
+    sim = make_sim(fill=2)
+    o = observer([topic(SITE, "U1", "cmd")])
+    link = make_link(wall=lambda: time.time() + step_s)
+    control(sim, o, {"op": "insert", "item": "U-NEW", "slot": 3})  # any live state tells the locker's clock
+    assert wait_until(lambda: link.view("U1").slot(3).item == "U-NEW")
+    cmd_id = new_id()
+    ack = link.command("U1", "unlock", 1, cmd_id=cmd_id, ack_timeout=0.5)
+    assert (ack.ok, ack.result) == (True, "opened")
+    sent = o.wait_for(lambda t, d: d.get("cmd_id") == cmd_id)
+    assert abs(sent["expires_at"] - (time.time() + 10)) < 3
