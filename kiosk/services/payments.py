@@ -34,6 +34,7 @@ NO_DEPOSIT_RECHECK_S = 600.0  # a return with no deposit found yet is asked abou
 NO_DEPOSIT_RECHECK_EVERY_S = 30.0  # this often
 PAYER_PREFIX = "PAY-"  # lendings paid by QR carry member_id PAY-<station_order_id>
 KEEP_WHOLE_DEPOSIT = 10**8  # a fee above any deposit: the centre keeps all of it (an item kept = bought)
+ABANDONED_AFTER_S = 330.0  # an unpaid QR this old has no shopper waiting (the pay screen waits 300 s): close it
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS pay_orders (
     station_order_id TEXT PRIMARY KEY, provider TEXT NOT NULL, purpose TEXT NOT NULL, item_type TEXT NOT NULL,
@@ -135,6 +136,7 @@ class PaymentsService:
         self.lending = lending
         self.station_id = station_id
         self.clock = clock
+        self.abandoned_after_s = ABANDONED_AFTER_S
         self._lock = threading.Lock()
         with store.transaction() as conn:
             for statement in SCHEMA.split(";"):
@@ -520,7 +522,12 @@ class PaymentsService:
             self.settle_due(r["settle_key"])
 
     def reconcile_stuck(self) -> None:
-        for o in self.orders(("dispensed", "refund_due")):
+        """Reports and refunds that waited on the centre; QRs whose shopper has gone (the screen's close did not
+        reach the centre): closed, and refunded in full if they were paid after all."""
+        old = self.clock() - self.abandoned_after_s
+        gone = [r["station_order_id"] for r in self.store.query(
+            "SELECT station_order_id FROM pay_orders WHERE state IN ('creating', 'open') AND created_at < ?", (old,))]
+        for o in [*self.orders(("dispensed", "refund_due")), *(self.order(soid) for soid in gone)]:
             try:
                 self._reconcile_one(o)
             except (PaymentUnavailable, PaymentRefused) as e:

@@ -32,6 +32,7 @@ from drivers.locker.broker import Mosquitto, free_port
 from drivers.locker.firmware import item_id
 from drivers.locker.models import control_topic
 from server_bridge.central.runner import CentralProcess
+from tests.faults.soak_payments import PaymentSoak
 from tests.faults.soak_procs import Child, JournalTail, station_toml
 from tests.faults.soak_reconcile import print_table, read_centre, read_journal, read_station, reconcile
 from tests.fixtures.station import short_profile
@@ -42,19 +43,27 @@ PY = sys.executable
 SITE = "soak-mall"
 LOCKERS = {"U1": "umbrella", "P1": "power_bank", "U2": "umbrella", "P2": "power_bank"}
 STATIONS = {"K01": ["U1", "P1"], "K02": ["U2", "P2"]}
+MONEY_CHECKS = ("double_refunds", "paid_neither_dispensed_nor_refunded", "dispensed_and_refunded_in_full",
+                "refunds_without_payment")
 FAULT_WEIGHTS = {"station_kill": 3, "broker_restart": 2, "locker_kill": 3, "centre_down": 2, "drop_acks": 3,
                  "delay_acks": 2, "jam_door": 3}
 
 
 class Soak:
     def __init__(self, workdir: Path, *, lendings: int, faults: int, seed: int, seconds: float | None,
-                 auto_take: float = 0.05, take_s: float = 2.0, ack_s: float = 0.5, recover_s: float = 120.0) -> None:
+                 auto_take: float = 0.05, take_s: float = 2.0, ack_s: float = 0.5, recover_s: float = 120.0,
+                 paid_share: float = 0.3, pay_faults: int | None = None) -> None:
         self.dir = workdir
         self.target, self.fault_count, self.seed, self.seconds = lendings, faults, seed, seconds
         self.auto_take, self.take_s, self.ack_s, self.recover_s = auto_take, take_s, ack_s, recover_s
         self.rng = random.Random(seed)
         self.faults: Counter[str] = Counter()
         self.thresholds = sorted(self.rng.uniform(0.03, 0.92) for _ in range(faults))
+        # payments (issue 14): a share of the power-bank shoppers pay a QR deposit; gateway faults on their own count
+        self.paid_share = paid_share
+        self.payments = PaymentSoak(workdir, random.Random(seed + 1)) if paid_share > 0 else None
+        n_pay = (pay_faults if pay_faults is not None else max(8, faults // 2)) if self.payments else 0
+        self.pay_thresholds = sorted(self.rng.uniform(0.03, 0.92) for _ in range(n_pay))
         self.later: list[tuple[float, str, Any]] = []  # (monotonic time, action, argument)
         self.children: dict[str, Child] = {}
         self.tails: dict[str, JournalTail] = {}
@@ -75,6 +84,8 @@ class Soak:
         self.central = CentralProcess(f"sqlite:///{self.dir / 'central.db'}", self.dir / "logs", port=free_port(),
                                       offline_after_s=10.0, eval_every_s=2.0, sample_every_s=5.0)
         self.central.cli("migrate")
+        if self.payments is not None:
+            self.central.env.update(self.payments.start().centre_env(self.central.url))
         site_key = self.dir / "site.key"
         site_key.write_text(secrets.token_hex(32))
         profiles = {t: short_profile(self.dir, t, self.take_s, self.ack_s) for t in set(LOCKERS.values())}
@@ -82,10 +93,15 @@ class Soak:
             token = self.dir / f"{sid}.token"
             token.write_text(self.central.add_station(sid))
             cfg = self.dir / f"{sid}.toml"
-            cfg.write_text(station_toml(SITE, sid, self.dir / sid, site_key, self.broker.port, self.auth.creds_dir,
-                                        [(lid, profiles[LOCKERS[lid]]) for lid in lockers], self.central.url, token))
+            toml = station_toml(SITE, sid, self.dir / sid, site_key, self.broker.port, self.auth.creds_dir,
+                                [(lid, profiles[LOCKERS[lid]]) for lid in lockers], self.central.url, token)
+            pay: list[str] = []
+            if self.payments is not None:  # power banks take a QR deposit at these stations
+                toml = toml.replace("price_cents = 9900", "price_cents = 9900\ndeposit_cents = 9900", 1)
+                pay = ["--pay-gateway", self.payments.url, "--paid-share", str(self.paid_share)]
+            cfg.write_text(toml)
             self.children[sid] = Child(sid, [PY, "-m", "tests.faults.soak_station", "--config", str(cfg),
-                                             "--pause-file", str(self.dir / "shoppers.pause")],
+                                             "--pause-file", str(self.dir / "shoppers.pause"), *pay],
                                        self.dir / "logs" / f"{sid}.log", seed_flag=True)
         for lid, item_type in LOCKERS.items():
             prof = profiles[item_type]
@@ -298,6 +314,10 @@ class Soak:
             while self.thresholds and progress >= self.thresholds[0]:
                 self.thresholds.pop(0)
                 self.inject(now)
+            while self.pay_thresholds and progress >= self.pay_thresholds[0] and self.payments is not None:
+                self.pay_thresholds.pop(0)
+                if (kind := self.payments.inject()) is not None:
+                    log.info("soak.payment_fault kind=%s", kind)
             if progress >= 1.0 and not self.thresholds:
                 break
             if self.dispensed != last_count:
@@ -322,6 +342,8 @@ class Soak:
         for lid in LOCKERS:
             self.control(lid, {"op": "delay_acks", "ms": 0})
             self.control(lid, {"op": "drop_acks", "n": 0})
+        if self.payments is not None:
+            self.payments.clear()
         deadline = t + self.recover_s
         while time.monotonic() < deadline:
             self.run_later(time.monotonic())
@@ -344,9 +366,11 @@ class Soak:
                     return False
             journals = {lid: read_journal(self.dir / f"{lid}.journal") for lid in LOCKERS}
             report = reconcile(journals, stations, read_centre(self.dir / "central.db"), STATIONS)
+            money = self.payments.unsettled([self.dir / sid / "station.db" for sid in STATIONS],
+                                            self.dir / "central.db") if self.payments is not None else 0
         except Exception:  # a store being created or migrated right now
             return False
-        return report["stranded_items"] == 0
+        return report["stranded_items"] == 0 and money == 0
 
     def stop(self) -> None:
         for name in [*STATIONS, *LOCKERS]:  # stations first: they should see their lockers to the end
@@ -360,6 +384,8 @@ class Soak:
             self.central.stop()
         if hasattr(self, "broker"):
             self.broker.stop()
+        if self.payments is not None:
+            self.payments.stop()
 
     def verdict(self) -> dict[str, Any]:
         journals = {lid: read_journal(self.dir / f"{lid}.journal") for lid in LOCKERS}
@@ -375,6 +401,9 @@ class Soak:
                       faults_by_kind=dict(sorted(self.faults.items())),
                       unplanned_restarts={n: c.crashes for n, c in self.children.items() if c.crashes},
                       borrows_refused=dict(refused), station_tracebacks=errors, workdir=str(self.dir))
+        if self.payments is not None:
+            report["payments"] = self.payments.verdict([self.dir / sid / "station.db" for sid in STATIONS],
+                                                       self.dir / "central.db")
         return report
 
 
@@ -385,12 +414,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--seconds", type=float, default=None, help="end by this time even if short of lendings")
     parser.add_argument("--workdir", type=Path, default=None, help="kept afterwards (default: a temp dir, removed)")
+    parser.add_argument("--paid-share", type=float, default=0.3,
+                        help="share of power-bank shoppers who pay a QR deposit (0 = no payments)")
+    parser.add_argument("--pay-faults", type=int, default=None, help="gateway faults (default: max(8, faults/2))")
     parser.add_argument("--log-level", default="INFO")
     args = parser.parse_args(argv)
     logging.basicConfig(level=getattr(logging, args.log_level.upper(), logging.INFO), stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s %(message)s")
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="soak-"))
-    soak = Soak(workdir, lendings=args.lendings, faults=args.faults, seed=args.seed, seconds=args.seconds)
+    soak = Soak(workdir, lendings=args.lendings, faults=args.faults, seed=args.seed, seconds=args.seconds,
+                paid_share=args.paid_share, pay_faults=args.pay_faults)
     try:
         report = soak.run()
     finally:
@@ -400,6 +433,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.workdir is None and report["lost"] == report["duplicated"] == report["double_dispensed"] == 0:
         shutil.rmtree(workdir, ignore_errors=True)
     ok = report["lost"] == report["duplicated"] == report["double_dispensed"] == report["phantom"] == 0
+    pay = report.get("payments") or {}
+    ok = ok and all(pay.get(k, 0) == 0 for k in MONEY_CHECKS)
     return 0 if ok else 1
 
 

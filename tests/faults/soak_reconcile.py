@@ -192,6 +192,17 @@ def print_table(report: dict[str, Any]) -> None:
             ("stranded (back, station thinks out)", report["stranded_items"]),
             ("run s / recovery s", f"{report['run_s']} / {report['recovery_s']}"),
             ("lendings per s", report["lendings_per_s"])]
+    pay = report.get("payments")
+    if pay:  # issue 14: the money verdict
+        rows += [("paid QR deposits (dispensed / walked away)", f"{pay['paid']} ({pay['dispensed']} / "
+                                                               f"{pay['walked_away']})"),
+                 ("deposits refunded (in full, undispensed)", f"{pay['deposits_refunded']} "
+                                                              f"({pay['refunded_in_full_undispensed']})"),
+                 ("payment faults", sum(pay["faults"].values())), *((f"  {k}", v) for k, v in pay["faults"].items()),
+                 ("double refunds", pay["double_refunds"]),
+                 ("paid, neither dispensed nor refunded", pay["paid_neither_dispensed_nor_refunded"]),
+                 ("dispensed and refunded in full", pay["dispensed_and_refunded_in_full"]),
+                 ("refunds without a payment", pay["refunds_without_payment"])]
     width = max(len(r[0]) for r in rows)
     for name, value in rows:
         print(f"{name:<{width}}  {value}")

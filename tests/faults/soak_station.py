@@ -1,8 +1,11 @@
 """One soak station process: the real Station (as `kiosk run --headless`) plus a shopper borrowing on its screen.
 
-`python -m tests.faults.soak_station --config FILE [--seed S] [--pause-file PATH]`. The shopper signs member
-codes itself (a fresh member per borrow) and borrows through `station.lending.borrow`, so a SIGKILL takes the
-screen and the station together, as on a real kiosk. While the pause file exists the shopper stands still.
+`python -m tests.faults.soak_station --config FILE [--seed S] [--pause-file PATH] [--pay-gateway URL --paid-share F]`.
+The shopper signs member codes itself (a fresh member per borrow) and borrows through `station.lending.borrow`, so
+a SIGKILL takes the screen and the station together, as on a real kiosk. With `--pay-gateway`, a share of the
+power-bank shoppers are non-members who pay the deposit by QR as the pay screen does (`station.payments`), paying
+on the simulator's control API as their phone would; a few walk away from the QR. While the pause file exists
+the shopper stands still.
 """
 from __future__ import annotations
 
@@ -13,12 +16,14 @@ import random
 import signal
 import sys
 import threading
+import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
 from kiosk.bootstrap import Part, bootstrap
 from kiosk.config import load_config
+from kiosk.services.errors import ServiceRefused
 from kiosk.services.lending import LendingRefused
 from kiosk.station import Station
 
@@ -29,10 +34,13 @@ ITEM_TYPES = ("umbrella", "power_bank")
 class Shopper:
     """Borrows one item after another, as a queue of shoppers at one screen would."""
 
-    def __init__(self, station: Station, rng: random.Random, pause_file: Path | None) -> None:
+    def __init__(self, station: Station, rng: random.Random, pause_file: Path | None, pay_gateway: str | None = None,
+                 paid_share: float = 0.0) -> None:
         self.station = station
         self.rng = rng
         self.pause_file = pause_file
+        self.pay_gateway = pay_gateway if station.payments is not None else None
+        self.paid_share = paid_share
         self.outcomes: Counter[str] = Counter()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="shopper", daemon=True)
@@ -55,6 +63,9 @@ class Shopper:
                 self._stop.wait(0.2)
                 continue
             item_type = self.rng.choice(ITEM_TYPES)
+            if item_type == "power_bank" and self.pay_gateway and self.rng.random() < self.paid_share:
+                self._paid_borrow()
+                continue
             member_id = f"S{sid}-{self.rng.getrandbits(40):010X}"
             tokens = self.station.tokens
             try:
@@ -78,11 +89,63 @@ class Shopper:
             self._stop.wait(self.rng.uniform(0.0, 0.05))
 
 
+    def _paid_borrow(self) -> None:
+        """A non-member at the pay screen: QR → phone pays → door; or walks away from the QR (it is closed)."""
+        import httpx
+
+        payments, sid = self.station.payments, self.station.config.station_id
+        assert payments is not None and self.pay_gateway
+        provider = self.rng.choice(("wechat", "alipay"))
+        try:
+            order = payments.start_borrow("power_bank", provider)
+        except ServiceRefused as exc:  # nothing to lend, the centre or the provider away: the shopper leaves
+            self.outcomes[f"pay_{exc.code}"] += 1
+            log.info("soak.pay_refused station=%s code=%s", sid, exc.code)
+            self._stop.wait(0.3)
+            return
+        soid = order.station_order_id
+        if self.rng.random() < 0.1:
+            self.outcomes["pay_walked_away"] += 1
+            self._give_up(soid)
+            return
+        try:  # the shopper's phone
+            httpx.post(f"{self.pay_gateway}/_sim/{provider}/{order.order_id}/pay", timeout=10)
+        except httpx.HTTPError:
+            pass  # the phone's own trouble: the order stays unpaid and is closed below
+        paid = payments.wait_paid(soid, 12.0)
+        if paid.state != "paid":
+            self.outcomes["pay_not_paid"] += 1
+            self._give_up(soid)
+            return
+        try:
+            done = payments.dispense(soid)
+        except ServiceRefused as exc:
+            self.outcomes[f"pay_{exc.code}"] += 1
+            log.info("soak.pay_dispense_refused station=%s order=%s code=%s", sid, soid, exc.code)
+            return
+        self.outcomes[f"pay_{done.state}"] += 1
+        log.info("soak.pay_borrowed station=%s order=%s state=%s item=%s", sid, soid, done.state, done.item_id)
+
+    def _give_up(self, soid: str) -> None:
+        """Leaving the QR: the screen closes it (a payment that raced the close is refunded); the station's
+        housekeeping closes what a failed close left behind."""
+        payments = self.station.payments
+        assert payments is not None
+        for _ in range(3):
+            try:
+                payments.cancel(soid)
+                return
+            except ServiceRefused:
+                time.sleep(0.5)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tests.faults.soak_station", description=__doc__)
     parser.add_argument("--config", required=True, type=Path)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--pause-file", type=Path, default=None)
+    parser.add_argument("--pay-gateway", default=None, help="the payment simulator (its control API is the phone)")
+    parser.add_argument("--paid-share", type=float, default=0.0)
     parser.add_argument("--log-level", default="INFO")
     args = parser.parse_args(argv)
     logging.basicConfig(level=getattr(logging, args.log_level.upper(), logging.INFO), stream=sys.stderr,
@@ -93,7 +156,9 @@ def main(argv: list[str] | None = None) -> int:
     config = load_config(args.config)
     station = bootstrap(config, parts=Part.ALL & ~Part.CAMERA)
     station.start(handle_returns=True, background=True)
-    shopper = Shopper(station, random.Random(args.seed), args.pause_file).start()
+    if station.payments is not None:
+        station.payments.abandoned_after_s = 20.0  # the soak's shoppers wait 12 s at most, not the screen's 300 s
+    shopper = Shopper(station, random.Random(args.seed), args.pause_file, args.pay_gateway, args.paid_share).start()
     done = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: done.set())
     print(json.dumps({"ok": True, "station": config.station_id}), flush=True)
