@@ -152,6 +152,8 @@ def build_payments(station: Station, central_url: str, token: str,
                                                                           token),
                                lending=station.lending, station_id=station.config.station_id, clock=clock)
     payments.attach(station.lending)
+    if station.storage is not None:  # a bag's fee is paid by QR before its door opens
+        station.storage.fee_gate = payments
     return payments
 
 

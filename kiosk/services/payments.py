@@ -34,6 +34,7 @@ NO_DEPOSIT_RECHECK_S = 600.0  # a return with no deposit found yet is asked abou
 NO_DEPOSIT_RECHECK_EVERY_S = 30.0  # this often
 PAYER_PREFIX = "PAY-"  # lendings paid by QR carry member_id PAY-<station_order_id>
 KEEP_WHOLE_DEPOSIT = 10**8  # a fee above any deposit: the centre keeps all of it (an item kept = bought)
+FEE_PURPOSES = ("fee", "storage")  # paid orders that settle something owed (no door, no refund)
 ABANDONED_AFTER_S = 330.0  # an unpaid QR this old has no shopper waiting (the pay screen waits 300 s): close it
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS pay_orders (
@@ -77,7 +78,7 @@ class PayOrder:
     item_id: str | None = None
     refund: dict[str, Any] | None = None
     error: str | None = None
-    purpose: str = "deposit"  # deposit (a non-member's borrow) | fee (a member's fees owed)
+    purpose: str = "deposit"  # deposit (a non-member's borrow) | fee (a member's fees owed) | storage (a bag's fee)
 
 
 class CentrePayments:
@@ -219,7 +220,7 @@ class PaymentsService:
                     if self.order(station_order_id).state in ("creating", "open"):
                         self._set(station_order_id, state="paid")
                 o = self.order(station_order_id)
-                return self.collect_fee(station_order_id) if o.purpose == "fee" and o.state == "paid" else o
+                return self.collect_fee(station_order_id) if o.purpose in FEE_PURPOSES and o.state == "paid" else o
             if view["state"] in ("closed", "failed"):
                 self._set(station_order_id, state=view["state"])
                 return self.order(station_order_id)
@@ -230,7 +231,7 @@ class PaymentsService:
         """The shopper gave up before paying: close the QR; a payment that raced it is refunded."""
         view = self.centre.close(station_order_id)
         if view["state"] == "paid":
-            if self.order(station_order_id).purpose == "fee":  # the fee was paid after all: it counts
+            if self.order(station_order_id).purpose in FEE_PURPOSES:  # the fee was paid after all: it counts
                 self._set(station_order_id, state="paid")
                 return self.collect_fee(station_order_id)
             self._set(station_order_id, state="refund_due")
@@ -252,8 +253,8 @@ class PaymentsService:
                          " created_at, updated_at) VALUES (?, ?, ?, ?, 'due', ?, ?)",
                          (lending_id, member_id, item_type, fee_fen, now, now))
 
-    def start_fee(self, member_id: str, provider: str) -> PayOrder:
-        """One QR for everything this member owes here. An earlier unpaid fee QR is closed first (a payment
+    def start_fee(self, member_id: str, provider: str, purpose: str = "fee") -> PayOrder:
+        """One QR for everything this member (or bag: `B-<deposit>`, purpose storage) owes here. An earlier unpaid fee QR is closed first (a payment
         that raced the close still counts, and then nothing is owed any more)."""
         for soid in {r["station_order_id"] for r in self.store.query(
                 "SELECT f.station_order_id FROM pay_fees f JOIN pay_orders o USING (station_order_id)"
@@ -273,11 +274,41 @@ class PaymentsService:
         now = self.clock()
         with self.store.transaction() as conn:
             conn.execute("INSERT INTO pay_orders (station_order_id, provider, purpose, item_type, amount_fen, state,"
-                         " created_at, updated_at) VALUES (?, ?, 'fee', ?, ?, 'creating', ?, ?)",
-                         (soid, provider, owed[0]["item_type"], amount, now, now))
+                         " created_at, updated_at) VALUES (?, ?, ?, ?, ?, 'creating', ?, ?)",
+                         (soid, provider, purpose if purpose in FEE_PURPOSES else "fee", owed[0]["item_type"],
+                          amount, now, now))
             conn.execute("UPDATE pay_fees SET station_order_id = ?, updated_at = ? WHERE member_id = ?"
                          " AND state = 'due'", (soid, now, member_id))
         return self.create_at_centre(soid)
+
+    # -- bag storage: the fee is paid before the door opens --------------------------------------------------
+    def storage_paid(self, deposit_id: str) -> int:
+        rows = self.store.query("SELECT COALESCE(SUM(fee_fen), 0) AS n FROM pay_fees WHERE member_id = ?"
+                                " AND state = 'paid'", (f"B-{deposit_id}",))
+        return int(rows[0]["n"])
+
+    def storage_owed(self, deposit_id: str, fee_now_fen: int, fee_in_grace_fen: int) -> int:
+        """What the bag still owes before its door opens (0: open). A payment covers the fee of 15 minutes ago,
+        so the walk from the QR to the door is not charged again; what is owed is recorded for one fee QR."""
+        paid = self.storage_paid(deposit_id)
+        if fee_now_fen <= 0 or (paid > 0 and paid >= fee_in_grace_fen):
+            return 0
+        owed = fee_now_fen - paid
+        if owed <= 0:
+            return 0
+        payer = f"B-{deposit_id}"
+        now = self.clock()
+        with self.store.transaction() as conn:  # the fee owed now replaces what was owed before (it only grows)
+            conn.execute("DELETE FROM pay_fees WHERE member_id = ? AND state = 'due' AND (station_order_id IS NULL"
+                         " OR station_order_id NOT IN (SELECT station_order_id FROM pay_orders WHERE state IN"
+                         " ('creating', 'open', 'paid')))", (payer,))
+            still = conn.execute("SELECT COALESCE(SUM(fee_fen), 0) FROM pay_fees WHERE member_id = ? AND"
+                                 " state = 'due'", (payer,)).fetchone()[0]
+            if owed - still > 0:
+                conn.execute("INSERT OR IGNORE INTO pay_fees (lending_id, member_id, item_type, fee_fen, state,"
+                             " created_at, updated_at) VALUES (?, ?, 'storage', ?, 'due', ?, ?)",
+                             (f"{payer}-{fee_now_fen}", payer, owed - still, now, now))
+        return owed
 
     def collect_fee(self, station_order_id: str) -> PayOrder:
         """A paid fee QR: the fees it was made for are paid. One whose fees another QR took over (the member
@@ -460,7 +491,7 @@ class PaymentsService:
             assert view is not None
             if view["state"] in ("creating", "open"):
                 self.cancel(soid)  # the shopper in front of the QR is gone with the old run
-            elif view["state"] == "paid" and o.purpose == "fee":
+            elif view["state"] == "paid" and o.purpose in FEE_PURPOSES:
                 self._set(soid, state="paid", order_id=view["order_id"])
                 self.collect_fee(soid)
             elif view["state"] == "paid":
@@ -468,7 +499,7 @@ class PaymentsService:
                 self.refund_in_full(soid)
             else:
                 self._set(soid, state=view["state"])
-        elif o.state == "paid" and o.purpose == "fee":
+        elif o.state == "paid" and o.purpose in FEE_PURPOSES:
             self.collect_fee(soid)
         elif o.state == "paid":  # paid, door never commanded
             self._set(soid, state="refund_due")

@@ -12,7 +12,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, Protocol
 
 from device_profiles.locker_schema import LockerProfile
 from drivers.locker.link import LockerError, LockerLink
@@ -28,9 +28,25 @@ from kiosk.tokens import TokenBook, TokenRejected
 
 log = logging.getLogger(__name__)
 
+PAID_GRACE_S = 900.0  # a fee paid at the screen covers the next 15 minutes on the way to the door
 RECEIPT_PREFIX = "B1"
 ACTIVE = ("opening", "stored", "picking")
 STATE_REFRESH_S = 2.0
+
+
+class StorageFeeDue(StorageRefused):
+    """The bag's fee is paid by QR at the screen before its door opens (issue 14); `payer` names what is owed."""
+
+    def __init__(self, deposit_id: str, owed_fen: int) -> None:
+        super().__init__("fee_due", f"storage fee of {owed_fen} fen to pay first")
+        self.deposit_id, self.owed_fen, self.payer = deposit_id, owed_fen, f"B-{deposit_id}"
+
+
+class FeeGate(Protocol):
+    """The payment service, when the station takes payments: what a bag still owes, what was paid for it."""
+
+    def storage_owed(self, deposit_id: str, fee_now_fen: int, fee_in_grace_fen: int) -> int: ...
+    def storage_paid(self, deposit_id: str) -> int: ...
 
 
 @dataclass(frozen=True)
@@ -74,6 +90,7 @@ class StorageService:
         self.clock = clock
         self.monotonic = monotonic
         self.door = door or Door(lockers, monotonic)
+        self.fee_gate: FeeGate | None = None  # set when the station takes payments: the fee before the door
         tokens.register_kind(RECEIPT_PREFIX)
 
     def free_slots(self) -> list[tuple[str, int]]:
@@ -171,6 +188,12 @@ class StorageService:
             raise StorageRefused("unknown_receipt", "this receipt is not from this station's lockers")
         if row["status"] == "picked_up":
             raise StorageRefused("already_collected", "this bag was already collected with this receipt")
+        if fee and self.fee_gate is not None:  # pay first, as at a car park's exit; nothing moves until it is paid
+            stay = self.clock() - row["started_at"]
+            owed = self.fee_gate.storage_owed(deposit_id, compute_fee(self.policy, stay)[0],
+                                              compute_fee(self.policy, max(0.0, stay - PAID_GRACE_S))[0])
+            if owed > 0:
+                raise StorageFeeDue(deposit_id, owed)
         # Claim the pickup before the door moves, so two scans of one receipt cannot both open it.
         if not self._move(deposit_id, "picking", "stored"):
             raise StorageRefused("busy", "this receipt is being used right now")
@@ -212,6 +235,8 @@ class StorageService:
             assert row is not None
             duration = now - row["started_at"]
             fee = compute_fee(self.policy, duration)[0] if charge else 0
+            if charge and self.fee_gate is not None:  # what was paid at the screen (it covers a grace period)
+                fee = self.fee_gate.storage_paid(deposit_id)
             overtime = now > row["due_at"]
             uow.storage.picked_up(deposit_id, now, fee)
             uow.emit(StoragePickedUp(deposit_id, self.station_id, row["locker_id"], row["slot"], now, duration, fee,
@@ -228,4 +253,4 @@ class StorageService:
                        pickup_token=receipt.code, expires_at=receipt.due_at)
 
 
-__all__ = ["DepositSlot", "Pickup", "StorageReceipt", "StorageRefused", "StorageService"]
+__all__ = ["DepositSlot", "FeeGate", "Pickup", "StorageFeeDue", "StorageReceipt", "StorageRefused", "StorageService"]

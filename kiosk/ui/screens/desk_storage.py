@@ -67,6 +67,10 @@ class StorageScreen(FlowScreen):
         self.state = "choose"
         code = error_code(exc, "error")
         log.info("ui.storage_refused code=%s", code)
+        payer = getattr(exc, "payer", "")
+        if code == "fee_due" and payer and self.services.payments is not None:
+            self.app.go("pay", purpose="storage", member_id=payer)  # pay here; the receipt then opens the door
+            return
         self.notify(REFUSALS.get(code, "Something went wrong"))
 
     def on_scan(self, event: ScanEvent) -> bool:

@@ -32,12 +32,18 @@ STATES: dict[str, tuple[str, str]] = {
     "fee_paid": ("Fee paid. Thank you!", "You can borrow again."),
     "nothing_due": ("Nothing to pay", "No fee is owed."),
 }
+# a bag's storage fee (purpose "storage"): paid before the door opens, then the receipt is shown again
+STORAGE_STATES: dict[str, tuple[str, str]] = {
+    "choose": ("Storage fee to pay", "Pay it here by QR, then show your storage receipt again."),
+    "fee_open": ("Scan to pay the storage fee", "The door opens when you show your receipt after paying."),
+    "fee_paid": ("Fee paid. Thank you!", "Show your storage receipt again: the door opens."),
+}
 
 
 class PayScreen(FlowScreen):
     state = StringProperty("creating")
-    purpose = StringProperty("deposit")  # deposit (non-member borrow) | fee (a member's fee owed)
-    member_id = StringProperty("")
+    purpose = StringProperty("deposit")  # deposit (non-member borrow) | fee (a member's fee owed) | storage (a bag)
+    member_id = StringProperty("")       # who owes: a member id, or B-<deposit> for a bag
     provider = StringProperty("wechat")
     item_type = StringProperty("power_bank")
     qr = StringProperty("")
@@ -46,7 +52,7 @@ class PayScreen(FlowScreen):
 
     @property
     def flow(self) -> str:  # type: ignore[override]
-        return "pay_fee" if self.purpose == "fee" else f"pay_{self.item_type}"
+        return f"pay_{self.purpose}" if self.purpose != "deposit" else f"pay_{self.item_type}"
 
     @property
     def idle_exempt(self) -> bool:  # type: ignore[override]
@@ -57,13 +63,14 @@ class PayScreen(FlowScreen):
               member_id: str = "", **_: Any) -> None:
         super().enter()
         self.item_type, self.provider = item_type, provider if provider in PROVIDERS else "wechat"
-        self.purpose, self.member_id = ("fee", member_id) if purpose == "fee" and member_id else ("deposit", "")
+        self.purpose, self.member_id = (purpose, member_id) if purpose in ("fee", "storage") and member_id \
+            else ("deposit", "")
         self.state, self.qr, self.amount_fen, self.station_order_id = "creating", "", 0, ""
         payments = self.services.payments
         if payments is None:
             self.state = "failed"
             return
-        if self.purpose == "fee":
+        if self.purpose != "deposit":
             member = self.member_id
             self.state = "choose"
             self.app.run_worker(lambda: payments.unpaid_fee_fen(member), self._show_owed, self._failed,
@@ -92,8 +99,8 @@ class PayScreen(FlowScreen):
         if payments is None or self.state != "choose" or not member:
             return
         self.provider, self.state = provider if provider in PROVIDERS else "wechat", "creating"
-        provider = self.provider
-        self.app.run_worker(lambda: payments.start_fee(member, provider), self._show_qr, self._failed,
+        provider, purpose = self.provider, self.purpose
+        self.app.run_worker(lambda: payments.start_fee(member, provider, purpose), self._show_qr, self._failed,
                             name="ui-fee-create")
 
     def _show_qr(self, order: Any) -> None:
@@ -108,7 +115,7 @@ class PayScreen(FlowScreen):
     def _after_wait(self, order: Any) -> None:
         if order.station_order_id != self.station_order_id:
             return  # an old wait of a shopper who has gone
-        if self.purpose == "fee":
+        if self.purpose != "deposit":
             self.state = "fee_paid" if order.state == "collected" else "expired"
             return
         if order.state != "paid":
@@ -128,17 +135,22 @@ class PayScreen(FlowScreen):
         log.warning("ui.pay_failed code=%s", error_code(exc, type(exc).__name__))
         self.state = "failed"
 
+    def _words(self, state: str) -> tuple[str, str]:
+        if self.purpose == "storage" and state in STORAGE_STATES:
+            return STORAGE_STATES[state]
+        return STATES.get(state, STATES["failed"])
+
     def headline(self, state: str, lang: str) -> str:
-        return self.app.t(STATES.get(state, STATES["failed"])[0], lang)
+        return self.app.t(self._words(state)[0], lang)
 
     def advice(self, state: str, lang: str) -> str:
-        msgid = STATES.get(state, STATES["failed"])[1]
+        msgid = self._words(state)[1]
         return self.app.t(msgid, lang) if msgid else ""
 
     def amount_text(self, amount_fen: float, provider: str, lang: str) -> str:
         if amount_fen <= 0:
             return ""
-        if self.purpose == "fee":
+        if self.purpose != "deposit":
             return self.app.t("Fee ¥{amount}", lang).format(amount=f"{int(amount_fen) / 100:.2f}")
         return self.app.t("Deposit ¥{amount} with {provider}", lang).format(
             amount=f"{int(amount_fen) / 100:.2f}", provider=self.app.t(PROVIDERS[provider], lang))
