@@ -44,6 +44,7 @@ Outcome = Literal["done", "failed", "refused", "expired", "unknown"]
 RETRY_S = 5.0  # a failed fetch or screenshot upload is tried again this often (and on every heartbeat answer)
 OUT_OF_SERVICE_KEY = "remote.slots_out"  # {"U1": [3, 5]}: slots taken out one by one (a locker's "back" keeps them)
 OWNER = "remote"
+DISPLAY_WAIT_S = 30.0
 
 
 class CommandParams(BaseModel):
@@ -140,14 +141,22 @@ class RemoteCommands:
         self.clock = clock
         self.request_restart = request_restart
         self.display: Display | None = None
+        self._display_expected = False
+        self._display_ready = threading.Event()
         self.door = Door(lockers)
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._run_lock = threading.Lock()
 
+    def expect_display(self) -> None:
+        """A screen is coming (the UI is starting): a screenshot waits for it rather than saying `no_screen`."""
+        self._display_expected = True
+
     def attach_display(self, display: Display | None) -> None:
         self.display = display
+        if display is not None:
+            self._display_ready.set()
 
     # the channel ------------------------------------------------------------------------------------------
     def wake(self) -> None:
@@ -193,7 +202,8 @@ class RemoteCommands:
     def run_pending(self) -> int:
         ran = 0
         with self._run_lock:
-            for row in self.store.query("SELECT * FROM remote_commands WHERE state='received' ORDER BY received_at"):
+            for row in self.store.query("SELECT * FROM remote_commands WHERE state='received' "
+                                        "ORDER BY received_at, rowid"):
                 self._run(row)
                 ran += 1
             for row in self.store.query("SELECT * FROM remote_commands WHERE state='uploading'"):
@@ -359,6 +369,8 @@ class RemoteCommands:
         return Result("done", None, detail) if o.printed else Result("failed", "not_printed", detail)
 
     def _screenshot(self, cid: str) -> Result | None:
+        if self.display is None and self._display_expected:
+            self._display_ready.wait(DISPLAY_WAIT_S)  # the UI is still starting
         display = self.display
         if display is None:
             return Result("refused", "no_screen")

@@ -91,6 +91,9 @@ def run_ui(station: Any, *, windowed: bool = False, screenshot_dir: Path | None 
             screenshot_dir = Path(getattr(station.config, "data_dir", Path("var"))) / "screenshots"
         print(f"no display: the UI runs on Xvfb {xvfb.display}; screenshots every {screenshot_every_s:g} s "
               f"in {screenshot_dir.resolve()}", flush=True)
+    remote = getattr(station, "remote", None)
+    if remote is not None:
+        remote.expect_display()  # a remote screenshot waits for the first screen instead of "no screen"
     prepare_kivy(settings, windowed=windowed)
     from kivy.clock import Clock
     from kivy.core.window import Window

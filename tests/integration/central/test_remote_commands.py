@@ -18,6 +18,7 @@ from drivers.printer.virtual import VirtualPrinter
 from server_bridge.central.audit import AuditEntry
 from server_bridge.central.commands import LIVE, RemoteCommand
 from server_bridge.central.db import Database
+from server_bridge.central.fleet import add_station
 from server_bridge.central.runner import CentralProcess
 from tests.fixtures.console import console_user
 from tests.fixtures.station import StationStack, make_stack
@@ -72,8 +73,9 @@ class Rig:
 
 @pytest.fixture
 def rig(central: CentralProcess) -> Iterator[Rig]:
-    token = central.add_station("K01")
     db = Database(central.db_url)
+    with db.session() as s:  # in this process: a CLI subprocess costs seconds on a busy machine
+        token = add_station(s, "K01", time.time())
     yield Rig(central, db, console_user(central.url, central.db_url, "olga", "ops"), token)
     db.dispose()
 
@@ -190,3 +192,51 @@ def test_each_command_runs_once_on_a_running_station_and_is_audited(tmp_path: Pa
     finally:
         stack.close()
         printer.stop()
+
+
+def test_a_station_offline_when_sent_gets_its_commands_when_back_unless_expired(tmp_path: Path, rig: Rig) -> None:
+    """The station runs as kiosk.service does (its ExecStart, the UI on its own Xvfb, systemd's notify socket),
+    started only after the commands were sent: the expired one is never run, the screenshot is taken from the
+    attract loop and shown at the centre, the restart exits 75 and the started-again station reports it."""
+    from tests.fixtures.systemd import Systemd
+    from tests.integration.station.test_unit_start import service_process, stop, unit
+
+    service = unit()["Service"]
+    assert service["Restart"] == "always" and "75" in service["SuccessExitStatus"].split()
+    stack = make_stack(tmp_path / "stack", lockers=[("U1", "umbrella")],
+                       extra_toml=station_config(tmp_path, rig, None, heartbeat_s=0.5))
+    notify = Systemd(tmp_path / "notify.sock")
+    procs: list[Any] = []
+    try:
+        stack.start_sim("U1")
+        stale = rig.send("reprint", expires_s=1)
+        shot = rig.send("screenshot")
+        restart = rig.send("restart")
+        assert rig.settled(stale, timeout=10).state == "expired"  # nobody fetched it in time
+        assert [rig.command(c).state for c in (shot, restart)] == ["pending", "pending"]
+
+        procs.append(service_process(stack.config_path, tmp_path, notify))  # the station comes back
+        rc = procs[0].wait(120)  # screenshot, then the restart: out through the life cycle
+        assert rc == 75, (tmp_path / "service.log").read_text(errors="replace")[-3000:]
+        procs.append(service_process(stack.config_path, tmp_path, notify))  # Restart=always
+        taken = rig.settled(shot, timeout=90)  # its result may have waited in the outbox across the restart
+        assert taken.state == "done", (taken.code, taken.result)
+        restarted = rig.settled(restart, timeout=90)
+        assert restarted.state == "done" and restarted.detail()["restarted"] is True
+
+        png = rig.ops.get(f"/stations/K01/screenshots/{shot}.png")
+        assert png.status_code == 200 and png.content.startswith(b"\x89PNG") and len(png.content) > 10_000
+        assert png.headers["cache-control"] == "no-store"
+        assert f'src="/stations/K01/screenshots/{shot}.png"' in rig.ops.get("/stations/K01").text
+        assert not list((stack.config.data_dir / "remote").glob("*.png")), "the picture stays on the station"
+        with rig.db.session() as s:
+            assert s.get(RemoteCommand, stale).deliveries == 0
+        (expired,) = rig.audit("command.expired", f"command:{stale}")
+        assert expired.actor == "system" and rig.audit("command.result", f"command:{stale}") == []
+        for c in (shot, restart):
+            assert len(rig.audit("command.result", f"command:{c}")) == 1
+    finally:
+        for proc in procs:
+            stop(proc)
+        notify.close()
+        stack.close()

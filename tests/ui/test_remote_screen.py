@@ -1,0 +1,76 @@
+"""The screen a remote screenshot sees (issue 15.7): a shopper's session is never photographed — the result says
+so — and from the attract loop the picture is taken on the Kivy thread and handed to the centre."""
+from __future__ import annotations
+
+import json
+import threading
+import time
+import uuid
+from typing import Any
+
+from kiosk.services.remote import RemoteCommands
+from kiosk.ui.display import KivyDisplay
+
+
+class CentreDesk:
+    """The centre's command endpoints as the station's `CommandApi` sees them (the HTTP path is
+    tests/integration/central/test_remote_commands.py); keeps what the station sends."""
+
+    def __init__(self) -> None:
+        self.waiting: list[dict[str, Any]] = []
+        self.acked: list[str] = []
+        self.pictures: dict[str, bytes] = {}
+
+    def screenshot(self) -> str:
+        cid = str(uuid.uuid4())
+        now = time.time()
+        self.waiting.append({"id": cid, "kind": "screenshot", "params": {}, "created_at": now,
+                             "expires_at": now + 600, "by": "olga"})
+        return cid
+
+    def fetch(self) -> list[dict[str, Any]]:
+        return list(self.waiting)  # every command again on every fetch, as when acknowledgements get lost
+
+    def received(self, ids: list[str]) -> None:
+        self.acked += ids
+
+    def upload_screenshot(self, command_id: str, png: bytes) -> bool:
+        self.pictures[command_id] = png
+        return True
+
+
+def results(store: Any) -> dict[str, dict[str, Any]]:
+    rows = store.query("SELECT data FROM outbox WHERE type='command.result'")
+    return {d["command_id"]: d for d in (json.loads(r["data"]) for r in rows)}
+
+
+def test_no_screenshot_of_a_shopper_s_session_one_from_the_attract_loop(make_ui, bare_station, tmp_path) -> None:
+    ui = make_ui(bare_station)
+    centre = CentreDesk()
+    remote = RemoteCommands(store=bare_station.store, api=centre, station_id="K01", lockers=None, profiles={},
+                            spool_dir=tmp_path / "remote")
+    display = KivyDisplay(ui.app)
+    remote.attach_display(display)
+    assert not display.shopper_active()
+
+    ui.tap_at(540, 900)  # a shopper touches the attract loop: home
+    assert ui.app.current_screen().name == "home" and display.shopper_active()
+    during = centre.screenshot()
+    remote.poll()
+    assert (results(bare_station.store)[during]["outcome"], results(bare_station.store)[during]["code"]) == (
+        "refused", "shopper_active")
+    assert centre.pictures == {}
+
+    ui.app.end_session("idle")  # the shopper left: back to the attract loop
+    assert not display.shopper_active()
+    after = centre.screenshot()
+    worker = threading.Thread(target=remote.poll)  # the remote worker's thread; the picture needs Kivy's
+    worker.start()
+    ui.wait_until(lambda: not worker.is_alive(), 15, "the screenshot")
+    done = results(bare_station.store)[after]
+    assert done["outcome"] == "done" and done["detail"]["bytes"] == len(centre.pictures[after])
+    assert centre.pictures[after].startswith(b"\x89PNG") and len(centre.pictures[after]) > 10_000
+    assert not list((tmp_path / "remote").glob("*.png")), "uploaded, then gone from the station"
+    remote.poll()  # both handed out again: neither runs twice
+    assert len(results(bare_station.store)) == 2 and set(centre.pictures) == {after}
+    assert centre.acked.count(during) == 3 and centre.acked.count(after) == 2
