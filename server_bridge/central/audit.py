@@ -24,6 +24,7 @@ ACTIONS = (
     "lostfound.handed_over",
     "user.added", "user.password_reset", "user.role_changed", "user.disabled", "user.enabled",
     "export",
+    "config.stored", "config.refused", "config.rolled_out",
     "points.refused", "member.lookup_refused",
     "csrf_refused",
     "alert.escalated",
