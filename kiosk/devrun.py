@@ -7,6 +7,7 @@ or under Xvfb with screenshots when there is none; `--headless` for no UI at all
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import secrets
 import signal
@@ -16,8 +17,10 @@ import time
 from pathlib import Path
 
 from drivers.locker.broker import Mosquitto, wait_port
+from kiosk.bundles import bundle_files
 from kiosk.config import StationConfig, load_config
 from kiosk.lifecycle import EXIT_RESTART
+from mallcommon.bundle import FORMAT
 
 ROOT = Path(__file__).resolve().parents[1]
 PY = sys.executable
@@ -117,6 +120,12 @@ def start_central(stack: Stack, config: StationConfig, var: Path) -> list[tuple[
     (var / "central").mkdir(parents=True, exist_ok=True)
     run_cli("-m", "server_bridge.central", "seed-demo", "--db", db, "--days", "30")  # a month of history too
     logins = ensure_demo_users(db, var)
+    # issue 15.6: the shipped policy, content and profiles are the centre's configuration version 1, rolled out to
+    # every station, so the console's /config page starts from what the stations run
+    bundle = var / "central" / "bundle-demo.json"
+    bundle.write_text(json.dumps({"format": FORMAT, "files": bundle_files(config)}, ensure_ascii=False))
+    run_cli("-m", "server_bridge.central", "add-bundle", "--db", db, "--file", str(bundle), "--if-none",
+            "--roll-out", "all", "--note", "as shipped (make run)")
     token_file = config.central.token_file
     if token_file is not None and not token_file.exists():
         # a station known to the centre but whose token file is gone gets a fresh token

@@ -19,6 +19,7 @@ MODULES = [
     "kiosk.cli.printer",
     "kiosk.cli.desk",
     "kiosk.cli.payments",
+    "kiosk.cli.bundle",
 ]
 
 

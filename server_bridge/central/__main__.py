@@ -128,6 +128,39 @@ def _seed_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_bundle(args: argparse.Namespace) -> int:
+    """Store a configuration bundle file (checked like a console upload) and optionally roll it out."""
+    from sqlalchemy import select
+
+    from mallcommon.bundle import BundleProblem, bundle_from_json
+    from server_bridge.central import audit, bundles, schema_migrations
+
+    try:
+        bundle = bundle_from_json(Path(args.file).read_bytes())
+    except (OSError, BundleProblem) as exc:
+        print(json.dumps({"ok": False, "error": str(exc)}, ensure_ascii=False), file=sys.stderr)
+        return 2
+    schema_migrations.upgrade(args.db)
+    db = Database(args.db)
+    try:
+        with db.session() as s:
+            existing = s.scalar(select(bundles.ConfigBundle.version).limit(1))
+            if args.if_none and existing is not None:
+                print(json.dumps({"ok": True, "stored": False, "reason": "the centre has bundles already"}))
+                return 0
+            row = bundles.store_bundle(s, bundle, "cli", args.note)
+            audit.record(s, "cli", "config.stored", f"config:v{row.version}", etag=row.etag, note=args.note)
+            to = None if args.roll_out in (None, "all") else [x for x in args.roll_out.split(",") if x]
+            if args.roll_out is not None:
+                bundles.roll_out(s, row.version, to, "cli")
+                audit.record(s, "cli", "config.rolled_out", f"config:v{row.version}", to=to or "all")
+            version, etag = row.version, row.etag
+    finally:
+        db.dispose()
+    print(json.dumps({"ok": True, "stored": True, "version": version, "etag": etag, "rolled_out": args.roll_out}))
+    return 0
+
+
 def _migrate(args: argparse.Namespace) -> int:
     from server_bridge.central import schema_migrations
 
@@ -182,6 +215,12 @@ def build_parser() -> argparse.ArgumentParser:
     demo = verb("seed-demo", _seed_demo, "demo stations K01, K02 (claim each with add-station) and members; idempotent")
     demo.add_argument("--days", type=int, default=0,
                       help="also a realistic history of N days for demo stations H01, H02, through the ingest")
+    bundle = verb("add-bundle", _add_bundle, "store a configuration bundle (JSON, from `python -m kiosk bundle export`)"
+                  " as the next version")
+    bundle.add_argument("--file", required=True)
+    bundle.add_argument("--note", default="")
+    bundle.add_argument("--roll-out", default=None, metavar="all|K01,K02", help="roll it out at once")
+    bundle.add_argument("--if-none", action="store_true", help="only when the centre has no bundle yet (make run)")
     verb("migrate", _migrate, "apply schema migrations")
     alert_flags(verb("alerts", _alerts, "evaluate alert rules in this process (pair with serve --alerts off)"))
     return parser

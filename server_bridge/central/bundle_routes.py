@@ -81,7 +81,8 @@ WORDS: dict[str, tuple[str, str]] = {
     "config.to_all": ("全部站点", "all stations"),
     "config.to_chosen": ("选定站点", "chosen stations"),
     "config.upload": ("上传配置包（JSON）", "Upload a bundle (JSON)"),
-    "config.edit": ("在此编辑（以最新版本为底稿）", "Edit here (starting from the newest version)"),
+    "config.edit": ("在此编辑，以 v{version} 为底稿：", "Edit here, starting from v{version}:"),
+    "config.edit_from": ("以此为底稿编辑", "edit from this"),
     "config.save": ("校验并保存为新版本", "Check and save as a new version"),
     "config.stored": ("已保存为版本 {version}。", "Stored as version {version}."),
     "config.rolled": ("版本 {version} 已下发到：{to}。", "Version {version} rolled out to: {to}."),
@@ -98,14 +99,16 @@ i18n.WORDS.update(WORDS)
 MAX_UPLOAD = 2 * 1024 * 1024
 
 
-def _config_page(request: Request, db: Database, lang: str | None, status: int = 200, **ctx: Any) -> HTMLResponse:
+def _config_page(request: Request, db: Database, lang: str | None, status: int = 200, edit_from: int | None = None,
+                 **ctx: Any) -> HTMLResponse:
     with db.session() as s:
         versions = s.scalars(select(ConfigBundle).order_by(ConfigBundle.version.desc()).limit(20)).all()
         targets = {t.station_id: t.version for t in s.scalars(select(ConfigTarget))}
         reports = {r.station_id: r for r in s.scalars(select(ConfigStatus))}
         stations = s.execute(select(Station.station_id, Station.last_heartbeat_at).order_by(Station.station_id)).all()
-        newest = versions[0] if versions else None
-        files = json.loads(newest.body)["files"] if newest is not None else {}
+        base = s.get(ConfigBundle, edit_from) if edit_from is not None else None
+        base = base or (versions[0] if versions else None)
+        files = json.loads(base.body)["files"] if base is not None else {}
         rows = []
         for sid, beat in stations:
             wanted = targets.get(sid, targets.get(ALL))
@@ -122,13 +125,15 @@ def _config_page(request: Request, db: Database, lang: str | None, status: int =
         summary = [{"version": v.version, "created_at": v.created_at, "by": v.created_by, "note": v.note,
                     "etag": v.etag, "files": len(json.loads(v.body)["files"])} for v in versions]
     return render(request, "config.html", lang_of(request, lang), status, rows=rows, versions=summary,
-                  all_version=targets.get(ALL), files=files, **ctx)
+                  all_version=targets.get(ALL), files=files, edit_from=base.version if base else None, **ctx)
 
 
 @router.get("/config", response_class=HTMLResponse)
 def config_page(request: Request, op: Viewer, db: DbDep, lang: str | None = None,
-                stored: int | None = None, rolled: int | None = None, to: str | None = None) -> HTMLResponse:
-    return _config_page(request, db, lang, stored=stored, rolled=rolled, to=(to or "")[:300], refused=None)
+                stored: int | None = None, rolled: int | None = None, to: str | None = None,
+                edit: int | None = None) -> HTMLResponse:
+    return _config_page(request, db, lang, edit_from=edit, stored=stored, rolled=rolled, to=(to or "")[:300],
+                        refused=None)
 
 
 @router.post("/config/versions", response_class=HTMLResponse)

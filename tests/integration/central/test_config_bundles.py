@@ -228,3 +228,53 @@ def test_the_config_api_wants_the_station_token_and_honours_etags(fleet: Station
     no_csrf = httpx.post(f"{central.url}/config/rollouts", data={"version": "1"}, cookies=ops.cookies)
     assert no_csrf.status_code == 403
     assert csrf_token(ops.get("/config").text)
+
+
+@pytest.mark.browser
+def test_the_rollout_page_in_chromium(fleet: Stations, central: CentralProcess, browser: object) -> None:
+    """An ops user edits a price at the console, rolls it out to K01 only; K02 is sent one it cannot start with.
+    Screenshots: artifacts/central/config-rollout-en.png, config-rollout-zh.png."""
+    from selenium.webdriver.common.by import By
+
+    from tests.integration.central.browsing import ARTIFACTS, log_in_as, wait_for
+
+    ops = console_user(central.url, central.db_url, "olga", "ops")
+    upload(ops, demo_files(), "as shipped")
+    roll_out(ops, 1, None)
+    assert fleet.beat_and_apply("K01") == fleet.beat_and_apply("K02") == "applied"
+
+    driver = browser
+    log_in_as(driver, central, "omar", "ops")
+    driver.get(f"{central.url}/config?lang=en")  # type: ignore[attr-defined]
+    policy = driver.find_element(By.CSS_SELECTOR, 'textarea[data-file="policy.yaml"]')  # type: ignore[attr-defined]
+    driver.execute_script(  # type: ignore[attr-defined]
+        "arguments[0].value = arguments[0].value.replace('fee_per_hour_cents: 200', 'fee_per_hour_cents: 300')",
+        policy)
+    driver.find_element(By.ID, "edit-note").send_keys("umbrellas 3 yuan an hour")  # type: ignore[attr-defined]
+    driver.find_element(By.ID, "edit-submit").click()  # type: ignore[attr-defined]
+    wait_for(driver, lambda d: d.find_elements(By.ID, "config-stored"))
+    assert driver.find_element(By.ID, "config-stored").get_attribute("data-version") == "2"  # type: ignore[attr-defined]
+
+    row = driver.find_element(By.ID, "version-2")  # type: ignore[attr-defined]
+    row.find_element(By.CSS_SELECTOR, 'input[name="target"][value="chosen"]').click()
+    row.find_element(By.CSS_SELECTOR, 'input[name="stations"][value="K01"]').click()
+    row.find_element(By.CSS_SELECTOR, "button.roll-out").click()
+    wait_for(driver, lambda d: d.find_elements(By.ID, "config-rolled"))
+
+    no_power_banks = yaml.safe_load(demo_files()["policy.yaml"])
+    del no_power_banks["items"]["power_bank"]
+    upload(ops, {**demo_files(), "policy.yaml": yaml.safe_dump(no_power_banks)}, "power banks forgotten")
+    roll_out(ops, 3, ["K02"])
+    assert fleet.beat_and_apply("K01") == "applied"
+    assert fleet.beat_and_apply("K02") == "refused"
+    assert fleet.running["K01"].lending.item_policy("umbrella").fee_per_hour_cents == 300
+    assert fleet.running["K02"].lending.item_policy("umbrella").fee_per_hour_cents == 200
+
+    for lang in ("en", "zh"):
+        driver.get(f"{central.url}/config?lang={lang}")  # type: ignore[attr-defined]
+        k01 = driver.find_element(By.ID, "cfg-K01")  # type: ignore[attr-defined]
+        k02 = driver.find_element(By.ID, "cfg-K02")  # type: ignore[attr-defined]
+        assert (k01.get_attribute("data-applied"), k01.get_attribute("data-state")) == ("2", "ok")
+        assert (k02.get_attribute("data-applied"), k02.get_attribute("data-state")) == ("1", "refused")
+        assert "P1" in k02.find_element(By.CSS_SELECTOR, ".refusal").text
+        driver.save_screenshot(str(ARTIFACTS / f"config-rollout-{lang}.png"))  # type: ignore[attr-defined]
