@@ -128,7 +128,7 @@ def _config_page(request: Request, db: Database, lang: str | None, status: int =
                   all_version=targets.get(ALL), files=files, edit_from=base.version if base else None, **ctx)
 
 
-@router.get("/config", response_class=HTMLResponse)
+@router.get("/config", response_class=HTMLResponse, include_in_schema=False)
 def config_page(request: Request, op: Viewer, db: DbDep, lang: str | None = None,
                 stored: int | None = None, rolled: int | None = None, to: str | None = None,
                 edit: int | None = None) -> HTMLResponse:
@@ -136,7 +136,7 @@ def config_page(request: Request, op: Viewer, db: DbDep, lang: str | None = None
                         refused=None)
 
 
-@router.post("/config/versions", response_class=HTMLResponse)
+@router.post("/config/versions", response_class=HTMLResponse, include_in_schema=False)
 async def add_version(request: Request, op: OpsUser, db: DbDep, central: CentralDep,
                       lang: str | None = None) -> Response:
     """A new version from an uploaded bundle file, or from the edited files of the form; checked first."""
@@ -179,7 +179,7 @@ def _in_session(db: Database, fn: Any) -> Any:
         return fn(s)
 
 
-@router.post("/config/rollouts")
+@router.post("/config/rollouts", include_in_schema=False)
 def add_rollout(request: Request, op: OpsUser, db: DbDep, central: CentralDep,
                 version: Annotated[int, Form(ge=1)], target: Annotated[str, Form(pattern="^(all|chosen)$")] = "all",
                 stations: Annotated[list[str] | None, Form(max_length=10_000)] = None,
@@ -199,7 +199,7 @@ def add_rollout(request: Request, op: OpsUser, db: DbDep, central: CentralDep,
     return RedirectResponse(f"/config?rolled={version}&to={to}", status_code=303)
 
 
-@router.get("/config/versions/{version}.json")
+@router.get("/config/versions/{version}.json", include_in_schema=False)
 def version_json(op: OpsUser, db: DbDep, version: int) -> Response:
     """A version as a bundle file (to edit offline and upload again)."""
     with db.session() as s:
