@@ -113,7 +113,7 @@ def test_staff_pin_lockout_after_five_wrong(make_ui, bare_station, clock) -> Non
     assert app.session["staff"].staff_id == "S-001"
 
 
-def test_attract_loop_shows_the_malls_current_events(make_ui, bare_station) -> None:
+def test_attract_loop_shows_the_malls_current_events(make_ui, bare_station, screenshot_dir) -> None:
     from kiosk.content import load_content
     from kiosk.services.directory import Directory
 
@@ -121,6 +121,7 @@ def test_attract_loop_shows_the_malls_current_events(make_ui, bare_station) -> N
     ui = make_ui(bare_station)
     attract = ui.app.current_screen()
     attract.on_enter()
+    attract.on_leave()   # the loop stands still: the test picks the slides (a 6 s tick must not move them)
     running = bare_station.directory.events(datetime.date.today())
     assert len(attract.events) == len(running)
     if running:
@@ -128,7 +129,24 @@ def test_attract_loop_shows_the_malls_current_events(make_ui, bare_station) -> N
         ui.step(2)
         assert any(running[0].zh.title in t for t in ui.visible_texts())
         ui.tap_text("English")
-        assert any(running[0].en.title in t for t in ui.visible_texts())
+        assert any(running[0].en.title in t for t in ui.visible_texts()), ui.visible_texts()
+    # an event held at a shop shows that shop's floor map; the published promises follow the events
+    from kiosk.ui.screens.attract import SLIDES
+    at_shop = [i for i, e in enumerate(running) if e.unit]
+    pictures = lambda: [c for c in attract.ids.slide.children if getattr(c, "attract_picture", False)]  # noqa: E731
+    if at_shop:
+        attract.slide = len(SLIDES) + at_shop[0]
+        ui.step(2)
+        assert len(pictures()) == 1 and pictures()[0].texture is not None
+        ui.screenshot(screenshot_dir / "attract-event-map-zh_CN.png")
+    attract.slide = 0
+    ui.step(2)
+    assert pictures() == []   # no empty picture holding space on a slide without one
+    promises = bare_station.directory.content.info.commitments
+    attract.slide = len(SLIDES) + len(running)
+    ui.step(2)
+    assert any(promises[0].en in t for t in ui.visible_texts())
+    assert len(attract.promises) == len(promises)
 
 
 def test_a_wiped_session_leaves_no_screen_behind_in_memory(make_ui, bare_station) -> None:
