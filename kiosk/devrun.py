@@ -240,6 +240,7 @@ borrow from another terminal:
 pay as a non-member (the first line carries the QR; then pay it from a third terminal):
   .venv/bin/python -m kiosk {cfg} lend --type power_bank --pay wechat      # or --pay alipay
   .venv/bin/python -m kiosk {cfg} sim pay ORDER                             # ORDER = order.station_order_id
+  .venv/bin/python -m kiosk {cfg} sim return ITEM --locker P1               # bring it back: deposit − fee refunded
   payments dashboard: {config.central.url if config.central else '-'}/payments   gateway: http://127.0.0.1:{PAY_GATEWAY_PORT}
 staff mode: show the badge, then PIN 2468
   .venv/bin/python -m kiosk {cfg} sim show-qr {badge}

@@ -1,5 +1,6 @@
 """Payment verbs (issue 14): `lend --pay wechat|alipay` (in kiosk.cli.station) runs `cmd_lend_paid`;
-`payments` lists the station's payment orders; `sim pay ORDER` is the shopper's phone paying a QR (demo)."""
+`payments` lists the station's payment orders; `sim pay ORDER` is the shopper's phone paying a QR and
+`sim return ITEM --locker ID` the shopper's hand putting an item back into a simulated locker (demo)."""
 from __future__ import annotations
 
 import argparse
@@ -17,6 +18,7 @@ from kiosk.station import Station
 from kiosk.store import Store
 
 DEFAULT_GATEWAY_STATE = Path("var/payment-gateway")  # where `make run` keeps the simulated gateway
+DEFAULT_CREDS = Path("var/mqtt/creds")  # `make run`'s broker users (mqtt-auth --sim-control)
 GATEWAY_ENV = "MALL_PAY_GATEWAY"
 
 
@@ -28,6 +30,13 @@ def register(verbs: argparse._SubParsersAction, sim_verbs: argparse._SubParsersA
     p.add_argument("--gateway", default=None,
                    help=f"gateway URL (default ${GATEWAY_ENV}, else {DEFAULT_GATEWAY_STATE}/merchant.json)")
     p.set_defaults(func=cmd_sim_pay)
+    p = sim_verbs.add_parser("return", help="put an item back into a simulated locker, as the shopper's hand (demo)")
+    p.add_argument("item", help="the item id, e.g. P-P1-03 (see `lendings --open`)")
+    p.add_argument("--locker", required=True, help="the locker it goes into (any station's, e.g. P1)")
+    p.add_argument("--slot", type=int, default=None, help="default: the first empty slot")
+    p.add_argument("--battery", type=int, default=90, help="charge of a returned power bank")
+    p.add_argument("--creds", type=Path, default=DEFAULT_CREDS, help="dir with sim-control.pw (mqtt-auth --out)")
+    p.set_defaults(func=cmd_sim_return)
 
 
 def _store(args: argparse.Namespace) -> Store:
@@ -86,6 +95,43 @@ def cmd_sim_pay(args: argparse.Namespace) -> int:
             return 0 if r.status_code == 200 else 1
     emit({"ok": False, "error": "no such order at the gateway", "order": order_id})
     return 1
+
+
+def cmd_sim_return(args: argparse.Namespace) -> int:
+    """Publish an `insert` on the locker simulator's control topic (the simulators of `make run` listen there)."""
+    import paho.mqtt.client as mqtt
+    from paho.mqtt.enums import CallbackAPIVersion
+
+    from drivers.locker.acl import SIM_CONTROL_USER
+    from drivers.locker.models import control_topic
+    from kiosk.config import load_config
+
+    if not args.config:
+        raise ConfigUnusable("--config FILE is required")
+    config = load_config(args.config)
+    try:
+        password = (args.creds / f"{SIM_CONTROL_USER}.pw").read_text().strip()
+    except OSError as e:
+        raise CliError(f"no simulator control password in {args.creds} (make run writes it): {e.strerror}") from e
+    msg: dict[str, object] = {"op": "insert", "item": args.item, "battery": args.battery}
+    if args.slot is not None:
+        msg["slot"] = args.slot
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"sim-return-{os.getpid()}")
+    client.username_pw_set(SIM_CONTROL_USER, password)
+    try:
+        client.connect(config.broker.host, config.broker.port)
+    except OSError as e:
+        raise CliError(f"broker {config.broker.host}:{config.broker.port} not reachable: {e}") from e
+    client.loop_start()
+    try:
+        info = client.publish(control_topic(config.site, args.locker), json.dumps(msg), qos=1)
+        info.wait_for_publish(5)
+        ok = info.is_published()
+    finally:
+        client.loop_stop()
+        client.disconnect()
+    emit({"ok": ok, "locker": args.locker, **msg})
+    return 0 if ok else 1
 
 
 def lend_paid(station: Station, args: argparse.Namespace) -> int:

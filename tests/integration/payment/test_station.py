@@ -137,6 +137,11 @@ def test_lend_pay_cli_and_sim_pay(paid_stack, pay_centre) -> None:
     assert rest[-1]["order"]["item_id"]
     listed = subprocess.run([*kiosk, "payments"], capture_output=True, text=True, timeout=60).stdout
     assert soid in listed and '"state": "reported"' in listed
+    item = rest[-1]["order"]["item_id"]  # `sim return` is the shopper's hand bringing it back (make run's demo)
+    back = subprocess.run([*kiosk, "sim", "return", item, "--locker", "P1", "--creds", str(s.creds)],
+                          capture_output=True, text=True, timeout=60)
+    assert back.returncode == 0 and json.loads(back.stdout)["ok"], back.stdout + back.stderr
+    s.wait(lambda: any(slot.item == item for slot in s.sims["P1"].slots()), what="the item back in P1")
 
 
 def test_power_bank_kept_past_the_limit_keeps_the_deposit(paid_stack, pay_centre) -> None:
