@@ -202,3 +202,29 @@ def test_member_fee_is_paid_by_qr_and_blocks_the_next_borrow_until_paid(paid_sta
     assert again.lending.member_id == "M10086"
     pay.reconcile()  # after a restart nothing about the paid fee changes
     assert pay.order(order.station_order_id).state == "collected" and pay.unpaid_fee_fen("M10086") == 0
+
+
+def test_return_at_another_station_refunds_there_once_with_its_receipt_note(paid_stack, pay_centre, tmp_path) -> None:
+    """K02 does not know K01's lending: it settles the item's open deposit at the centre, once per return."""
+    from kiosk.services.lending import ReturnResult
+    from kiosk.store import Store
+
+    s = paid_stack
+    station, pay, order = paid_station(s, pay_centre, "alipay")
+    done = pay.dispense(order.station_order_id)
+    assert done.state == "reported"
+    k02_store = Store(tmp_path / "k02.db")
+    try:
+        k02 = PaymentsService(store=k02_store, centre=CentrePayments(pay_centre.url, "K02", pay_centre.tokens["K02"]),
+                              lending=station.lending, station_id="K02", clock=s.clock)
+        back = ReturnResult(None, done.item_id, "P2", 3, 900, 3 * 3600, False)  # fee 900 computed at K02
+        note = k02.note_for_return(back)
+        assert note is not None and (note.kind, note.deposit_fen, note.fee_fen, note.refund_fen) == \
+            ("refund", DEPOSIT, 900, DEPOSIT - 900) and note.out_refund_no
+        assert k02.note_for_return(back) is None  # the same return heard again: no open deposit, no second refund
+        view = pay_centre.wait_refunds("K01", order.station_order_id)
+        assert [(r["amount_fen"], r["state"], r["station_id"]) for r in view["refunds"]] == \
+            [(DEPOSIT - 900, "succeeded", "K02")]
+        assert pay_centre.gateway.ledger.get("alipay", order.order_id).refunded_fen == DEPOSIT - 900
+    finally:
+        k02_store.close()
