@@ -4,6 +4,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from kiosk.services.broadcast import BroadcastRequest
 from kiosk.services.lending import BorrowProgress, BorrowResult, Lending, ReturnResult
 from kiosk.services.printing import PrintOutcome
 from kiosk.services.scanning import StaffScanned
@@ -38,10 +39,24 @@ def open_screen(ui: Any, station: Any, name: str) -> Any:
         screen = app.go(name)
     elif name == "borrow":
         screen = app.go("borrow", item_type="power_bank")
+    elif name == "request":  # 广播寻人: a child in red, 3F, 15 minutes ago
+        screen = app.go("request")
+        screen.kind, screen.floor, screen.seen = "child", "3F", "15"
+        screen.category = "female"
+        screen.category = "red"
+    elif name == "request_ticket":
+        screen = app.go("request_ticket", request=sample_request(station), printed=True)
     else:
         screen = app.go(name)
     ui.step(3)
     return screen
+
+
+def sample_request(station: Any) -> BroadcastRequest:
+    station.tokens.register_kind("R1")
+    code = station.tokens.sign("R1", "K01-R261130-7Q2M")
+    return BroadcastRequest("K01-R261130-7Q2M", code, f"http://127.0.0.1:8800/desk/r/{code}", "child",
+                            {"gender": "female", "colour": "red"}, "3F", "", T0 - 900, "138****5678", None, T0)
 
 
 def sign_in(station: Any, app: Any, pin: str = "2468") -> None:

@@ -45,6 +45,10 @@ SCREENS: dict[str, str] = {
     "found_item": "kiosk.ui.screens.desk_lostfound:FoundItemScreen",
     "storage": "kiosk.ui.screens.desk_storage:StorageScreen",
     "found_register": "kiosk.ui.screens.desk_lostfound:StaffFoundScreen",
+    # 广播寻人 / 寻物 (issue 17)
+    "request": "kiosk.ui.screens.desk_request:RequestScreen",
+    "request_phone": "kiosk.ui.screens.desk_request:RequestPhoneScreen",
+    "request_ticket": "kiosk.ui.screens.desk_request:RequestTicketScreen",
 }
 
 HOME_TILES: list[HomeTile] = [

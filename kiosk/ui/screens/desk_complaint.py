@@ -24,7 +24,10 @@ CATEGORIES = [(c, english(CATEGORY_WORDS, c)) for c in COMPLAINT_CATEGORIES]  # 
 FLOORS = list(vocabulary.FLOORS)
 STATUS_MSGIDS = {"filed": "Received at this station, on its way to the service centre",
                  "open": "Received, waiting for a reply", "answered": "Answered, being handled",
-                 "closed": "Closed", "unknown": "Not known yet: please try again later"}
+                 "closed": "Closed", "unknown": "Not known yet: please try again later",
+                 # a 广播寻人 / 寻物 request's ticket (R1) is read here too
+                 "announced": "Announced: staff are looking", "found": "Found: please come to the service desk"}
+REQUEST_STATUS_MSGIDS = {**STATUS_MSGIDS, "open": "Received, waiting to be announced"}
 REFUSALS = {"phone_invalid": "Please enter an 11-digit mobile number",
             "forged": "This is not a genuine complaint ticket", "malformed": "This is not a genuine complaint ticket"}
 
@@ -145,6 +148,7 @@ class TicketScreen(FlowScreen):
 
     flow = "complaint"
     mode = StringProperty("lookup")  # filed | lookup | status
+    kind = StringProperty("complaint")  # complaint | request (the ticket scanned)
     ticket_id = StringProperty("")
     url = StringProperty("")
     status = StringProperty("")
@@ -153,7 +157,7 @@ class TicketScreen(FlowScreen):
 
     def enter(self, ticket: Any = None, printed: bool = False, **_: Any) -> None:
         super().enter()
-        self.replies, self.status = [], ""
+        self.replies, self.status, self.kind = [], "", "complaint"
         if ticket is not None:
             self.mode, self.ticket_id, self.url = "filed", ticket.ticket_id, ticket.status_url
             self.printed = "yes" if printed else "no"
@@ -168,19 +172,21 @@ class TicketScreen(FlowScreen):
         self.ids.camera.stop()
 
     def on_scan(self, event: ScanEvent) -> bool:
-        if not isinstance(event, SignedScanned) or event.code.prefix != "C1":
+        if not isinstance(event, SignedScanned) or event.code.prefix not in ("C1", "R1"):
             return False
         code = event.code
-        complaints = self.services.complaints
-        if complaints is None:
+        desk = self.services.complaints if code.prefix == "C1" else self.services.broadcast
+        if desk is None:
             self.notify("This service is not available here")
             return True
-        self.app.run_worker(lambda: complaints.status(code.raw), self._status, self._failed, name="ui-ticket")
+        self.app.run_worker(lambda: desk.status(code.raw), self._status, self._failed, name="ui-ticket")
         return True
 
     def _status(self, st: Any) -> None:
-        self.mode, self.ticket_id, self.status = "status", st.ticket_id, st.status
-        self.replies = [r.get("text", "") for r in st.replies if r.get("author") == "staff"]
+        self.kind = "request" if hasattr(st, "request_id") else "complaint"
+        self.mode, self.status = "status", st.status
+        self.ticket_id = st.request_id if self.kind == "request" else st.ticket_id
+        self.replies = [r.get("text", "") for r in getattr(st, "replies", ()) if r.get("author") == "staff"]
 
     def _failed(self, exc: BaseException) -> None:
         self.notify(REFUSALS.get(error_code(exc, ""), "Something went wrong"))
@@ -189,9 +195,13 @@ class TicketScreen(FlowScreen):
         t = self.app.t
         if mode == "lookup":
             return t("Show your ticket's QR code to the camera", lang)
-        head = t("Ticket {ticket}", lang).format(ticket=ticket_id)
+        if self.kind == "request":
+            words = REQUEST_STATUS_MSGIDS
+            head = t("Announcement request", lang) + " " + ticket_id
+        else:
+            words, head = STATUS_MSGIDS, t("Ticket {ticket}", lang).format(ticket=ticket_id)
         if mode == "status":
-            return head + "\n" + t(STATUS_MSGIDS.get(status, "Not known yet: please try again later"), lang)
+            return head + "\n" + t(words.get(status, "Not known yet: please try again later"), lang)
         return head
 
     def done(self) -> None:

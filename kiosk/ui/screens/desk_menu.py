@@ -14,6 +14,7 @@ DESK_ENTRIES: list[tuple[str, str, str, dict[str, Any]]] = [
     ("ticket", "Complaint status", "ticket", {}),
     ("map", "Find a shop", "directory", {}),
     ("lostfound", "Lost and found", "lostfound", {}),
+    ("speaker", "Find a person or an item", "request", {}),  # 广播寻人 / 寻物 (issue 17)
     ("storage", "Bag storage", "storage", {}),
     ("info", "Services and prices", "info", {}),
 ]
