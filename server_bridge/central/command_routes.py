@@ -5,6 +5,7 @@ The domain (states, expiry, the in-memory board the heartbeat asks) is `commands
 """
 from __future__ import annotations
 
+import json
 import logging
 from typing import Annotated, Any
 
@@ -81,6 +82,17 @@ WORDS: dict[str, tuple[str, str]] = {
     "cmd.error.unknown_locker": ("该站点没有这个柜机", "This station has no such locker"),
     "cmd.error.bad_expiry": ("有效期无效", "Invalid expiry"),
     "cmd.error.unknown_kind": ("未知命令", "Unknown command"),
+    "cmd.detail.item_id": ("取出物品", "item taken"),
+    "cmd.detail.verdict": ("判定", "verdict"),
+    "cmd.detail.ack": ("柜机应答", "locker answer"),
+    "cmd.detail.slots": ("格口数", "slots"),
+    "cmd.detail.bytes": ("字节", "bytes"),
+    "cmd.detail.job_id": ("打印任务", "print job"),
+    "cmd.detail.printed": ("已打印", "printed"),
+    "cmd.detail.restarted": ("已重启", "restarted"),
+    "cmd.detail.version": ("版本", "version"),
+    "cmd.detail.not_done": ("未完成", "not done"),
+    "cmd.detail.expired_at": ("过期于", "expired at"),
     "locker": ("柜机", "Locker"),
     "slot": ("格口", "Slot"),
     "expires": ("有效期", "Expires"),
@@ -175,7 +187,7 @@ def send_command(request: Request, station_id: StationPath, op: OpsUser, db: DbD
             row = board.create(s, station_id, kind, op.username, float(expires_s), locker_id or None,
                                int(slot) if slot.strip().isdigit() else None)
             record(request, op, s, "command.sent", f"command:{row.id}", station=station_id, kind=kind,
-                   params=row.params, expires_s=expires_s)
+                   params=json.loads(row.params), expires_s=expires_s)
     except CommandRefused as exc:
         return RedirectResponse(f"{back}?error={exc.code}", status_code=303)
     board.sent(row)

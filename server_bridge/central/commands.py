@@ -72,6 +72,11 @@ class RemoteCommand(Base):
         return {"id": self.id, "kind": self.kind, "params": json.loads(self.params or "{}"),
                 "created_at": self.created_at, "expires_at": self.expires_at, "by": self.created_by}
 
+    def where(self) -> str:
+        """The locker and slot it is about, as ops read them: `U1 #3`."""
+        p = json.loads(self.params or "{}")
+        return (p.get("locker_id") or "") + (f" #{p['slot']}" if p.get("slot") else "")
+
     def detail(self) -> dict[str, Any]:
         try:
             value = json.loads(self.result) if self.result else {}
@@ -310,7 +315,8 @@ def project_result(session: Session, station_id: str, event: Envelope) -> None:
     row.result_at = data.at
     row.received_at = row.received_at or data.at
     audit.record(session, f"station:{station_id}", "command.result", f"command:{row.id}", at=data.at,
-                 outcome=data.outcome, ip=f"station:{station_id}", kind=row.kind, code=data.code,
+                 outcome="ok" if data.outcome == "done" else data.outcome, ip=f"station:{station_id}",
+                 kind=row.kind, result=data.outcome, code=data.code,
                  **{k: v for k, v in data.detail.items() if k in ("item_id", "verdict", "slots", "bytes")})
 
 

@@ -104,7 +104,7 @@ def test_a_result_settles_its_own_station_s_command_once_and_is_audited(board: C
         got = s.get(RemoteCommand, row.id)
         assert (got.state, got.detail()) == ("done", {"job_id": 3})
         entries = s.scalars(select(AuditEntry).where(AuditEntry.action == "command.result")).all()
-        assert [(e.actor, e.outcome) for e in entries] == [("station:K01", "done")]
+        assert [(e.actor, e.outcome) for e in entries] == [("station:K01", "ok")]
 
 
 def test_screenshots_only_for_their_command_and_purged_after_retention(board: CommandBoard) -> None:
