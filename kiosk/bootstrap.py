@@ -53,7 +53,7 @@ from kiosk.services.survey import SurveyService
 from kiosk.station import PrintedReceipts, Station
 from kiosk.store import Store, StoreReplayGuard
 from kiosk.tokens import TokenBook, TokenKeys
-from mallcommon.clock import boot_clock
+from mallcommon.clock import SteadyWall, boot_clock
 from server_bridge.uploader import Uploader
 
 log = logging.getLogger(__name__)
@@ -84,15 +84,24 @@ def secret_or_fault(path: Path | None, code: str, device: str, what: str, faults
 
 def bootstrap(config: StationConfig, *, link: LockerLink | None = None, printer: Printer | None = None,
               camera: FrameSource | None = None, clock: Callable[[], float] = time.time, parts: Part = Part.ALL,
-              announce: bool = True, content_root: Path = CONTENT_ROOT) -> Station:
-    """The station for `config`; `link`/`printer`/`camera` replace the configured adapters when given."""
+              announce: bool = True, content_root: Path = CONTENT_ROOT,
+              boottime: Callable[[], float] | None = None) -> Station:
+    """The station for `config`; `link`/`printer`/`camera` replace the configured adapters when given.
+
+    `clock` is the wall clock; `boottime` times durations (fees) and defaults to CLOCK_BOOTTIME, or to `clock`
+    itself when a clock is handed in without one (a test moving time moves both)."""
+    if boottime is None:
+        boottime = boot_clock if clock is time.time else clock
+    if clock is time.time:
+        clock = SteadyWall()  # records never take a wall-clock glitch (docs/architecture.md, "Which clock")
+    codes_clock = clock.wall if isinstance(clock, SteadyWall) else clock  # member codes: the phone's time
     faults: list[Problem] = []
     store = Store(config.db_path, clock=clock)
     as_read, content_as_read = config, content_root
     boot = start_with(config, store.record_event, content_root)  # the configuration bundle it runs, if any
     if boot is not None:
         config, content_root = boot.effective.config, boot.effective.content_root
-    tokens = TokenBook(TokenKeys(config.site_key()), clock=clock, replay=StoreReplayGuard(store))
+    tokens = TokenBook(TokenKeys(config.site_key()), clock=codes_clock, replay=StoreReplayGuard(store))
     profiles = {lk.id: load_profile_as(lk.profile, LockerProfile) for lk in config.lockers}
     if link is None:
         password = secret_or_fault(config.broker.password_file, "broker_password_missing", "broker",
@@ -100,14 +109,13 @@ def bootstrap(config: StationConfig, *, link: LockerLink | None = None, printer:
         link = MqttLockerLink(
             site=config.site, station_id=config.station_id, locker_ids=list(profiles), host=config.broker.host,
             port=config.broker.port, username=config.broker.username, password=password,
-            keepalive=config.broker.keepalive_s, announce=announce)
+            keepalive=config.broker.keepalive_s, announce=announce, wall=clock)
     printing = build_printing(config, store, clock, printer, faults) if Part.PRINTER in parts else None
     receipts = PrintedReceipts(printing, config.station_id) if printing is not None else None
     lent = {lid: p for lid, p in profiles.items() if p.lendable}  # the profile says so
     lending = LendingService(store=store, lockers=link, profiles=lent, policy=config.policy,
                              station_id=config.station_id, tokens=tokens, receipts=receipts, clock=clock,
-                             # a clock handed in (tests, tools moving time) is the station's only clock
-                             boottime=boot_clock if clock is time.time else clock)
+                             boottime=boottime)
     staff_file = config.data_dir / "staff.toml"
     station = Station(config=config, store=store, tokens=tokens, lockers=link, profiles=profiles, lending=lending,
                       staff=StaffService(store, tokens, staff_file=staff_file if staff_file.exists() else None),

@@ -455,7 +455,14 @@ class StoreReplayGuard:
         self.keep_s = keep_s
 
     def first_use(self, code: str, now: float) -> bool:
-        with self.store.transaction() as conn:
-            conn.execute("DELETE FROM used_codes WHERE used_at < ?", (now - self.keep_s,))
-            cur = conn.execute("INSERT OR IGNORE INTO used_codes(code, used_at) VALUES (?, ?)", (code, now))
-            return cur.rowcount == 1
+        """True the first time; a code whose use cannot be recorded (the disk is full) is refused, never
+        accepted unrecorded (it could then be used twice)."""
+        from kiosk.tokens import TokenRejected  # tokens imports nothing of ours; this is the one way up
+
+        try:
+            with self.store.transaction() as conn:
+                conn.execute("DELETE FROM used_codes WHERE used_at < ?", (now - self.keep_s,))
+                cur = conn.execute("INSERT OR IGNORE INTO used_codes(code, used_at) VALUES (?, ?)", (code, now))
+                return cur.rowcount == 1
+        except StoreFull as exc:
+            raise TokenRejected("disk_full", "the station cannot record this code now (its disk is full)") from exc

@@ -343,6 +343,8 @@ class KioskApp(App):
         if isinstance(event, StaffScanned):
             if not screen.idle_exempt:
                 self.go("staff_pin", badge=event.badge)
+        elif isinstance(event, ScanRefused) and event.reason == "disk_full":
+            screen.notify("This station cannot lend right now")
         elif isinstance(event, ScanRefused):
             screen.notify("Sorry, that is not a code we know.")
         else:

@@ -46,7 +46,8 @@ STATIONS = {"K01": ["U1", "P1"], "K02": ["U2", "P2"]}
 MONEY_CHECKS = ("double_refunds", "paid_neither_dispensed_nor_refunded", "dispensed_and_refunded_in_full",
                 "refunds_without_payment")
 FAULT_WEIGHTS = {"station_kill": 3, "broker_restart": 2, "locker_kill": 3, "centre_down": 2, "drop_acks": 3,
-                 "delay_acks": 2, "jam_door": 3}
+                 "delay_acks": 2, "jam_door": 3, "disk_full": 2, "clock_jump": 2}
+CLOCK_STEP_S = 2 * 3600  # NTP stepping a kiosk's RTC after boot
 
 
 class Soak:
@@ -101,7 +102,8 @@ class Soak:
                 pay = ["--pay-gateway", self.payments.url, "--paid-share", str(self.paid_share)]
             cfg.write_text(toml)
             self.children[sid] = Child(sid, [PY, "-m", "tests.faults.soak_station", "--config", str(cfg),
-                                             "--pause-file", str(self.dir / "shoppers.pause"), *pay],
+                                             "--pause-file", str(self.dir / "shoppers.pause"),
+                                             "--fault-dir", str(self.dir), *pay],
                                        self.dir / "logs" / f"{sid}.log", seed_flag=True)
         for lid, item_type in LOCKERS.items():
             prof = profiles[item_type]
@@ -246,11 +248,34 @@ class Soak:
         self.later.append((now + self.rng.uniform(2.0, 8.0), "repair", (lid, slot)))
         return True
 
+    def _fault_disk_full(self, now: float) -> bool:
+        """The station's disk fills up for 1-5 s (soak_station.DiskFull: real SQLITE_FULL)."""
+        sid = self.rng.choice(list(STATIONS))
+        flag = self.dir / f"{sid}.diskfull"
+        if flag.exists():
+            return False
+        flag.touch()
+        self.later.append((now + self.rng.uniform(1.0, 5.0), "disk_room", sid))
+        return True
+
+    def _fault_clock_jump(self, now: float) -> bool:
+        """The station's wall clock steps ±2 h, and NTP steps it back 2-8 s later (soak_station.SteppedWall)."""
+        sid = self.rng.choice(list(STATIONS))
+        if any(action == "clock_back" and arg == sid for _, action, arg in self.later):
+            return False
+        (self.dir / f"{sid}.clock").write_text(str(self.rng.choice((-CLOCK_STEP_S, CLOCK_STEP_S))))
+        self.later.append((now + self.rng.uniform(2.0, 8.0), "clock_back", sid))
+        return True
+
     def run_later(self, now: float, everything: bool = False) -> None:
         due = [x for x in self.later if everything or x[0] <= now]
         self.later = [x for x in self.later if x not in due]
         for _, action, arg in due:
-            if action == "start":
+            if action == "disk_room":
+                (self.dir / f"{arg}.diskfull").unlink(missing_ok=True)
+            elif action == "clock_back":
+                (self.dir / f"{arg}.clock").write_text("0")
+            elif action == "start":
                 self.children[arg].start(self.rng.randrange(1 << 30))
             elif action == "centre_up":
                 self.start_centre()

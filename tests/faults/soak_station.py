@@ -1,11 +1,20 @@
 """One soak station process: the real Station (as `kiosk run --headless`) plus a shopper borrowing on its screen.
 
-`python -m tests.faults.soak_station --config FILE [--seed S] [--pause-file PATH] [--pay-gateway URL --paid-share F]`.
+`python -m tests.faults.soak_station --config FILE [--seed S] [--pause-file PATH] [--pay-gateway URL --paid-share F]
+[--fault-dir DIR]`.
 The shopper signs member codes itself (a fresh member per borrow) and borrows through `station.lending.borrow`, so
 a SIGKILL takes the screen and the station together, as on a real kiosk. With `--pay-gateway`, a share of the
 power-bank shoppers are non-members who pay the deposit by QR as the pay screen does (`station.payments`), paying
 on the simulator's control API as their phone would; a few walk away from the QR. While the pause file exists
 the shopper stands still.
+
+Two faults act inside the process, told by files in `--fault-dir` (`<station>.diskfull`, `<station>.clock`):
+- **disk full**: while `<station>.diskfull` exists the station's database may not grow (SQLite's own
+  `PRAGMA max_page_count`, on the station's connection): every write that needs a new page fails with a real
+  SQLITE_FULL, and `Store.room()` refuses new borrows;
+- **clock jump**: `<station>.clock` holds seconds added to the station's wall clock (NTP stepping it ±2 h);
+  its boot clock (CLOCK_BOOTTIME) is never moved. The station is built as `kiosk run` builds it: its records
+  on `SteadyWall` over this stepped clock, member codes on the stepped clock itself.
 """
 from __future__ import annotations
 
@@ -26,6 +35,9 @@ from kiosk.config import load_config
 from kiosk.services.errors import ServiceRefused
 from kiosk.services.lending import LendingRefused
 from kiosk.station import Station
+from kiosk.store import Store
+from kiosk.tokens import TokenRejected
+from mallcommon.clock import SteadyWall, boot_clock
 
 log = logging.getLogger("tests.faults.soak_station")
 ITEM_TYPES = ("umbrella", "power_bank")
@@ -71,11 +83,12 @@ class Shopper:
             try:
                 member = tokens.verify_member(tokens.member_code(member_id))
                 result = self.station.lending.borrow(member, item_type)
-            except LendingRefused as exc:
-                self.outcomes[exc.code] += 1
-                log.info("soak.borrow_refused station=%s type=%s code=%s", sid, item_type, exc.code)
+            except (LendingRefused, TokenRejected) as exc:
+                code = exc.code if isinstance(exc, LendingRefused) else exc.reason
+                self.outcomes[code] += 1
+                log.info("soak.borrow_refused station=%s type=%s code=%s", sid, item_type, code)
                 # nothing to lend or a locker away: a real shopper walks off and the next one comes later
-                self._stop.wait(0.3 if exc.code in ("none_available", "locker_offline", "busy") else 0.05)
+                self._stop.wait(0.3 if code in ("disk_full", "none_available", "locker_offline", "busy") else 0.05)
                 continue
             except Exception:
                 self.outcomes["error"] += 1
@@ -87,7 +100,6 @@ class Shopper:
                      result.lending.lending_id, result.lending.item_id, result.lending.locker_id,
                      result.lending.slot)
             self._stop.wait(self.rng.uniform(0.0, 0.05))
-
 
     def _paid_borrow(self) -> None:
         """A non-member at the pay screen: QR → phone pays → door; or walks away from the QR (it is closed)."""
@@ -139,6 +151,51 @@ class Shopper:
                 time.sleep(0.5)
 
 
+class SteppedWall:
+    """The station's wall clock: the machine's plus the step the soak put in `<station>.clock`."""
+
+    def __init__(self, path: Path | None) -> None:
+        self.path = path
+        self.offset = 0.0
+        self.poll()
+
+    def __call__(self) -> float:
+        return time.time() + self.offset
+
+    def poll(self) -> None:
+        if self.path is None:
+            return
+        try:
+            offset = float(self.path.read_text().strip() or 0)
+        except (OSError, ValueError):
+            offset = 0.0
+        if offset != self.offset:
+            log.warning("soak.clock_step station_wall_offset_s=%+.0f (was %+.0f)", offset, self.offset)
+            self.offset = offset
+
+
+class DiskFull:
+    """While `<station>.diskfull` exists the store's database may not grow (real SQLITE_FULL)."""
+
+    UNLIMITED = 1_073_741_823
+
+    def __init__(self, path: Path | None, store: Store) -> None:
+        self.path, self.store, self.full = path, store, False
+
+    def poll(self) -> None:
+        want = self.path is not None and self.path.exists()
+        if want == self.full:
+            return
+        if want:
+            pages = self.store.query("PRAGMA page_count")[0][0]
+            self.store.query(f"PRAGMA max_page_count={int(pages)}")
+        else:
+            self.store.query(f"PRAGMA max_page_count={self.UNLIMITED}")
+        self.full = want
+        room = self.store.room(max_age_s=0)
+        log.warning("soak.disk_full=%s room_ok=%s", want, room.ok)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tests.faults.soak_station", description=__doc__)
     parser.add_argument("--config", required=True, type=Path)
@@ -146,6 +203,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pause-file", type=Path, default=None)
     parser.add_argument("--pay-gateway", default=None, help="the payment simulator (its control API is the phone)")
     parser.add_argument("--paid-share", type=float, default=0.0)
+    parser.add_argument("--fault-dir", type=Path, default=None)
     parser.add_argument("--log-level", default="INFO")
     args = parser.parse_args(argv)
     logging.basicConfig(level=getattr(logging, args.log_level.upper(), logging.INFO), stream=sys.stderr,
@@ -154,7 +212,12 @@ def main(argv: list[str] | None = None) -> int:
     for noisy in ("httpx", "httpcore"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     config = load_config(args.config)
-    station = bootstrap(config, parts=Part.ALL & ~Part.CAMERA)
+    fault = (lambda name: args.fault_dir / f"{config.station_id}.{name}") if args.fault_dir else (lambda _: None)
+    wall = SteppedWall(fault("clock"))
+    # as `kiosk run` builds it: records on SteadyWall over the (stepped) system wall clock, fees on the boot clock
+    station = bootstrap(config, parts=Part.ALL & ~Part.CAMERA, clock=SteadyWall(wall=wall), boottime=boot_clock)
+    disk = DiskFull(fault("diskfull"), station.store)
+    disk.poll()
     station.start(handle_returns=True, background=True)
     if station.payments is not None:
         station.payments.abandoned_after_s = 20.0  # the soak's shoppers wait 12 s at most, not the screen's 300 s
@@ -163,8 +226,9 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, lambda *_: done.set())
     print(json.dumps({"ok": True, "station": config.station_id}), flush=True)
     try:
-        while not done.wait(1.0):
-            pass
+        while not done.wait(0.2):
+            wall.poll()
+            disk.poll()
     except KeyboardInterrupt:
         pass
     shopper.stop()

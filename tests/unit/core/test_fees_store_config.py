@@ -9,7 +9,8 @@ import pytest
 from device_profiles import ProfileError, load_profile
 from kiosk.config import ConfigError, ItemPolicy, load_config
 from kiosk.services.fees import compute_fee, fee_rule_text
-from kiosk.store import Store, StoreFull
+from kiosk.store import Store, StoreFull, StoreReplayGuard
+from kiosk.tokens import TokenRejected
 from tests.fixtures.disk import SmallDisk
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -116,6 +117,9 @@ def test_a_full_disk_is_named_in_diagnostics_and_a_failed_write_keeps_what_was_c
     room = store.room()
     with pytest.raises(StoreFull, match="disk full: free space on"):
         store.record_event("survey.rated", {"score": 4})
+    with pytest.raises(TokenRejected) as refused:  # a member code whose use cannot be recorded is refused
+        StoreReplayGuard(store).first_use("M1.M10086.1.X", 1.0)
+    assert refused.value.reason == "disk_full"
     assert not room.ok and room.words().startswith(f"disk full: free space on {small_disk.path}")
     health = StationHealth(ts=0.0, version="t", uptime_s=1.0, outbox=OutboxHealth(),
                            disk=DiskHealth(0, 8 << 20, str(small_disk.path), room.words()))
