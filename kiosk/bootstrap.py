@@ -28,14 +28,12 @@ from drivers.printer import Printer, PrinterError, open_printer
 from drivers.scanner import CameraCapture, SimulatedCamera
 from drivers.scanner.frames import FrameSource
 from kiosk import __version__
-from kiosk.bundles import Applier, start_with
+from kiosk.bundles import Applier, build_directory, start_with
 from kiosk.config import StationConfig, read_secret
-from kiosk.content import CONTENT_ROOT, ContentError, load_content
-from kiosk.content.routes import Place
+from kiosk.content import CONTENT_ROOT, ContentError
 from kiosk.services.broadcast import STATUS_PATH, BroadcastDesk
 from kiosk.services.complaints import ComplaintDesk, HttpTicketStatusApi
 from kiosk.services.diagnostics import Problem, assess
-from kiosk.services.directory import Directory
 from kiosk.services.handover import ShiftHandover
 from kiosk.services.lending import LendingService
 from kiosk.services.lostfound import LostFound
@@ -204,9 +202,7 @@ def build_desk(station: Station, clock: Callable[[], float], token: str, content
     config, store, tokens = station.config, station.store, station.tokens
     url = config.central.url if config.central else NO_CENTRE
     try:
-        place = config.map_place
-        here = Place(place.floor, place.x, place.y) if place is not None else None
-        station.directory = Directory(load_content(content_root), here=here)
+        station.directory = build_directory(config, content_root)
     except ContentError as exc:
         station.faults.append(Problem("content_invalid", "content",
                                       f"the mall's content files cannot be shown: {exc}; the directory is "

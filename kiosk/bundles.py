@@ -39,6 +39,7 @@ from device_profiles.locker_schema import LockerProfile
 from device_profiles.printer_schema import PrinterProfile
 from kiosk.config import Policy, StationConfig
 from kiosk.content import CONTENT_ROOT, ContentError, load_content
+from kiosk.content.routes import Place
 from kiosk.services.directory import Directory
 from mallcommon.bundle import (
     CONTENT_FILES,
@@ -116,6 +117,13 @@ def effective(config: StationConfig, bundle_dir: Path | None, version: int | Non
     return Effective(config.model_copy(update=update), bundle_dir / "content", version)
 
 
+def build_directory(config: StationConfig, content_root: Path) -> Directory:
+    """The directory over the content under `content_root`, the station standing where its config says."""
+    place = config.map_place
+    here = Place(place.floor, place.x, place.y) if place is not None else None
+    return Directory(load_content(content_root), here=here)
+
+
 @dataclass(frozen=True)
 class Parts:
     """What a bundle decides in a running station, built the way start-up builds it."""
@@ -134,7 +142,7 @@ def build_parts(eff: Effective) -> Parts:
             load_profile_as(config.printer.profile, PrinterProfile)
         if config.camera is not None:
             load_profile_as(config.camera.profile, CameraProfile)
-        directory = Directory(load_content(eff.content_root))
+        directory = build_directory(config, eff.content_root)
     except (ProfileError, ContentError, OSError) as exc:
         raise StartupRefused(str(exc)) from exc
     for locker_id, profile in profiles.items():
