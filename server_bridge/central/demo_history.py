@@ -22,6 +22,8 @@ from sqlalchemy import select
 
 from mallcommon.vocabulary import COMPLAINT_CATEGORIES
 from server_bridge.central.db import Database
+from server_bridge.central.desk import broadcasts
+from server_bridge.central.desk.models import DeskBroadcast
 from server_bridge.central.fleet import register_station
 from server_bridge.central.ingest import ingest_batch
 from server_bridge.central.models import Event, Station
@@ -120,9 +122,52 @@ def history_for(station_id: str, first_seq: int, days: int, now: float, rng: ran
                 planned.append((at, "maintenance.logged", {
                     "staff_id": "S-001", "action": rng.choice(["repair", "service", "check"]),
                     "device": rng.choice(DEVICES), "note": "演示记录 demo record"}))
+    planned += requests_for(station_id, start_day, days, now)
     for at, type_, data in sorted(planned, key=lambda p: p[0]):
         st.add(at, type_, data)
     return st.events
+
+
+REQUEST_KINDS = [("child", 5), ("elder", 2), ("companion", 1), ("item", 3)]
+
+
+def requests_for(station_id: str, start_day: int, days: int, now: float) -> list[tuple[float, str, dict[str, Any]]]:
+    """A few 广播寻人 / 寻物 requests (about one every three days; a random stream of their own, so the rest of
+    the history stays what it was). `close_history_requests` closes them afterwards, as the desk would."""
+    rng = random.Random(f"{station_id}-requests")
+    out: list[tuple[float, str, dict[str, Any]]] = []
+    for d in range(days):
+        if rng.random() > 0.35:
+            continue
+        filed = (start_day + d) * 86_400 + rng.uniform(2 * 3600, 13 * 3600)
+        if filed > now - 3600:
+            continue
+        kind = _pick(rng, REQUEST_KINDS)
+        rid = f"{station_id}-RD{d:03d}"
+        traits = ({"item_category": rng.choice(["bag", "phone", "wallet", "keys"])} if kind == "item" else
+                  {"gender": rng.choice(["male", "female"]), "colour": rng.choice(["red", "blue", "yellow"])})
+        out.append((filed, "broadcast.filed", {
+            "request_id": rid, "code": f"R1.{rid}.DEMODEMODEMODEMO", "kind": kind, "traits": traits,
+            "floor": _pick(rng, FLOORS), "place": "", "last_seen_at": filed - rng.choice([300, 900, 1800]),
+            "phone_masked": "138****0000", "lang": "zh_CN", "filed_by": None, "filed_at": filed}))
+    return out
+
+
+def close_history_requests(db: Database, station_ids: list[str]) -> int:
+    """The desk's answers to the history's requests: acknowledged in minutes, announced, mostly found, closed
+    (which purges their personal details, as for live ones)."""
+    rng = random.Random(20261130)
+    with db.session() as s:
+        rows = s.scalars(select(DeskBroadcast).where(DeskBroadcast.station_id.in_(station_ids),
+                                                     DeskBroadcast.status != "closed")).all()
+        for r in rows:
+            at = r.filed_at + rng.uniform(40, 420)
+            broadcasts.act(s, r.request_id, "desk-zhao", "announced", at)
+            if rng.random() < 0.9:
+                at += rng.uniform(300, 2400)
+                broadcasts.act(s, r.request_id, "desk-zhao", "found", at)
+            broadcasts.act(s, r.request_id, "desk-zhao", "closed", at + rng.uniform(60, 900))
+    return len(rows)
 
 
 def _poisson(rng: random.Random, lam: float) -> int:
@@ -158,4 +203,5 @@ def seed_history(db: Database, projections: Mapping[str, ProjectionSpec], days: 
                 ingest_batch(s, station_id, Batch.model_validate({"events": events[chunk:chunk + 2000]}), now,
                              projections)
         done[station_id] = len(events)
+    close_history_requests(db, [sid for sid, _ in HISTORY_STATIONS])
     return done

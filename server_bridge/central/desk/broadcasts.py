@@ -76,7 +76,7 @@ def project_filed(session: Session, station_id: str, event: Envelope) -> None:
     # Urgent at once: the alert exists when the upload is answered, its clock running from the filing.
     alerts.raise_now(session, KIND, SEVERITY, station_id, {"kind": d.kind, "floor": d.floor}, d.filed_at,
                      subject=d.request_id)
-    log.warning("broadcast.received request=%s station=%s kind=%s", d.request_id, station_id, d.kind)
+    log.info("broadcast.received request=%s station=%s kind=%s", d.request_id, station_id, d.kind)
 
 
 def unacknowledged(session: Session, ctx: RuleContext) -> Iterable[Finding]:

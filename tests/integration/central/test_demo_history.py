@@ -21,12 +21,15 @@ def test_a_month_of_history_fills_the_panels_and_a_rerun_adds_nothing(central: C
         days = conn.execute("SELECT COUNT(DISTINCT CAST(started_at / 86400 AS INT)) FROM lendings").fetchone()[0]
         cells = conn.execute("SELECT COUNT(DISTINCT category || floor) FROM complaints").fetchone()[0]
         categories = {c for (c,) in conn.execute("SELECT DISTINCT category FROM complaints")}
+        requests = conn.execute("SELECT COUNT(*), SUM(status = 'closed' AND purged_at IS NOT NULL) "
+                                "FROM desk_broadcasts").fetchone()
         by_hour = dict(conn.execute("SELECT CAST(((started_at / 3600) + 8) % 24 AS INT), COUNT(*) FROM lendings "
                                     "GROUP BY 1"))
     assert days >= 29 and cells >= 12 and categories <= set(COMPLAINT_CATEGORIES)  # words for every one
     assert by_hour.get(19, 0) > 3 * by_hour.get(10, 0) > 0 and not by_hour.get(4)  # evening peak, nights empty
     page = console_user(central.url, central.db_url, "vera", "viewer").get("/kpis?days=30&lang=en").text
-    for panel in ("lendings", "satisfaction", "complaint_times", "complaint_heatmap"):
+    assert requests[0] >= 5 and requests[0] == requests[1]  # 广播寻人 history: closed, personal details purged
+    for panel in ("lendings", "satisfaction", "complaint_times", "complaint_heatmap", "requests"):
         section = page.split(f'id="kpi-{panel}"', 1)[1].split("</section>", 1)[0]
         assert "<svg" in section and "No data yet" not in section, panel
     lendings = page.split('id="kpi-lendings"', 1)[1].split("</section>", 1)[0]
