@@ -211,3 +211,17 @@ def test_a_door_left_open_is_asked_for_over_any_screen_until_it_closes(make_ui, 
     ui.app.check_doors()
     ui.step(2)
     assert not [t for t in ui.visible_texts(ui.app.root) if "号门" in t or "close door" in t]
+
+
+def test_a_full_disk_refusal_says_no_door_opened_in_both_languages(make_ui, bare_station, screenshot_dir) -> None:
+    """Issue 12: a borrow refused because the disk is full (LendingRefused "disk_full") reads in words."""
+    ui = make_ui(bare_station)
+    ui.app.go("message", code="disk_full")
+    ui.step(2)
+    texts = " ".join(ui.visible_texts())
+    assert "本机暂时无法借出" in texts and "柜门未打开" in texts
+    ui.screenshot(screenshot_dir / "disk_full_refusal_zh.png")
+    ui.app.lang = "en"
+    ui.step(2)
+    texts = " ".join(ui.visible_texts())
+    assert "This station cannot lend right now" in texts and "No door was opened" in texts
