@@ -190,16 +190,18 @@ def station_argv(args: argparse.Namespace, var: Path) -> tuple[list[str], str]:
     return base + ["--windowed", "--screenshot-dir", str(shots)], f"its own Xvfb; screenshots every 5 s in {shots}"
 
 
-def ensure_staff(config: StationConfig) -> str:
-    """A demo staff member (PIN 2468) so staff mode can be tried; returns the badge payload."""
-    from kiosk.services.staff import write_staff_file
+def ensure_staff(config: StationConfig) -> tuple[str, str]:
+    """Two demo staff members (PINs 2468 and 1357) so staff mode, a handover and an overnight bag opened under a
+    second badge can be tried; returns both badge payloads."""
+    from kiosk.services.staff import read_staff_file, write_staff_file
     from kiosk.tokens import TokenBook, TokenKeys
 
     staff_file = config.data_dir / "staff.toml"
-    if not staff_file.exists():
+    if not staff_file.exists() or "S-002" not in {e.staff_id for e in read_staff_file(staff_file).staff}:
         staff_file.parent.mkdir(parents=True, exist_ok=True)
-        write_staff_file(staff_file, {"S-001": ("Demo", "2468")})
-    return TokenBook(TokenKeys(config.site_key())).staff_badge("S-001")
+        write_staff_file(staff_file, {"S-001": ("Demo", "2468"), "S-002": ("Demo 2", "1357")})
+    book = TokenBook(TokenKeys(config.site_key()))
+    return book.staff_badge("S-001"), book.staff_badge("S-002")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -222,7 +224,9 @@ def main(argv: list[str] | None = None) -> int:
         receipts = start_printer(stack, config, var)
         start_lockers(stack, config, args.auto_take)
         cmd, seen_at = station_argv(args, var)
-        badge = ensure_staff(config)
+        badge, badge2 = ensure_staff(config)
+        if config.desk.supplies_profile is not None:  # the desk's supplies start full on a new demo station
+            run_cli("-m", "kiosk", "--config", str(args.config), "supplies", "--restock", "S-001", "--if-never-counted")
         stack.spawn("station", cmd)
         cfg = f"--config {args.config}"
         print(f"""
@@ -242,8 +246,11 @@ pay as a non-member (the first line carries the QR; then pay it from a third ter
   .venv/bin/python -m kiosk {cfg} sim pay ORDER                             # ORDER = order.station_order_id
   .venv/bin/python -m kiosk {cfg} sim return ITEM --locker P1               # bring it back: deposit − fee refunded
   payments dashboard: {config.central.url if config.central else '-'}/payments   gateway: http://127.0.0.1:{PAY_GATEWAY_PORT}
-staff mode: show the badge, then PIN 2468
+staff mode: show the badge, then PIN 2468 (Desk duties: supplies, bag-storage procedures, shift handover)
   .venv/bin/python -m kiosk {cfg} sim show-qr {badge}
+  a second staff member (handover, overnight bags) shows this badge, then PIN 1357:
+  .venv/bin/python -m kiosk {cfg} sim show-qr {badge2}
+  .venv/bin/python -m kiosk {cfg} supplies            # stock of the desk's supplies
 Ctrl-C stops everything.""", flush=True)
         signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
         while True:

@@ -1,4 +1,5 @@
-"""Desk verbs: check the mall's content files, find a shop, draw a floor map (no devices, no database)."""
+"""Desk verbs: check the mall's content files, find a shop, draw a floor map (no devices, no database); the
+service supplies' stock (the station's store only, beside a running station)."""
 from __future__ import annotations
 
 import argparse
@@ -23,6 +24,10 @@ def register(verbs: argparse._SubParsersAction, sim_verbs: argparse._SubParsersA
     p.add_argument("--lang", choices=["zh", "en"], default="zh")
     p.add_argument("--root", type=Path, default=None)
     p.set_defaults(func=cmd_map)
+    p = verbs.add_parser("supplies", help="service supplies (医药箱、针线包 …): stock per item; --restock fills them up")
+    p.add_argument("--restock", metavar="STAFF_ID", default=None, help="restock every item to full, as this staff id")
+    p.add_argument("--if-never-counted", action="store_true", help="restock only when no item was ever counted")
+    p.set_defaults(func=cmd_supplies)
 
 
 def _content(root: Path | None) -> MallContent:
@@ -58,4 +63,36 @@ def cmd_map(args: argparse.Namespace) -> int:
     except UnknownPlace as exc:
         raise CliError(str(exc)) from exc
     emit({"ok": True, "floor": floor, "highlight": unit, "out": str(args.out)})
+    return 0
+
+
+def cmd_supplies(args: argparse.Namespace) -> int:
+    from device_profiles import ProfileError, load_profile_as
+    from device_profiles.supplies_schema import SuppliesProfile
+    from kiosk.cli.station import load
+    from kiosk.services.supplies import SuppliesDesk
+    from kiosk.store import Store
+
+    config = load(args)
+    if config.desk.supplies_profile is None:
+        raise CliError("no [desk] supplies_profile in the config")
+    try:
+        profile = load_profile_as(config.desk.supplies_profile, SuppliesProfile)
+    except ProfileError as exc:
+        raise CliError(str(exc)) from exc
+    store = Store(config.db_path)
+    try:
+        desk = SuppliesDesk(store=store, profile=profile, station_id=config.station_id)
+        never = not store.query("SELECT 1 FROM desk_supplies LIMIT 1")
+        if args.restock and (never or not args.if_never_counted):
+            for supply in desk.stock():
+                if supply.stock < supply.full:
+                    desk.restock(supply.item, supply.full - supply.stock, args.restock)
+        for supply in desk.stock():
+            emit({"item": supply.item, "zh": supply.zh, "en": supply.en, "kind": supply.kind, "where": supply.where,
+                  "stock": supply.stock, "out": supply.out, "low_at": supply.low_at, "full": supply.full,
+                  "low": supply.low})
+        emit({"check_due_at": desk.check_due_at(), "check_overdue": desk.check_overdue()})
+    finally:
+        store.close()
     return 0

@@ -144,7 +144,7 @@ class SuppliesDesk:
             ack = self.lockers.command(spec.locker_id, "unlock", full[0], cmd_id=cmd_id, ack_timeout=3.0)
         except Exception as exc:  # LockerError: nothing opened, nothing counted
             raise SuppliesRefused(str(getattr(exc, "code", "locker_error")), "the locker did not open") from exc
-        if ack.result != "ok":
+        if not ack.ok:  # an unlock answers `opened`; anything else opened nothing
             raise SuppliesRefused("locker_" + str(ack.result), "the locker did not open, please ask staff")
         return {"locker_id": spec.locker_id, "slot": full[0], "cmd_id": cmd_id}
 

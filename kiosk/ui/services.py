@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from kiosk.services.broadcast import BroadcastDesk
     from kiosk.services.complaints import ComplaintDesk
     from kiosk.services.directory import Directory
+    from kiosk.services.handover import ShiftHandover
     from kiosk.services.lending import LendingService
     from kiosk.services.lostfound import LostFound
     from kiosk.services.members import MemberCentre
@@ -24,6 +25,8 @@ if TYPE_CHECKING:
     from kiosk.services.scanning import ScanService
     from kiosk.services.staff import StaffService
     from kiosk.services.storage import StorageService
+    from kiosk.services.storage_desk import StorageProcedures
+    from kiosk.services.supplies import SuppliesDesk
     from kiosk.services.survey import SurveyService
     from kiosk.store import Store
     from kiosk.tokens import TokenBook
@@ -65,6 +68,9 @@ class UiServices:
     storage: StorageService | None = None
     payments: PaymentsService | None = None
     broadcast: BroadcastDesk | None = None
+    supplies: SuppliesDesk | None = None
+    procedures: StorageProcedures | None = None
+    handover: ShiftHandover | None = None
     lockers: LockerLink | None = None
     store: Store | None = None
     tokens: TokenBook | None = None
@@ -75,7 +81,8 @@ class UiServices:
     def of(cls, station: Any) -> UiServices:
         """The one place that looks at the station object's attributes."""
         names = ("lending", "scanning", "printing", "staff", "survey", "members", "complaints", "lostfound",
-                 "directory", "storage", "payments", "broadcast", "lockers", "store", "tokens")
+                 "directory", "storage", "payments", "broadcast", "supplies", "procedures", "handover", "lockers",
+                 "store", "tokens")
         parts = {name: getattr(station, name, None) for name in names}
         config = getattr(station, "config", None)
         return cls(**parts, station_id=str(getattr(config, "station_id", "?")), layouts=layouts_of(station))

@@ -34,7 +34,8 @@ def open_screen(ui: Any, station: Any, name: str) -> Any:
         screen = app.go("message", code="locker_offline")
     elif name == "staff_pin":
         screen = app.go("staff_pin", badge=station.tokens.verify_staff(station.tokens.staff_badge("S-001")))
-    elif name in ("diagnostics", "maintenance"):
+    elif name in ("diagnostics", "maintenance", "duties", "staff_supplies", "supplies_check", "staff_storage",
+                  "handover"):
         sign_in(station, app)
         screen = app.go(name)
     elif name == "borrow":
@@ -66,3 +67,35 @@ def sign_in(station: Any, app: Any, pin: str = "2468") -> None:
 
 def staff_scan(station: Any, staff_id: str = "S-001") -> StaffScanned:
     return StaffScanned(station.tokens.verify_staff(station.tokens.staff_badge(staff_id)))
+
+
+def with_desk_duties(station: Any, photo_dir: Any) -> Any:
+    """Give a bare station the desk's duties (issue 17) with something to show: supplies counted (one low), two
+    bags in storage (one deposited before yesterday's closing), a handover draft over the demo lockers."""
+    from device_profiles import PROFILE_ROOT, load_profile_as
+    from device_profiles.supplies_schema import SuppliesProfile
+    from kiosk.config import ItemPolicy
+    from kiosk.services.handover import ShiftHandover
+    from kiosk.services.repository import UnitOfWork
+    from kiosk.services.storage import StorageService
+    from kiosk.services.storage_desk import StorageProcedures
+    from kiosk.services.supplies import SuppliesDesk
+
+    profile = load_profile_as(PROFILE_ROOT / "supplies" / "desk-standard.yaml", SuppliesProfile)
+    station.supplies = SuppliesDesk(store=station.store, profile=profile, station_id="K01")
+    if not station.store.query("SELECT 1 FROM desk_supplies"):
+        for item, count in (("first_aid_kit", 2), ("sewing_kit", 3), ("plasters", 40), ("reading_glasses", 4)):
+            station.supplies.restock(item, count, "S-001")
+        station.supplies.hand_out("first_aid_kit", staff_id="S-001")
+    storage = StorageService(store=station.store, lockers=None, profiles={},  # type: ignore[arg-type]
+                             policy=ItemPolicy(free_minutes=120, fee_per_hour_cents=200, daily_cap_cents=1000),
+                             tokens=station.tokens, station_id="K01")
+    if not station.store.query("SELECT 1 FROM desk_storage"):
+        for deposit_id, slot, age_h in (("D-OLD", 3, 30), ("D-NEW", 7, 1)):
+            with UnitOfWork(station.store) as uow:
+                uow.storage.add_deposit(deposit_id, None, "S1", slot, T0 - age_h * 3600, T0 + 3600)
+                uow.storage.stored(deposit_id, T0 - age_h * 3600, T0 + 3600)
+    station.procedures = StorageProcedures(store=station.store, storage=storage, lostfound=None, photo_dir=photo_dir)
+    station.handover = ShiftHandover(store=station.store, lockers=None, locker_ids=list(station.profiles),
+                                     station_id="K01", supplies=station.supplies)
+    return station

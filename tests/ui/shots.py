@@ -98,7 +98,7 @@ def main() -> int:
     from kiosk.ui.screens import SCREENS
     from kiosk.ui.touch import UiDriver
     from tests.fixtures.ui import STAFF_PIN, BareStation, demo_profiles
-    from tests.ui.demo import open_screen
+    from tests.ui.demo import open_screen, with_desk_duties
     from tests.ui.layout import problems
 
     screens = [s for s in args.screens.split(",") if s] or sorted(SCREENS)
@@ -111,10 +111,12 @@ def main() -> int:
             for mode in MODES:
                 store = Store(tmp / f"{lang}-{mode}.db")
                 tokens = TokenBook(TokenKeys(b"screenshot-site-key-0123456789"))
-                write_staff_file(tmp / "staff.toml", {"S-001": ("Wang Fang", STAFF_PIN)}, iterations=1000)
+                write_staff_file(tmp / "staff.toml", {"S-001": ("Wang Fang", STAFF_PIN), "S-002": ("Li Na", "1357")},
+                                 iterations=1000)
                 station = BareStation(store=store, tokens=tokens, staff=StaffService(store, tokens, time.monotonic,
                                                                                    tmp / "staff.toml"),
                                       survey=SurveyService(store), profiles=demo_profiles())
+                with_desk_duties(station, tmp / "incidents")
                 flags = {mode: True} if mode != "normal" else {}
                 app = build_app(station, UiSettings(width=W, height=H, lang=lang, **flags))
                 ui = UiDriver(app)

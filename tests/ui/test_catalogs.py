@@ -26,7 +26,8 @@ def used_msgids() -> set[str]:
 
     ids |= {tile.label for tile in HOME_TILES}
     tables = {"attract": ["SLIDES"], "message": ["MESSAGES"], "rating": ["WORDS"], "staff": ["ERRORS"],
-              "borrow": ["TITLES", "STATUS_MSGIDS"], "wait": ["TAKE"], "pay": ["STATES", "STORAGE_STATES"]}
+              "borrow": ["TITLES", "STATUS_MSGIDS"], "wait": ["TAKE"], "pay": ["STATES", "STORAGE_STATES"],
+              "desk_duties": ["REFUSALS", "KIND_WORDS", "CONDITION_WORDS"]}
     for module_name, names in tables.items():
         module = importlib.import_module(f"kiosk.ui.screens.{module_name}")
         for name in names:

@@ -49,6 +49,13 @@ SCREENS: dict[str, str] = {
     "request": "kiosk.ui.screens.desk_request:RequestScreen",
     "request_phone": "kiosk.ui.screens.desk_request:RequestPhoneScreen",
     "request_ticket": "kiosk.ui.screens.desk_request:RequestTicketScreen",
+    # the desk's written duties (issue 17)
+    "duties": "kiosk.ui.screens.desk_duties:DutiesScreen",
+    "staff_supplies": "kiosk.ui.screens.desk_duties:StaffSuppliesScreen",
+    "supplies_check": "kiosk.ui.screens.desk_duties:SuppliesCheckScreen",
+    "staff_storage": "kiosk.ui.screens.desk_duties:StaffStorageScreen",
+    "handover": "kiosk.ui.screens.desk_duties:HandoverScreen",
+    "supplies": "kiosk.ui.screens.desk_duties:SuppliesScreen",
 }
 
 HOME_TILES: list[HomeTile] = [

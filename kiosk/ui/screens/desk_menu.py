@@ -16,6 +16,7 @@ DESK_ENTRIES: list[tuple[str, str, str, dict[str, Any]]] = [
     ("lostfound", "Lost and found", "lostfound", {}),
     ("speaker", "Find a person or an item", "request", {}),  # 广播寻人 / 寻物 (issue 17)
     ("storage", "Bag storage", "storage", {}),
+    ("first_aid", "First aid and sewing kits", "supplies", {}),  # issue 17: 服务用品
     ("info", "Services and prices", "info", {}),
 ]
 
