@@ -41,7 +41,7 @@ from kiosk.services.members import HttpMemberApi, MemberCentre
 from kiosk.services.payments import CentrePayments, PaymentsService
 from kiosk.services.printing import PrintService
 from kiosk.services.remote import HttpCommandApi, RemoteCommands
-from kiosk.services.retention import Purger, desk_rules
+from kiosk.services.retention import Purger, RetentionDays, desk_rules
 from kiosk.services.scanning import ScanService
 from kiosk.services.staff import StaffService
 from kiosk.services.storage import StorageService
@@ -219,7 +219,7 @@ def build_desk(station: Station, clock: Callable[[], float], token: str, content
     station.broadcast = BroadcastDesk(store=store, tokens=tokens, station_id=config.station_id,
                                       public_url=public_url, clock=clock,
                                       status_api=HttpTicketStatusApi(url, token, path=STATUS_PATH))
-    station.retention = Purger(store, desk_rules(), clock)
+    station.retention = Purger(store, desk_rules(RetentionDays(storage_incident=config.policy.retention_days)), clock)
     stored = {lid: p for lid, p in station.profiles.items() if p.item_type == "storage"}
     if stored and "storage" in config.policy.items:
         station.storage = StorageService(store=store, lockers=station.lockers, profiles=stored,
@@ -240,7 +240,7 @@ def build_duties(station: Station, clock: Callable[[], float]) -> None:
         station.procedures = StorageProcedures(store=store, storage=station.storage, lostfound=station.lostfound,
                                                photo_dir=config.data_dir / "storage-incidents",
                                                closing_time=desk.closing_time, tz=desk.timezone,
-                                               retention_days=config.policy.retention_days, clock=clock)
+                                               clock=clock)
     station.handover = ShiftHandover(store=store, lockers=station.lockers, locker_ids=list(station.profiles),
                                      station_id=config.station_id, supplies=station.supplies,
                                      problems=lambda: assess(station.health()), clock=clock)

@@ -134,9 +134,8 @@ class Lifecycle:
                     st.payments.periodic()
             if st.printing is not None:
                 st.printing.retry_pending()
-            if st.procedures is not None:  # issue 17: the overnight list at closing, purges past retention
+            if st.procedures is not None:  # issue 17: the overnight list goes to the centre once per closing
                 st.procedures.list_at_closing()
-                st.procedures.purge()
             if st.retention is not None and self._ticks % PURGE_EVERY == 0:
                 st.retention.run()
             self._ticks += 1

@@ -12,6 +12,7 @@ migration) and append a `PurgeRule` to `desk_rules()` — nothing else changes. 
 """
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -34,6 +35,7 @@ class PurgeRule:
     keep_s: float
     clear: Mapping[str, object]  # column -> value it holds after the purge
     files: tuple[str, ...] = ()  # columns holding paths of files to delete
+    file_lists: tuple[str, ...] = ()  # columns holding a JSON list of such paths (a record's several photos)
     events: tuple[str, ...] = ()  # outbox event types carrying copies of the cleared fields
     event_fields: tuple[str, ...] = ()
 
@@ -46,6 +48,7 @@ class RetentionDays:
     found_item: float = 30
     lost_report: float = 7
     request: float = 2
+    storage_incident: float = 90  # lost-tag, overnight and damage records: the station's policy.retention_days
 
 
 def desk_rules(days: RetentionDays = RetentionDays()) -> list[PurgeRule]:
@@ -64,6 +67,12 @@ def desk_rules(days: RetentionDays = RetentionDays()) -> list[PurgeRule]:
         PurgeRule("request", "desk_requests", "request_id", "(status = 'closed' OR created_at <= :now - :keep_s)",
                   days.request * DAY, {"phone_masked": None, "description": "", "place": "", "traits": "{}"},
                   events=("broadcast.filed",), event_fields=("phone_masked", "description", "place", "traits")),
+        # 存包牌遗失登记 / 过夜存包 / 顾客物品损坏记录: who, what kind and when stay; what was in the bag, the masked
+        # ID and the photos go (issue 17).
+        PurgeRule("storage_incident", "desk_storage_incidents", "incident_id", "at <= :now - :keep_s",
+                  days.storage_incident * DAY, {"contents": None, "id_masked": None, "photos": "[]"},
+                  file_lists=("photos",), events=("storage.incident",),
+                  event_fields=("contents", "id_masked", "photos_jpeg_b64")),
     ]
 
 
@@ -82,7 +91,7 @@ class Purger:
         return done
 
     def _run(self, rule: PurgeRule, now: float) -> int:
-        cols = ", ".join((rule.key, *rule.files))
+        cols = ", ".join((rule.key, *rule.files, *rule.file_lists))
         rows = self.store.query(f"SELECT {cols} FROM {rule.table} WHERE purged_at IS NULL AND {rule.due}",
                                 {"now": now, "keep_s": rule.keep_s})
         count = 0
@@ -92,9 +101,11 @@ class Purger:
                     f"SELECT 1 FROM outbox WHERE sent_at IS NULL AND type IN ({','.join('?' * len(rule.events))})"
                     f" AND json_extract(data, '$.{rule.key}') = ?", (*rule.events, key)):
                 continue  # not at the centre yet: keep it until it is
-            for column in rule.files:  # first: a crash after this leaves a path to nothing, never a stray photo
-                if row[column]:
-                    Path(row[column]).unlink(missing_ok=True)
+            # first: a crash after this leaves a path to nothing, never a stray photo
+            files = [row[c] for c in rule.files if row[c]]
+            files += [p for c in rule.file_lists for p in json.loads(row[c] or "[]")]
+            for file in files:
+                Path(file).unlink(missing_ok=True)
             with self.store.transaction() as conn:
                 sets = ", ".join(f"{c} = ?" for c in rule.clear)
                 conn.execute(f"UPDATE {rule.table} SET {sets}, purged_at = ? WHERE {rule.key} = ?",

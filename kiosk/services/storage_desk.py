@@ -9,7 +9,8 @@
   with small copies of the photos.
 
 Each record is a `desk_storage_incidents` row and a `storage.incident` event written in one transaction. The
-personal fields (contents, masked ID, photos) are purged when the retention period ends (`purge`).
+personal fields (contents, masked ID, photos) are purged when the retention period ends (`kiosk.services.retention`,
+rule `storage_incident`).
 """
 from __future__ import annotations
 
@@ -90,7 +91,7 @@ def _text(value: str, limit: int, code: str) -> str:
 
 class StorageProcedures:
     def __init__(self, *, store: Store, storage: StorageService, lostfound: LostFound | None, photo_dir: Path,
-                 closing_time: str = "22:00", tz: str = "Asia/Shanghai", retention_days: int = 90,
+                 closing_time: str = "22:00", tz: str = "Asia/Shanghai",
                  clock: Callable[[], float] = time.time) -> None:
         self.store = store
         self.storage = storage
@@ -99,7 +100,6 @@ class StorageProcedures:
         hour, minute = (int(x) for x in closing_time.split(":"))
         self.closing = daytime(hour, minute)
         self.tz = ZoneInfo(tz)
-        self.retention_s = retention_days * 86_400
         self.clock = clock
 
     # what is in the lockers ------------------------------------------------------------------
@@ -255,22 +255,6 @@ class StorageProcedures:
     def incidents(self, since: float = 0.0) -> list[Incident]:
         ids = self.store.query("SELECT incident_id FROM desk_storage_incidents WHERE at>=? ORDER BY at DESC", (since,))
         return [self.incident(r["incident_id"]) for r in ids]
-
-    def purge(self) -> int:
-        """Retention ended: the contents, the masked ID and the photos go (files deleted); who and when stay."""
-        cutoff = self.clock() - self.retention_s
-        rows = self.store.query("SELECT incident_id, photos FROM desk_storage_incidents WHERE at<? AND purged_at IS NULL",
-                                (cutoff,))
-        for r in rows:
-            for p in json.loads(r["photos"] or "[]"):
-                Path(p).unlink(missing_ok=True)
-        if rows:
-            now = self.clock()
-            with self.store.transaction() as conn:
-                conn.executemany("UPDATE desk_storage_incidents SET contents=NULL, id_masked=NULL, photos='[]', "
-                                 "purged_at=? WHERE incident_id=?", [(now, r["incident_id"]) for r in rows])
-            log.info("storage.incidents_purged count=%d", len(rows))
-        return len(rows)
 
 
 __all__ = ["HeldBag", "Incident", "ProcedureRefused", "StorageProcedures"]

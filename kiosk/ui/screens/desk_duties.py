@@ -76,18 +76,19 @@ class SecondBadge(StaffOnly):
 
     def on_kv_post(self, *args: Any) -> None:
         super().on_kv_post(*args)
+        self._keypad = self.ids.keypad.__self__  # a strong reference: `ids` are weak, and it leaves its layout
         self.bind(second_id=self._keypad_shown, second_ok=self._keypad_shown)
         self._keypad_shown()
 
     def _keypad_shown(self, *_: Any) -> None:
         """The keypad takes room only while a scanned badge waits for its PIN."""
-        self.show_widget(self.ids.keypad, bool(self.second_id) and not self.second_ok)
+        self.show_widget(self._keypad, bool(self.second_id) and not self.second_ok)
 
     def reset_second(self) -> None:
         self._second_badge, self._second, self.second_id, self.second_ok = None, None, "", False
-        if "keypad" in self.ids:
-            self.ids.keypad.clear()
-            self.ids.keypad.on_ok = self.second_pin
+        if hasattr(self, "_keypad"):
+            self._keypad.clear()
+            self._keypad.on_ok = self.second_pin
 
     def on_scan(self, event: ScanEvent) -> bool:
         if not isinstance(event, StaffScanned) or self.services.staff is None:
@@ -110,7 +111,7 @@ class SecondBadge(StaffOnly):
         if staff is None or badge is None:
             self.notify(REFUSALS["witness_required"])
             return
-        self.ids.keypad.clear()
+        self._keypad.clear()
         self.app.run_worker(lambda: staff.sign_in(badge, pin), self._second_signed, self.refused, name="ui-badge2")
 
     def _second_signed(self, session: Any) -> None:
@@ -149,15 +150,19 @@ class DutiesScreen(StaffOnly):
         self.app.go("diagnostics")
 
 
-class StaffSuppliesScreen(StaffOnly):
-    """Hand out, take back and restock service supplies; the check is its own screen."""
+class SupplyRows:
+    """A screen listing the supplies one row per item (`add_row`), rebuilt on entering and on a language switch."""
+
+    app: Any
+    ids: Any
+    services: Any
 
     def on_kv_post(self, *args: Any) -> None:
-        super().on_kv_post(*args)
+        super().on_kv_post(*args)  # type: ignore[misc]
         self.app.bind(lang=self.build_rows)
 
     def enter(self, **params: Any) -> None:
-        super().enter(**params)
+        super().enter(**params)  # type: ignore[misc]
         self.build_rows()
 
     def build_rows(self, *_: Any) -> None:
@@ -167,16 +172,26 @@ class StaffSuppliesScreen(StaffOnly):
         if supplies is None:
             grid.add_widget(KLabel(text=t("This service is not available here", lang)))
             return
-        for s in supplies.stock():
-            mark = "⚠ " if s.low else ""
-            out = t(", {n} out", lang).format(n=s.out) if s.kind == "returnable" else ""
-            grid.add_widget(KLabel(text=f"{mark}{s.name(lang)}  {s.stock}/{s.full}{out}", halign="left"))
-            for label, action, enabled in (("Hand out", "out", s.stock > 0),
-                                           ("Taken back", "back", s.kind == "returnable" and s.out > 0),
-                                           ("Restock", "fill", s.stock < s.full)):
-                button = KButton(text=t(label, lang), disabled=not enabled)
-                button.bind(on_release=lambda _w, item=s.item, a=action: self.act(item, a))
-                grid.add_widget(button)
+        for supply in supplies.stock():
+            self.add_row(grid, supply, t, lang)
+
+    def add_row(self, grid: Any, s: Any, t: Any, lang: str) -> None:
+        raise NotImplementedError
+
+
+class StaffSuppliesScreen(SupplyRows, StaffOnly):
+    """Hand out, take back and restock service supplies; the check is its own screen."""
+
+    def add_row(self, grid: Any, s: Any, t: Any, lang: str) -> None:
+        mark = "⚠ " if s.low else ""
+        out = t(", {n} out", lang).format(n=s.out) if s.kind == "returnable" else ""
+        grid.add_widget(KLabel(text=f"{mark}{s.name(lang)}  {s.stock}/{s.full}{out}", halign="left"))
+        for label, action, enabled in (("Hand out", "out", s.stock > 0),
+                                       ("Taken back", "back", s.kind == "returnable" and s.out > 0),
+                                       ("Restock", "fill", s.stock < s.full)):
+            button = KButton(text=t(label, lang), disabled=not enabled)
+            button.bind(on_release=lambda _w, item=s.item, a=action: self.act(item, a))
+            grid.add_widget(button)
 
     def act(self, item: str, action: str) -> None:
         supplies, session = self.services.supplies, self.staff
@@ -197,44 +212,31 @@ class StaffSuppliesScreen(StaffOnly):
         self.notify("{item}: {stock} left", ok=True, item=done.name(self.app.lang), stock=done.stock)
 
 
-class SuppliesCheckScreen(StaffOnly):
+class SuppliesCheckScreen(SupplyRows, StaffOnly):
     """充足与完好: count each item and say its condition; saving makes the counts the stock and logs the check."""
 
-    counts: dict[str, int]
-    conditions: dict[str, str]
-
-    def on_kv_post(self, *args: Any) -> None:
-        super().on_kv_post(*args)
-        self.counts, self.conditions = {}, {}
-        self.app.bind(lang=self.build_rows)
+    counts: dict[str, int] = {}
+    conditions: dict[str, str] = {}
 
     def enter(self, **params: Any) -> None:
-        super().enter(**params)
         supplies = self.services.supplies
         stock = supplies.stock() if supplies is not None else []
         self.counts = {s.item: s.stock for s in stock}
         self.conditions = {s.item: "ok" for s in stock}
-        self.build_rows()
+        super().enter(**params)
 
-    def build_rows(self, *_: Any) -> None:
-        grid = self.ids.rows
-        grid.clear_widgets()
-        supplies, t, lang = self.services.supplies, self.app.t, self.app.lang
-        if supplies is None:
-            grid.add_widget(KLabel(text=t("This service is not available here", lang)))
-            return
-        for s in supplies.stock():
-            grid.add_widget(KLabel(text=f"{s.name(lang)}  ({t('full', lang)} {s.full})", halign="left"))
-            for label, step in (("−", -1), ("+", 1)):
-                button = KButton(text=label)
-                button.bind(on_release=lambda _w, item=s.item, d=step: self.step(item, d))
-                grid.add_widget(button)
-                if step < 0:
-                    grid.add_widget(KLabel(text=str(self.counts.get(s.item, 0)), bold=True))
-            cond = ChoiceButton(msgid=CONDITION_WORDS[self.conditions.get(s.item, "ok")],
-                                chosen=self.conditions.get(s.item, "ok") == "ok")
-            cond.bind(on_release=lambda _w, item=s.item: self.cycle(item))
-            grid.add_widget(cond)
+    def add_row(self, grid: Any, s: Any, t: Any, lang: str) -> None:
+        grid.add_widget(KLabel(text=f"{s.name(lang)}  ({t('full', lang)} {s.full})", halign="left"))
+        for label, step in (("−", -1), ("+", 1)):
+            button = KButton(text=label)
+            button.bind(on_release=lambda _w, item=s.item, d=step: self.step(item, d))
+            grid.add_widget(button)
+            if step < 0:
+                grid.add_widget(KLabel(text=str(self.counts.get(s.item, 0)), bold=True))
+        cond = ChoiceButton(msgid=CONDITION_WORDS[self.conditions.get(s.item, "ok")],
+                            chosen=self.conditions.get(s.item, "ok") == "ok")
+        cond.bind(on_release=lambda _w, item=s.item: self.cycle(item))
+        grid.add_widget(cond)
 
     def step(self, item: str, delta: int) -> None:
         self.counts[item] = max(0, min(1000, self.counts.get(item, 0) + delta))
@@ -395,38 +397,23 @@ class HandoverScreen(SecondBadge):
                     outgoing=done.outgoing, incoming=done.incoming)
 
 
-class SuppliesScreen(FlowScreen):
+class SuppliesScreen(SupplyRows, FlowScreen):
     """Shoppers: the free service supplies and where to get them (the desk hands them out; a locker item opens
     its door)."""
 
     flow = "supplies"
     taken = NumericProperty(0)
 
-    def on_kv_post(self, *args: Any) -> None:
-        super().on_kv_post(*args)
-        self.app.bind(lang=self.build_rows)
-
-    def enter(self, **params: Any) -> None:
-        super().enter(**params)
-        self.build_rows()
-
-    def build_rows(self, *_: Any) -> None:
-        grid = self.ids.rows
-        grid.clear_widgets()
-        supplies, t, lang = self.services.supplies, self.app.t, self.app.lang
-        if supplies is None:
-            grid.add_widget(KLabel(text=t("This service is not available here", lang)))
-            return
-        for s in supplies.stock():
-            there = t("{n} available", lang).format(n=s.stock) if s.stock > 0 else t("Out of stock", lang)
-            grid.add_widget(KLabel(text=f"{s.name(lang)} — {t(KIND_WORDS[s.kind], lang)} · {there}",
-                                   halign="left"))
-            if s.where == "locker":
-                button = KButton(text=t("Take one", lang), disabled=s.stock <= 0)
-                button.bind(on_release=lambda _w, item=s.item: self.take(item))
-            else:
-                button = KButton(text=t("Ask at the service desk", lang), disabled=True)
-            grid.add_widget(button)
+    def add_row(self, grid: Any, s: Any, t: Any, lang: str) -> None:
+        there = t("{n} available", lang).format(n=s.stock) if s.stock > 0 else t("Out of stock", lang)
+        grid.add_widget(KLabel(text=f"{s.name(lang)} — {t(KIND_WORDS[s.kind], lang)} · {there}",
+                               halign="left"))
+        if s.where == "locker":
+            button = KButton(text=t("Take one", lang), disabled=s.stock <= 0)
+            button.bind(on_release=lambda _w, item=s.item: self.take(item))
+        else:
+            button = KButton(text=t("Ask at the service desk", lang), disabled=True)
+        grid.add_widget(button)
 
     def take(self, item: str) -> None:
         supplies = self.services.supplies

@@ -4,8 +4,8 @@ Station events `supplies.moved`, `supplies.checked`, `storage.incident`, `storag
 become the tables below (migration 0009); alert rules `supplies_low` (one per station and item while at or below
 the profile's line — the alert key keeps it to one however many hand-outs follow), `supplies_check_overdue` (the
 充足与完好 check past its schedule) and `storage_overnight`; KPI panels `supplies_used` and `storage_incidents`
-(their rows are the CSV `/export/kpi-<panel>.csv`). `purge_personal` clears the personal fields of storage
-incidents past retention.
+(their rows are the CSV `/export/kpi-<panel>.csv`). Storage incidents' personal fields are purged past retention
+by `desk.retention` (rule `storage_incident`).
 """
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import JSON, Float, Index, Integer, String, Text, select, update
+from sqlalchemy import JSON, Float, Index, Integer, String, Text, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from server_bridge.central import charts
@@ -27,7 +27,6 @@ from server_bridge.central.schemas import Envelope, Epoch
 
 Id = Annotated[str, Field(min_length=1, max_length=64)]
 Item = Annotated[str, Field(pattern=r"^[a-z0-9_]{1,32}$")]
-INCIDENT_RETENTION_S = 90 * 86_400  # as the station's policy.retention_days default
 OVERNIGHT_ALERT_S = 12 * 3600
 MAX_PHOTO_B64 = 400_000
 
@@ -288,16 +287,6 @@ def storage_incidents(session: Session, w: KpiWindow, tr: Callable[..., str]) ->
     return Panel("storage_incidents", "kpi.storage_incidents",
                  charts.stacked_bars(labels, series, {k: tr("incident." + k) for k in kinds}), rows,
                  f"{sum(counts.values())}")
-
-
-# retention ---------------------------------------------------------------------------------------
-def purge_personal(session: Session, now: float, retention_s: float = INCIDENT_RETENTION_S) -> int:
-    """Storage incidents past retention keep who, what kind and when; contents, masked ID and photos go."""
-    result = session.execute(update(DeskStorageIncident)
-                             .where(DeskStorageIncident.at < now - retention_s,
-                                    DeskStorageIncident.purged_at.is_(None))
-                             .values(contents=None, id_masked=None, photos=[], purged_at=now))
-    return int(getattr(result, "rowcount", 0) or 0)
 
 
 def register(reg: Registry) -> None:

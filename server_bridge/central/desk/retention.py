@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.orm import Session
 
+from server_bridge.central.desk.duties import DeskStorageIncident
 from server_bridge.central.desk.models import DeskBroadcast, DeskFoundItem, DeskLostReport
 from server_bridge.central.models import Event
 
@@ -40,6 +41,7 @@ class PurgeRule:
 FOUND_ITEM_DAYS = 30.0  # as at the station: a found item's description goes when it leaves the desk, or then
 LOST_REPORT_DAYS = 7.0
 REQUEST_DAYS = 2.0  # a request the desk never closed (closing purges at once)
+STORAGE_INCIDENT_DAYS = 90.0  # as the station's policy.retention_days: lost tag, overnight, damage records
 
 RULES: list[PurgeRule] = [
     PurgeRule("found_item", DeskFoundItem, "item_id",
@@ -53,6 +55,10 @@ RULES: list[PurgeRule] = [
               lambda now: or_(DeskBroadcast.status == "closed", DeskBroadcast.filed_at <= now - REQUEST_DAYS * DAY),
               {"phone_masked": None, "description": "", "place": "", "traits": {}}, ("broadcast.filed",),
               ("phone_masked", "description", "place", "traits")),
+    PurgeRule("storage_incident", DeskStorageIncident, "incident_id",
+              lambda now: DeskStorageIncident.at <= now - STORAGE_INCIDENT_DAYS * DAY,
+              {"contents": None, "id_masked": None, "photos": []}, ("storage.incident",),
+              ("contents", "id_masked", "photos_jpeg_b64")),
 ]
 
 

@@ -133,14 +133,15 @@ def test_the_centre_purges_found_items_and_lost_reports_when_their_time_ends(
     central.upload(store)
 
     with central.db.session() as session:
-        assert retention.run(session, now) == {"found_item": 1, "lost_report": 0, "request": 0}
+        assert retention.run(session, now) == {"found_item": 1, "lost_report": 0, "request": 0,
+                                               "storage_incident": 0}
     with central.db.session() as session:
         assert session.get(DeskFoundItem, claimed.item_id).description == ""  # left the desk: purged
         assert session.get(DeskFoundItem, kept.item_id).description == "黑色钱包 张三"  # still held
         assert session.get(DeskLostReport, report).phone_masked == "139****5678"
     with central.db.session() as session:
         done = retention.run(session, now + 8 * 86_400)
-    assert done == {"found_item": 0, "lost_report": 1, "request": 0}
+    assert done == {"found_item": 0, "lost_report": 1, "request": 0, "storage_incident": 0}
     with central.db.session() as session:
         lost = session.get(DeskLostReport, report)
         assert (lost.phone_masked, lost.description) == (None, "")

@@ -10,6 +10,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from PIL import Image
+from sqlalchemy import select
 
 from device_profiles import PROFILE_ROOT, load_profile_as
 from device_profiles.supplies_schema import SuppliesProfile
@@ -18,6 +19,9 @@ from kiosk.services.staff import StaffSession
 from kiosk.services.storage import DepositSlot
 from kiosk.services.storage_desk import StorageProcedures
 from kiosk.services.supplies import SuppliesDesk
+from server_bridge.central.desk import retention
+from server_bridge.central.desk.duties import DeskStorageIncident
+from server_bridge.central.models import Event
 from tests.fixtures.console import console_user
 from tests.integration.desk.conftest import CentralUnderTest
 from tests.unit.services.conftest import World
@@ -67,4 +71,16 @@ def test_handover_incident_photo_and_supplies_reach_the_console_and_csv(central:
     assert sum(int(r.get("sewing_kit") or 0) for r in used) == 3
     incidents = list(csv.DictReader(io.StringIO(ops.get("/export/kpi-storage_incidents.csv").text)))
     assert sum(int(r["damage"]) for r in incidents) == 1 and sum(int(r["lost_tag"]) for r in incidents) == 0
+
+    # retention: the record stays, what was in the bag and its photos go (the stored event's copy too)
+    with central.db.session() as s:
+        assert retention.run(s, w.clock.wall() + 89 * 86_400)["storage_incident"] == 0
+    with central.db.session() as s:
+        assert retention.run(s, w.clock.wall() + 91 * 86_400)["storage_incident"] == 1
+    with central.db.session() as s:
+        row = s.get(DeskStorageIncident, incident.incident_id)
+        assert row is not None and (row.contents, row.photos, row.staff_id) == (None, [], "S-001")
+        (stored,) = s.scalars(select(Event).where(Event.type == "storage.incident")).all()
+        assert "photos_jpeg_b64" not in stored.data and "contents" not in stored.data
+    assert desk.get(f"/desk/ops/duties/incidents/{incident.incident_id}/photo/1.jpg").status_code == 404
     w.store.close()

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import io
+import json
 import time
 from datetime import datetime
 from pathlib import Path
@@ -11,6 +12,7 @@ import pytest
 from PIL import Image
 
 from kiosk.services.lostfound import LostFound
+from kiosk.services.retention import Purger, RetentionDays, desk_rules
 from kiosk.services.staff import StaffError, StaffService, write_staff_file
 from kiosk.services.storage import DepositSlot, StorageReceipt
 from kiosk.services.storage_desk import ProcedureRefused, StorageProcedures
@@ -40,7 +42,7 @@ def procedures(w: World, tmp_path: Path, closing: str = "22:00") -> StorageProce
     lostfound = LostFound(store=w.store, tokens=w.tokens, photo_dir=tmp_path / "lf", station_id="K01",
                           clock=w.clock.wall)
     return StorageProcedures(store=w.store, storage=w.storage, lostfound=lostfound, photo_dir=tmp_path / "inc",
-                             closing_time=closing, tz="Asia/Shanghai", retention_days=90, clock=w.clock.wall)
+                             closing_time=closing, tz="Asia/Shanghai", clock=w.clock.wall)
 
 
 def sign_in(staff: StaffService, w: World, staff_id: str, pin: str):
@@ -133,10 +135,27 @@ def test_damage_record_keeps_photos_and_supervisor_and_retention_purges_personal
     assert event.type == "storage.incident" and len(event.data["photos_jpeg_b64"]) == 1
     assert len(event.data["photos_jpeg_b64"][0]) < 100_000  # a small copy travels, the full one stays
 
-    s1.clock.advance(89 * 86_400)
-    assert proc.purge() == 0 and incident.photos[0].exists()
-    s1.clock.advance(2 * 86_400)
-    assert proc.purge() == 1 and proc.purge() == 0
+    purger = Purger(s1.store, desk_rules(RetentionDays(storage_incident=90)), s1.clock.wall)
+    s1.clock.advance(91 * 86_400)
+    assert purger.run()["storage_incident"] == 0 and incident.photos[0].exists()  # not at the centre yet
+    s1.store.mark_sent(s1.store.outbox_pending()[-1].seq)
+    assert purger.run()["storage_incident"] == 1 and purger.run()["storage_incident"] == 0
     after = proc.incident(incident.incident_id)
     assert (after.contents, after.id_masked, after.photos, after.purged) == (None, None, (), True)
     assert not incident.photos[0].exists() and after.staff_id == "S-001" and after.kind == "damage"
+    (sent,) = [json.loads(r["data"]) for r in s1.store.query("SELECT data FROM outbox WHERE type='storage.incident'")]
+    assert not {"contents", "id_masked", "photos_jpeg_b64"} & set(sent) and sent["incident_id"] == incident.incident_id
+
+
+def test_storage_incidents_keep_their_personal_fields_until_retention_ends(s1: World, staff: StaffService,
+                                                                           tmp_path: Path) -> None:
+    proc = procedures(s1, tmp_path)
+    bag = deposit(s1, "BAG-R")
+    incident = proc.release_lost_tag(sign_in(staff, s1, "S-001", "2468"), bag.deposit_id, "红色手袋", "123X")
+    s1.store.mark_sent(s1.store.outbox_pending()[-1].seq)
+    purger = Purger(s1.store, desk_rules(RetentionDays(storage_incident=90)), s1.clock.wall)
+    s1.clock.advance(89 * 86_400)
+    assert purger.run()["storage_incident"] == 0 and proc.incident(incident.incident_id).id_masked == "123X"
+    s1.clock.advance(2 * 86_400)
+    assert purger.run()["storage_incident"] == 1
+    assert proc.incident(incident.incident_id).contents is None
