@@ -57,6 +57,20 @@ def controls(root: Widget) -> list[Widget]:
             and not effective_hidden(w) and w.width > 0 and w.height > 0]
 
 
+def _broken_word(w: Label) -> str | None:
+    """A word (no space, no CJK, where a break between characters is normal) that wrapping cut over two lines
+    ("★★★★ / ★" on a narrow button in large-text mode): the word, or None."""
+    lines = getattr(getattr(w, "_label", None), "_cached_lines", None) or []
+    drawn = ["".join(word.text for word in line.words) for line in lines]
+    for segment in w.text.split("\n"):
+        word = segment.strip()
+        if not word or any(ch.isspace() for ch in word) or any("\u2e80" <= ch <= "\u9fff" for ch in word):
+            continue
+        if drawn and not any(word in line for line in drawn):
+            return word
+    return None
+
+
 def problems(app: Any, *, dpi: float = 102.0, low_reach: bool = False) -> list[str]:
     """Every broken rule on the current screen, in words (empty: the screen is fine)."""
     screen = app.current_screen()
@@ -93,6 +107,8 @@ def problems(app: Any, *, dpi: float = 102.0, low_reach: bool = False) -> list[s
             tw, th = w.texture_size
             if tw > w.width + 2 or th > w.height + 2:
                 out.append(f"{name} text {tw:.0f}x{th:.0f} is clipped in {w.width:.0f}x{w.height:.0f}")
+            if (word := _broken_word(w)) is not None:
+                out.append(f"{name} breaks the word {word!r} over two lines")
     ctrls = controls(screen)
     need, gap = mm_to_px(TARGET_MM, dpi) - 0.5, mm_to_px(GAP_MM, dpi) - 0.5
     rects = [(c, rect(c)) for c in ctrls]

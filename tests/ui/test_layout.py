@@ -38,9 +38,13 @@ def test_the_checker_catches_what_it_is_for(make_ui, bare_station) -> None:
     body = screen.ids.frame.body
     small = Factory.Button(text="x", size_hint=(None, None), size=(30, 30), font_size=12)
     hidden = Factory.KLabel(text="hidden", opacity=0)
+    narrow = Factory.Label(text="★★★★★", size_hint=(None, None), size=(120, 200), font_size=60)
+    narrow.text_size = (120, None)
     body.add_widget(small)
     body.add_widget(hidden)
+    body.add_widget(narrow)
     ui.step(3)
     found = "\n".join(problems(ui.app, low_reach=True))
     assert "(< 15 mm" in found and "text is 12 px" in found and "invisible KLabel" in found
+    assert "breaks the word '★★★★★' over two lines" in found
     assert "in low reach" in found

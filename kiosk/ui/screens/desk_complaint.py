@@ -65,7 +65,8 @@ class ComplaintScreen(CategoryFloorScreen):
         super().on_kv_post(*args)
         _choice(self, "categories", CATEGORIES, "category")
         _choice(self, "floors", [(f, f) for f in FLOORS], "floor")
-        _choice(self, "stars", [(str(n), "★" * n) for n in range(1, 6)], "rating_text")
+        # "4 ★", not "★★★★": five stars in a fifth of the screen wrap mid-row in large text
+        _choice(self, "stars", [(str(n), f"{n} ★") for n in range(1, 6)], "rating_text")
 
     rating_text = StringProperty("")
 

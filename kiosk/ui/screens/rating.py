@@ -37,7 +37,7 @@ class RatingScreen(FlowScreen):
             self.finish()
 
     def label(self, score: int, lang: str) -> str:
-        return f"{'★' * score}\n{self.app.t(WORDS[score], lang)}"
+        return f"{score} ★\n{self.app.t(WORDS[score], lang)}"   # "★★★★★" wraps mid-row in large text
 
     def rate(self, score: int) -> None:
         survey = self.services.survey

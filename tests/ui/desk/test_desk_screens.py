@@ -63,7 +63,7 @@ def test_complaint_by_touch_masks_the_phone_and_shows_the_ticket(make_ui, bare_s
     ui.wait_screen("complaint")
     tap_exact(ui, "环境卫生")
     tap_exact(ui, "2F")
-    tap_exact(ui, "★★")
+    tap_exact(ui, "2 ★")
     assert shows(ui, "✓ 环境卫生")
     ui.tap_text("下一步")
     ui.wait_screen("complaint_phone")
