@@ -36,3 +36,25 @@ def test_a_loan_from_an_earlier_boot_is_timed_on_the_wall_clock(make_world) -> N
     w.store.query("UPDATE lendings SET started_boot='an-earlier-boot@5.000'")  # the station rebooted since
     w.clock.advance(3 * 3600)
     assert w.put_back("U1", lending.item_id, slot=lending.slot).fee_cents == 600
+
+
+def test_member_codes_follow_the_corrected_wall_clock_and_a_replay_stays_refused(world: World) -> None:
+    """Member codes are checked on the raw wall clock (the phone's time is the truth): a kiosk 2 h behind refuses
+    them as expired until NTP steps it, then takes them, once."""
+    from kiosk.store import StoreReplayGuard
+    from kiosk.tokens import TokenBook, TokenKeys, TokenRejected
+
+    phone = TokenBook(TokenKeys(b"unit-services-site-key-0123456789"), clock=world.clock.wall)
+    kiosk_wall = {"step": -STEP}  # the RTC is 2 h behind until NTP steps it
+    kiosk = TokenBook(TokenKeys(b"unit-services-site-key-0123456789"),
+                      clock=lambda: world.clock.wall() + kiosk_wall["step"], replay=StoreReplayGuard(world.store))
+    code = phone.member_code("M10086")
+    with pytest.raises(TokenRejected) as early:
+        kiosk.verify_member(code)
+    assert early.value.reason == "expired"
+
+    kiosk_wall["step"] = 0.0  # NTP corrects the kiosk
+    assert kiosk.verify_member(code).member_id == "M10086"
+    with pytest.raises(TokenRejected) as again:
+        kiosk.verify_member(code)
+    assert again.value.reason == "replayed"
