@@ -134,6 +134,19 @@ def cmd_sim_return(args: argparse.Namespace) -> int:
     return 0 if ok else 1
 
 
+def refuse_owed_fees(station: Station) -> None:
+    """Attach the payment service when the station takes payments, so a member who owes a fee here is refused."""
+    from kiosk.bootstrap import build_payments, read_secret
+
+    central = station.config.central
+    try:
+        token = read_secret(central.token_file) if central is not None else None
+    except OSError:
+        return
+    if central is not None and token:
+        station.payments = build_payments(station, central.url, token)
+
+
 def lend_paid(station: Station, args: argparse.Namespace) -> int:
     """Non-member borrow: first line = the order with its QR; then waits for payment, opens the door."""
     from kiosk.bootstrap import build_payments, read_secret

@@ -141,6 +141,9 @@ def cmd_lend(args: argparse.Namespace) -> int:
         from kiosk.cli.payments import lend_paid
 
         return lend_paid(station, args)
+    from kiosk.cli.payments import refuse_owed_fees
+
+    refuse_owed_fees(station)  # a fee owed here blocks this borrow too, as on the screen
     try:
         try:
             member = station.tokens.verify_member(args.member_code)

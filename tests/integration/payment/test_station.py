@@ -189,6 +189,15 @@ def test_member_fee_is_paid_by_qr_and_blocks_the_next_borrow_until_paid(paid_sta
     with pytest.raises(LendingRefused) as refused:  # blocked, nothing moved
         station.lending.borrow(s.member_code("M10086"), "umbrella")
     assert refused.value.code == "unpaid_fee" and station.lending.lendings(open_only=True) == []
+    import json
+    import subprocess
+    import sys
+    import time
+
+    code = station.tokens.member_code("M10086", at=time.time())  # the CLI runs on the wall clock
+    cli = subprocess.run([sys.executable, "-m", "kiosk", "--config", str(s.config_path), "lend", "--type", "umbrella",
+                          "--member-code", code], capture_output=True, text=True, timeout=60)
+    assert cli.returncode == 1 and json.loads(cli.stdout.splitlines()[-1])["error"] == "unpaid_fee", cli.stdout
     abandoned = pay.start_fee("M10086", "wechat")  # the member walks away from the first QR ...
     order = pay.start_fee("M10086", "alipay")      # ... comes back: the first QR is closed, one fee QR remains
     assert pay.order(abandoned.station_order_id).state == "closed"
