@@ -228,17 +228,14 @@ def start_with(config: StationConfig, report: Report, content_root: Path = CONTE
         store.write_state(state)
         report("config.refused", {"version": trying, "stage": "startup", "rolled_back_to": state.get("current"),
                                   "reason": "the station stopped while applying it"})
-    for key in ("current", "previous"):
-        version = state.get(key)
-        if version is None:
-            continue
+    candidates = [v for v in (state.get("current"), state.get("previous")) if isinstance(v, int)]
+    for i, version in enumerate(candidates):
         try:
             parts = build_parts(effective(config, store.folder(version), version, content_root))
         except StartupRefused as exc:
-            fallback = state.get("previous") if key == "current" else None
+            fallback = candidates[i + 1] if i + 1 < len(candidates) else None
             log.error("config.start_failed version=%s error=%s", version, exc)
-            state = {"current": fallback, "previous": None, "refused": version}
-            store.write_state(state)
+            store.write_state({"current": fallback, "previous": None, "refused": version})
             report("config.refused", {"version": version, "stage": "startup", "reason": str(exc)[:2000],
                                       "rolled_back_to": fallback})
             continue

@@ -82,3 +82,31 @@ def test_the_uploader_hands_the_heartbeat_answer_on(tmp_path: Path) -> None:
                   transport=httpx.MockTransport(centre), on_answer=answers.append)
     assert up.heartbeat_once()
     assert beats[0]["config_version"] == 1 and answers == [{"config": {"version": 2, "etag": "abc"}}]
+
+
+def test_a_station_falls_back_to_the_previous_version_when_the_current_one_cannot_start(tmp_path: Path) -> None:
+    from kiosk.bundles import BundleStore, start_with
+    from kiosk.config import load_config
+    from tests.unit.bundles.helpers import ROOT
+
+    text = (ROOT / "station.example.toml").read_text().replace('data_dir = "var/K01"', f'data_dir = "{tmp_path}"')
+    (tmp_path / "station.toml").write_text(text)
+    config = load_config(tmp_path / "station.toml").model_copy(update={"data_dir": tmp_path})
+    store = BundleStore(tmp_path)
+    files = demo_files()
+    store.write(1, parse_bundle(files))
+    cheaper = files["policy.yaml"].replace("fee_per_hour_cents: 200", "fee_per_hour_cents: 100")
+    store.write(2, parse_bundle({**files, "policy.yaml": cheaper}))
+    store.write_state({"current": 2, "previous": 1})
+    reports: list[tuple[str, dict]] = []
+    parts = start_with(config, lambda kind, data: reports.append((kind, data)))
+    assert parts is not None and parts.effective.version == 2  # both fine: it runs the current one
+    assert parts.effective.config.policy.items["umbrella"].fee_per_hour_cents == 100
+
+    (store.folder(2) / "content" / "floors.yaml").write_text("floors: []\n")  # damaged on disk since
+    parts = start_with(config, lambda kind, data: reports.append((kind, data)))
+    assert parts is not None and parts.effective.version == 1
+    assert parts.effective.config.policy.items["umbrella"].fee_per_hour_cents == 200
+    assert reports[-1][0] == "config.refused" and reports[-1][1]["rolled_back_to"] == 1
+    assert reports[-1][1]["stage"] == "startup" and "floors" in reports[-1][1]["reason"]
+    assert store.state() == {"current": 1, "previous": None, "refused": 2}
