@@ -100,7 +100,7 @@ MAX_UPLOAD = 2 * 1024 * 1024
 
 
 def _config_page(request: Request, db: Database, lang: str | None, status: int = 200, edit_from: int | None = None,
-                 **ctx: Any) -> HTMLResponse:
+                 edited: dict[str, str] | None = None, **ctx: Any) -> HTMLResponse:
     with db.session() as s:
         versions = s.scalars(select(ConfigBundle).order_by(ConfigBundle.version.desc()).limit(20)).all()
         targets = {t.station_id: t.version for t in s.scalars(select(ConfigTarget))}
@@ -108,7 +108,7 @@ def _config_page(request: Request, db: Database, lang: str | None, status: int =
         stations = s.execute(select(Station.station_id, Station.last_heartbeat_at).order_by(Station.station_id)).all()
         base = s.get(ConfigBundle, edit_from) if edit_from is not None else None
         base = base or (versions[0] if versions else None)
-        files = json.loads(base.body)["files"] if base is not None else {}
+        files = edited or (json.loads(base.body)["files"] if base is not None else {})  # a refused edit stays
         rows = []
         for sid, beat in stations:
             wanted = targets.get(sid, targets.get(ALL))
@@ -143,6 +143,7 @@ async def add_version(request: Request, op: OpsUser, db: DbDep, central: Central
     form = await request.form(max_files=1, max_fields=MAX_FILES + 10, max_part_size=MAX_UPLOAD)
     note = str(form.get("note") or "")[:200]
     upload = form.get("bundle")
+    files: dict[str, str] | None = None
     try:
         if isinstance(upload, UploadFile) and upload.filename:
             raw = await upload.read(MAX_UPLOAD + 1)
@@ -154,7 +155,7 @@ async def add_version(request: Request, op: OpsUser, db: DbDep, central: Central
                      for k, v in form.multi_items() if str(k).startswith("file:")}
             bundle = parse_bundle(files)
     except BundleProblem as exc:
-        return await run_in_threadpool(_refused_upload, request, op, db, lang, exc)
+        return await run_in_threadpool(_refused_upload, request, op, db, lang, exc, files)
 
     def store(s: Any) -> int:
         row = store_bundle(s, bundle, op.username, note)
@@ -166,12 +167,13 @@ async def add_version(request: Request, op: OpsUser, db: DbDep, central: Central
     return RedirectResponse(f"/config?stored={version}", status_code=303)
 
 
-def _refused_upload(request: Request, op: Operator, db: Database, lang: str | None,
-                    problem: BundleProblem) -> HTMLResponse:
+def _refused_upload(request: Request, op: Operator, db: Database, lang: str | None, problem: BundleProblem,
+                    files: dict[str, str] | None) -> HTMLResponse:
     with db.session() as s:
         record(request, op, s, "config.refused", problem.file, outcome="refused", key=problem.key,
                problem=problem.problem[:300])
-    return _config_page(request, db, lang, 422, refused=str(problem)[:600], stored=None, rolled=None, to="")
+    return _config_page(request, db, lang, 422, edited=files, refused=str(problem)[:600], stored=None, rolled=None,
+                        to="")
 
 
 def _in_session(db: Database, fn: Any) -> Any:

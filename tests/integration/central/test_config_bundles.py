@@ -271,6 +271,18 @@ def test_the_rollout_page_in_chromium(fleet: Stations, central: CentralProcess, 
     row.find_element(By.CSS_SELECTOR, "button.roll-out").click()
     wait_for(driver, lambda d: d.find_elements(By.ID, "config-rolled"))
 
+    driver.get(f"{central.url}/config?lang=en&edit=2")  # type: ignore[attr-defined]
+    info = driver.find_element(By.CSS_SELECTOR, 'textarea[data-file="content/info.yaml"]')  # type: ignore[attr-defined]
+    driver.execute_script("arguments[0].value = arguments[0].value.replace('number: ', 'number: call-')", info)  # type: ignore[attr-defined]
+    driver.find_element(By.ID, "edit-submit").click()  # type: ignore[attr-defined]
+    wait_for(driver, lambda d: d.find_elements(By.ID, "config-refused"))
+    refusal = driver.find_element(By.ID, "config-refused").text  # type: ignore[attr-defined]
+    assert "content/info.yaml" in refusal and "hotlines.0.number" in refusal
+    assert not driver.find_elements(By.ID, "version-3")  # type: ignore[attr-defined]  (nothing stored)
+    kept = driver.find_element(By.CSS_SELECTOR, 'textarea[data-file="content/info.yaml"]')  # type: ignore[attr-defined]
+    assert "number: call-" in kept.get_attribute("value")  # the edit is still there to be corrected
+    driver.save_screenshot(str(ARTIFACTS / "config-upload-refused-en.png"))  # type: ignore[attr-defined]
+
     no_power_banks = yaml.safe_load(demo_files()["policy.yaml"])
     del no_power_banks["items"]["power_bank"]
     upload(ops, {**demo_files(), "policy.yaml": yaml.safe_dump(no_power_banks)}, "power banks forgotten")
