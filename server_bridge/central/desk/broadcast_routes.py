@@ -13,6 +13,7 @@ from server_bridge.central.desk import broadcasts
 from server_bridge.central.desk.models import DeskBroadcast
 from server_bridge.central.desk.routes import Code, _lang, _ops_page, _page
 from server_bridge.central.desk.tickets import TicketError
+from server_bridge.central.models import Station
 from server_bridge.central.security import DeskUser, record
 
 RequestId = Annotated[str, Path(pattern=r"^[A-Z0-9][A-Z0-9-]{0,39}$")]
@@ -52,7 +53,8 @@ def ops_request(request: Request, request_id: RequestId, op: DeskUser, db: DbDep
         row = session.get(DeskBroadcast, request_id)
         if row is None:
             return _ops_page(request, "request.html", lang, 404, r=None, user=op.username, error="request_not_found")
-        text = broadcasts.announcement(row, now) if row.purged_at is None else None
+        station = session.get(Station, row.station_id)
+        text = broadcasts.announcement(row, now, station.name if station else "") if row.purged_at is None else None
         return _ops_page(request, "request.html", lang, r=row, clock=_clock(row, now), text=text,
                          user=op.username, error=error)
 

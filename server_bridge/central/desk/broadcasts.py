@@ -137,13 +137,13 @@ def public(row: DeskBroadcast) -> dict[str, Any]:
 # station's service desk.
 TEMPLATES = {
     "person": ("广播寻人：一位{who}{looks}，约{ago}分钟前在{floor}{place}与家人走散。"
-               "请这位{who}或见到的顾客到{station}服务台，或告知身边的工作人员。谢谢！",
+               "请这位{who}或见到的顾客到{desk}，或告知身边的工作人员。谢谢！",
                "Attention please: we are looking for a {who_en}{looks_en}, last seen on {floor}{place_en} about "
-               "{ago} minutes ago. If you see them, please bring them to the service desk at {station} or tell any "
+               "{ago} minutes ago. If you see them, please bring them to the {desk_en} or tell any "
                "member of staff. Thank you."),
-    "item": ("广播寻物：有顾客约{ago}分钟前在{floor}{place}遗失{what}{desc}。拾到者请送至{station}服务台。谢谢！",
+    "item": ("广播寻物：有顾客约{ago}分钟前在{floor}{place}遗失{what}{desc}。拾到者请送至{desk}。谢谢！",
              "Attention please: a {what_en}{desc_en} was lost on {floor}{place_en} about {ago} minutes ago. If you "
-             "found it, please bring it to the service desk at {station}. Thank you."),
+             "found it, please bring it to the {desk_en}. Thank you."),
 }
 
 
@@ -153,8 +153,17 @@ class Announcement:
     en: str
 
 
-def announcement(row: DeskBroadcast, now: float) -> Announcement:
+def desk_names(station_id: str, name: str = "") -> tuple[str, str]:
+    """Where to go, in each language, from the station's registered name ("1F 南门服务台 South gate desk")."""
+    m = re.match(r"^(.*?[^\x00-\x7f].*?)\s+([A-Za-z][\x20-\x7e]*)$", name or "")
+    if m:
+        return m.group(1), f"{m.group(2)} (station {station_id})"
+    return f"{station_id}服务台", f"service desk at {station_id}"
+
+
+def announcement(row: DeskBroadcast, now: float, station_name: str = "") -> Announcement:
     t = row.traits or {}
+    desk, desk_en = desk_names(row.station_id, station_name)
     ago = max(0, round((now - row.last_seen_at) / 60))
     desc = scrub(row.description)
     place = scrub(row.place)
@@ -163,9 +172,9 @@ def announcement(row: DeskBroadcast, now: float) -> Announcement:
         zh_t, en_t = TEMPLATES["item"]
         return Announcement(
             zh_t.format(ago=ago, floor=row.floor, place=place, what=what[0], desc=f"（{desc}）" if desc else "",
-                        station=row.station_id),
+                        desk=desk),
             en_t.format(ago=ago, floor=row.floor, place_en=f", near {place}" if place else "", what_en=what[1].lower(),
-                        desc_en=f" ({desc})" if desc else "", station=row.station_id))
+                        desc_en=f" ({desc})" if desc else "", desk_en=desk_en))
     who = REQUEST_WORDS[row.kind]
     gender = GENDER_WORDS.get(t.get("gender", ""), ("", ""))
     colour = COLOUR_WORDS.get(t.get("colour", ""), ("", ""))
@@ -175,9 +184,9 @@ def announcement(row: DeskBroadcast, now: float) -> Announcement:
                                    f", wearing {colour[1].lower()}" if colour[1] else "", f" ({desc})" if desc else ""))
     zh_t, en_t = TEMPLATES["person"]
     return Announcement(
-        zh_t.format(who=who[0], looks=looks, ago=ago, floor=row.floor, place=place, station=row.station_id),
+        zh_t.format(who=who[0], looks=looks, ago=ago, floor=row.floor, place=place, desk=desk),
         en_t.format(who_en=who[1].lower(), looks_en=looks_en, ago=ago, floor=row.floor,
-                    place_en=f", near {place}" if place else "", station=row.station_id))
+                    place_en=f", near {place}" if place else "", desk_en=desk_en))
 
 
 def kpi(session: Session, w: KpiWindow, tr: Callable[..., str]) -> Panel:

@@ -64,8 +64,8 @@ def test_missing_child_from_the_station_to_the_console_closed_and_purged(
     listing = alice.get("/desk/ops/requests", params={"lang": "en"})
     assert listing.status_code == 200 and req.request_id in listing.text and "Urgent" in listing.text
     page = alice.get(f"/desk/ops/requests/{req.request_id}", params={"lang": "zh"}).text
-    assert "广播寻人：一位儿童，女，身穿红色衣服" in page and "3F儿童乐园" in page and "K01服务台" in page
-    assert "we are looking for a child, female, wearing red" in page
+    assert "广播寻人：一位儿童，女，身穿红色衣服" in page and "3F儿童乐园" in page and "到1F 南门服务台" in page
+    assert "we are looking for a child, female, wearing red" in page and "South gate desk (station K01)" in page
     assert "139****5678" in page and PHONE not in page and PHONE not in listing.text
 
     # nobody acknowledged within the clock (5 min by default): escalated, audited once
