@@ -241,6 +241,11 @@ def build_duties(station: Station, clock: Callable[[], float]) -> None:
                                                photo_dir=config.data_dir / "storage-incidents",
                                                closing_time=desk.closing_time, tz=desk.timezone,
                                                clock=clock)
+    open_counts = {}
+    if station.broadcast is not None:  # 广播寻人/寻物 requests the centre has not closed yet
+        open_counts["requests"] = lambda: int(store.query(
+            "SELECT COUNT(*) FROM desk_requests WHERE status != 'closed'")[0][0])
     station.handover = ShiftHandover(store=store, lockers=station.lockers, locker_ids=list(station.profiles),
                                      station_id=config.station_id, supplies=station.supplies,
-                                     problems=lambda: assess(station.health()), clock=clock)
+                                     problems=lambda: assess(station.health()), open_counts=open_counts,
+                                     clock=clock)

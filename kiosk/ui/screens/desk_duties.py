@@ -374,7 +374,8 @@ class HandoverScreen(SecondBadge):
                             + ("" if c["online"] else f" ({offline})") for lid, c in d.lockers.items())
         desk = "  ".join(f"{names.get(k, k)} {n}" for k, n in d.desk.items())
         open_words = {"found_held": t("found items held", lang), "lost_reports": t("lost reports", lang),
-                      "complaints": t("complaints", lang), "bags_stored": t("bags stored", lang)}
+                      "complaints": t("complaints", lang), "bags_stored": t("bags stored", lang),
+                      "requests": t("find-a-person requests", lang)}
         work = "  ".join(f"{open_words.get(k, k)} {n}" for k, n in d.open.items())
         lines = [t("Items in lockers: {counts}", lang).format(counts=lockers),
                  t("At the desk: {counts}", lang).format(counts=desk or "—"),
