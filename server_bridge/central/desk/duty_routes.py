@@ -42,7 +42,7 @@ WORDS: dict[str, tuple[str, str]] = {
     "next_due": ("下次到期", "Next due"), "overdue": ("已逾期", "overdue"), "never": ("从未检查", "never"),
     "overnight": ("闭店未取存包", "Bags left after closing"), "bags": ("件", "bags"),
     "day": ("日期", "Day"), "station": ("服务站", "Station"), "all": ("全部", "all"), "show": ("查看", "Show"),
-    "none": ("无", "none"),
+    "none": ("无", "none"), "time": ("时间", "Time"),
     "found_held": ("保管中失物", "found items held"), "lost_reports": ("失物登记", "lost reports"),
     "complaints": ("投诉", "complaints"), "bags_stored": ("存包", "bags stored"),
     "requests": ("寻人寻物", "find-a-person requests"),
