@@ -141,6 +141,16 @@ class LendingRepository:
         row = _one(self.db.rows("SELECT started_boot FROM lendings WHERE lending_id=?", (lending_id,)))
         return row["started_boot"] if row is not None else None
 
+    def out_lending_at(self, item_id: str, at: float) -> Lending | None:
+        """The lending under which `item_id` was out at `at` (started by then, not yet returned)."""
+        row = _one(self.db.rows("SELECT * FROM lendings WHERE item_id=? AND status IN ('open','bought')"
+                                " AND started_at<=? ORDER BY started_at DESC LIMIT 1", (item_id, at)))
+        return lending_from_row(row) if row is not None else None
+
+    def lent_after(self, item_id: str, at: float) -> bool:
+        """Whether `item_id` was lent again after `at` (a lending of it started later)."""
+        return bool(self.db.rows("SELECT 1 FROM lendings WHERE item_id=? AND started_at>? LIMIT 1", (item_id, at)))
+
     def close_lending(self, lending_id: str, status: str, returned_at: float, locker_id: str, slot: int,
                       fee_cents: int) -> None:
         self.db.run("UPDATE lendings SET status=?, returned_at=?, return_locker_id=?, return_slot=?, fee_cents=?"

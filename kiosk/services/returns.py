@@ -182,19 +182,29 @@ class ReturnDesk:
             log.warning("lending.insert_without_item locker=%s slot=%s", ev.locker_id, ev.slot)
             return None
         item_type = self.profiles[ev.locker_id].item_type
+        now = self.happened_at(ev)
+        now_boot = self.boottime() - max(0.0, self.clock() - now)  # the same moment on the boot clock
+        borrowed_since = False
         for intent in self.repo.open_intents_for_item(ev.item):
+            if intent["created_at"] > now:
+                # This borrow began after the item went in: the insert (heard late) is the item's earlier return,
+                # not this borrow's; the item is on its way out again (docs/soak.md, the seed-8 residue).
+                borrowed_since = True
+                continue
             # the item left under a borrow not yet committed (its ack or item_removed is late): commit it first
             log.info("lending.return_before_commit item=%s intent=%s", ev.item, intent["intent_id"])
             self.commit(intent["intent_id"], ev.item, intent["created_at"])
-        now = self.happened_at(ev)
-        now_boot = self.boottime() - max(0.0, self.clock() - now)  # the same moment on the boot clock
         with UnitOfWork(self.store) as uow:
             known = uow.lendings.item(ev.item)
             if known and known["status"] == "in_locker" and known["locker_id"] == ev.locker_id \
                     and known["slot"] == ev.slot:
                 return None  # the same event delivered twice (QoS 1) or seen by another process first
-            out = uow.lendings.latest_out_lending(ev.item)
-            uow.lendings.item_in_locker(ev.item, item_type, ev.locker_id, ev.slot, ev.battery, now)
+            out = uow.lendings.out_lending_at(ev.item, now)  # never a lending that started after the insert
+            if borrowed_since or uow.lendings.lent_after(ev.item, now):
+                log.warning("lending.return_heard_late item=%s locker=%s slot=%d (lent again since)", ev.item,
+                            ev.locker_id, ev.slot)
+            else:
+                uow.lendings.item_in_locker(ev.item, item_type, ev.locker_id, ev.slot, ev.battery, now)
             lending: Lending | None = None
             fee, bought, duration = 0, False, 0.0
             if out is not None:

@@ -265,3 +265,25 @@ def test_an_intent_whose_command_may_still_arrive_is_left_open_until_it_expired(
     world.clock.advance(world.profiles["U1"].timeouts.ack_s * 4 + 1.5)
     assert world.lending.intents.reconcile(startup=False) == 0
     assert world.lending.intents.row(r.intent_id)["reason"] == "item_not_taken"
+
+
+def test_a_return_heard_after_the_item_was_lent_again_does_not_close_the_new_lending(make_world) -> None:
+    """An item from another station goes into our locker; before our listener handles that insert, a shopper
+    here borrows it. The late insert is the item's earlier return (for the centre to pair), not the return of
+    the lending just made (the bounded soak's residue: a lending closed before it started, the next one left
+    open with the item back)."""
+    w: World = make_world({"U1": "umbrella"}, fill={"U1": 0}, auto_take={"U1": 0.2})
+    w.start()
+    with w.link.events() as events:
+        w.link.control("U1", {"op": "insert", "item": "U-K02-07", "slot": 4})  # returned here from K02
+        late = events.get(timeout=0)
+    assert late is not None and late.type == "item_inserted"
+    w.clock.advance(1)
+    lending = w.lending.borrow(w.member("M2"), "umbrella").lending  # lends it before the insert is handled
+    assert lending.item_id == "U-K02-07"
+
+    assert w.lending.on_locker_event(late).lending is None  # the earlier (K02) lending's return, no lending here
+    [row] = w.lendings()
+    assert (row["lending_id"], row["status"]) == (lending.lending_id, "open"), "the new lending stays open"
+    assert w.store.query("SELECT status FROM items WHERE item_id='U-K02-07'")[0][0] == "lent"
+    assert w.events() == ["lending.started", "lending.returned"]
