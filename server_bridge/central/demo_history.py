@@ -123,6 +123,7 @@ def history_for(station_id: str, first_seq: int, days: int, now: float, rng: ran
                     "staff_id": "S-001", "action": rng.choice(["repair", "service", "check"]),
                     "device": rng.choice(DEVICES), "note": "演示记录 demo record"}))
     planned += requests_for(station_id, start_day, days, now)
+    planned += duties_for(station_id, start_day, days, now)
     for at, type_, data in sorted(planned, key=lambda p: p[0]):
         st.add(at, type_, data)
     return st.events
@@ -150,6 +151,61 @@ def requests_for(station_id: str, start_day: int, days: int, now: float) -> list
             "request_id": rid, "code": f"R1.{rid}.DEMODEMODEMODEMO", "kind": kind, "traits": traits,
             "floor": _pick(rng, FLOORS), "place": "", "last_seen_at": filed - rng.choice([300, 900, 1800]),
             "phone_masked": "138****0000", "lang": "zh_CN", "filed_by": None, "filed_at": filed}))
+    return out
+
+
+SUPPLIES = {"first_aid_kit": ("returnable", 1, 2), "sewing_kit": ("free", 3, 20), "plasters": ("consumable", 10, 50)}
+
+
+def duties_for(station_id: str, start_day: int, days: int, now: float) -> list[tuple[float, str, dict[str, Any]]]:
+    """The desk's written duties (issue 17): supplies handed out and restocked, the daily count-and-condition
+    check (missed now and then), a shift handover each afternoon and a storage incident every few days — a random
+    stream of their own, so the rest of the history stays what it was."""
+    rng = random.Random(f"{station_id}-duties")
+    out: list[tuple[float, str, dict[str, Any]]] = []
+    stock = {item: full for item, (_kind, _low, full) in SUPPLIES.items()}
+    n = 0
+
+    def move(at: float, item: str, delta: int, reason: str) -> None:
+        nonlocal n
+        n += 1
+        kind, low, full = SUPPLIES[item]
+        stock[item] += delta
+        out.append((at, "supplies.moved", {
+            "move_id": f"{station_id}-SM{n:05d}", "item": item, "kind": kind, "where": "desk", "delta": delta,
+            "reason": reason, "stock": stock[item], "out": 0, "low_at": low, "full": full, "by": "S-001",
+            "at": at}))
+
+    for d in range(days):
+        day0 = (start_day + d) * 86_400
+        if day0 + 14 * 3600 > now:
+            break
+        for item, (_kind, low, full) in SUPPLIES.items():
+            for _ in range(_poisson(rng, {"first_aid_kit": 0.3, "sewing_kit": 1.2, "plasters": 2.5}[item])):
+                if stock[item] > 0:
+                    move(day0 + rng.uniform(2 * 3600, 12 * 3600), item, -1, "handout")
+            if stock[item] <= low and rng.random() < 0.6:
+                move(day0 + 12.5 * 3600, item, full - stock[item], "restock")
+        if rng.random() < 0.85:  # the 充足与完好 check, 09:30 in Shanghai
+            at = day0 + 1.5 * 3600
+            out.append((at, "supplies.checked", {
+                "staff_id": "S-001", "at": at, "next_due_at": at + 86_400,
+                "items": [{"item": i, "count": stock[i], "condition": "ok"} for i in SUPPLIES]}))
+        at = day0 + 6 * 3600 + rng.uniform(0, 900)  # 14:00 in Shanghai: the early shift hands over
+        out.append((at, "shift.handover", {
+            "handover_id": f"{station_id}-HO{d:03d}", "outgoing": "S-001", "incoming": "S-002", "at": at,
+            "lockers": {"UL1": {"items": rng.randint(8, 24), "empty": rng.randint(0, 8), "fault": 0, "online": 1}},
+            "desk": dict(stock), "supplies_used": {}, "open": {"found_held": rng.randint(0, 4)},
+            "problems": [], "note": "演示交接 demo handover"}))
+        if rng.random() < 0.2:
+            at = day0 + rng.uniform(3 * 3600, 12 * 3600)
+            kind = rng.choice(["lost_tag", "lost_tag", "damage", "overnight"])
+            out.append((at, "storage.incident", {
+                "incident_id": f"{station_id}-SI{d:03d}", "kind": kind, "deposit_id": f"{station_id}-DP{d:03d}",
+                "locker_id": "SL1", "slot": rng.randint(1, 12), "staff_id": "S-001",
+                "second_staff_id": "S-002" if kind != "lost_tag" else None,
+                "contents": "演示记录 demo record", "id_masked": "**************1234" if kind == "lost_tag" else None,
+                "at": at}))
     return out
 
 

@@ -23,13 +23,16 @@ def test_a_month_of_history_fills_the_panels_and_a_rerun_adds_nothing(central: C
         categories = {c for (c,) in conn.execute("SELECT DISTINCT category FROM complaints")}
         requests = conn.execute("SELECT COUNT(*), SUM(status = 'closed' AND purged_at IS NOT NULL) "
                                 "FROM desk_broadcasts").fetchone()
+        handovers = conn.execute("SELECT COUNT(DISTINCT station_id), COUNT(*) FROM desk_handovers").fetchone()
         by_hour = dict(conn.execute("SELECT CAST(((started_at / 3600) + 8) % 24 AS INT), COUNT(*) FROM lendings "
                                     "GROUP BY 1"))
     assert days >= 29 and cells >= 12 and categories <= set(COMPLAINT_CATEGORIES)  # words for every one
     assert by_hour.get(19, 0) > 3 * by_hour.get(10, 0) > 0 and not by_hour.get(4)  # evening peak, nights empty
     page = console_user(central.url, central.db_url, "vera", "viewer").get("/kpis?days=30&lang=en").text
+    assert handovers[0] == 2 and handovers[1] >= 50  # a shift handover a day at each history station
     assert requests[0] >= 5 and requests[0] == requests[1]  # 广播寻人 history: closed, personal details purged
-    for panel in ("lendings", "satisfaction", "complaint_times", "complaint_heatmap", "requests"):
+    for panel in ("lendings", "satisfaction", "complaint_times", "complaint_heatmap", "requests", "supplies_used",
+                  "storage_incidents"):
         section = page.split(f'id="kpi-{panel}"', 1)[1].split("</section>", 1)[0]
         assert "<svg" in section and "No data yet" not in section, panel
     lendings = page.split('id="kpi-lendings"', 1)[1].split("</section>", 1)[0]
