@@ -95,8 +95,9 @@ async def read_response(reader: asyncio.StreamReader) -> int:
 
 
 def console_login(base_url: str) -> httpx.AsyncClient:
-    """An ops login over the console's own form (the CSRF dance), for sending commands like a person."""
-    client = httpx.Client(base_url=base_url, follow_redirects=False, timeout=10)
+    """An ops login over the console's own form (the CSRF dance), for sending commands like a person; done
+    before the load starts (the password hash is slow on purpose)."""
+    client = httpx.Client(base_url=base_url, follow_redirects=False, timeout=30)
     token = CSRF_RE.search(client.get("/login").text)
     assert token, "no login form"
     answer = client.post("/login", data={"username": OPS_USER, "password": OPS_PASSWORD, "csrf": token.group(1),
@@ -114,11 +115,11 @@ async def load(port: int, reqs: list[bytes], stations: list[tuple[str, str]], co
                seconds: float, commands_per_s: float = 0.0, base_url: str = "") -> dict:
     latencies: list[float] = []
     delivered: dict[str, float] = {}
+    visible: dict[str, float] = {}  # from the commit (the console's POST done) to the station
     fetch_s: list[float] = []  # from the heartbeat answer that said so to the commands in hand
     errors = configs = fetches = 0
     sent: list[float] = []
-    started = time.perf_counter()
-    measure_from, stop_at = started + warmup_s, started + warmup_s + seconds
+    refused: list[str] = []
     interval_s = len(reqs) / 500.0  # a guess (the rate is measured below): only stops commands before the end
 
     async def fetch(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, sid: str, token: str) -> None:
@@ -135,6 +136,8 @@ async def load(port: int, reqs: list[bytes], stations: list[tuple[str, str]], co
         fetches += 1
         for v in views:
             delivered.setdefault(v["id"], got - v["created_at"])
+            if v.get("sent_at") is not None:
+                visible.setdefault(v["id"], got - v["sent_at"])
         if views:
             ids = json.dumps({"ids": [v["id"] for v in views]}).encode()
             writer.write(request("POST", f"/api/v1/stations/{sid}/commands/received", port, token, ids))
@@ -165,11 +168,14 @@ async def load(port: int, reqs: list[bytes], stations: list[tuple[str, str]], co
                 latencies.append(t1 - t0)
         writer.close()
 
+    client = console_login(base_url) if commands_per_s > 0 else None  # before the load: not timed
+    started = time.perf_counter()
+    measure_from, stop_at = started + warmup_s, started + warmup_s + seconds
+
     async def operator() -> None:
         """Sends commands through the console at a steady rate during the measured window."""
-        if commands_per_s <= 0:
+        if client is None:
             return
-        client = await asyncio.to_thread(console_login, base_url)
         rng = random.Random(7)
         await asyncio.sleep(max(0.0, measure_from - time.perf_counter()))
         last = stop_at - 2 * interval_s - 1.0  # leave every command time to be delivered
@@ -178,6 +184,8 @@ async def load(port: int, reqs: list[bytes], stations: list[tuple[str, str]], co
             answer = await client.post(f"/stations/{sid}/commands", data={"kind": "reprint", "expires_s": "600"})
             if answer.status_code == 303 and "error" not in answer.headers.get("location", ""):
                 sent.append(time.time())
+            else:
+                refused.append(f"{answer.status_code} {answer.headers.get('location', '')}")
 
         posts = []  # at a steady rate, whatever each answer takes (a slow one does not hold the next)
         while time.perf_counter() < last:
@@ -190,13 +198,16 @@ async def load(port: int, reqs: list[bytes], stations: list[tuple[str, str]], co
     latencies.sort()
     q = statistics.quantiles(latencies, n=100) if len(latencies) > 100 else [float("nan")] * 99
     delays = sorted(delivered.values())
+    seen = sorted(visible.values())
     dq = statistics.quantiles(delays, n=100) if len(delays) > 10 else [float("nan")] * 99
     per_s = len(latencies) / seconds
     return {"heartbeats": len(latencies), "per_s": per_s, "errors": errors,
             "p50_ms": q[49] * 1000, "p99_ms": q[98] * 1000, "max_ms": latencies[-1] * 1000 if latencies else 0,
             "interval_s": len(reqs) / per_s if per_s else float("nan"), "config_answers": configs,
-            "commands_sent": len(sent), "commands_delivered": len(delays), "fetches": fetches,
+            "commands_sent": len(sent), "commands_refused": refused[:3], "commands_delivered": len(delays),
+            "fetches": fetches,
             "delivery_p50_s": dq[49], "delivery_p99_s": dq[98], "delivery_max_s": delays[-1] if delays else 0.0,
+            "visible_p99_s": seen[int(0.99 * (len(seen) - 1))] if seen else float("nan"),
             "fetch_p99_ms": (sorted(fetch_s)[int(0.99 * (len(fetch_s) - 1))] * 1000) if fetch_s else float("nan")}
 
 
@@ -272,10 +283,11 @@ def main() -> int:
         print(f"{label:<34}{f['per_s']:>9.0f}{f['p50_ms']:>9.1f}{f['p99_ms']:>9.1f}{f['max_ms']:>9.1f}"
               f"{f['errors']:>8}")
     print(f"\n{'stations':>9}{'conns':>7}{'interval s':>12}{'cmds sent':>11}{'delivered':>11}{'p50 s':>8}"
-          f"{'p99 s':>8}{'max s':>8}{'fetch p99 ms':>14}{'config 200s':>13}")
+          f"{'p99 s':>8}{'max s':>8}{'commit→p99 s':>14}{'fetch p99 ms':>14}{'config 200s':>13}")
     print(f"{args.stations:>9}{args.connections:>7}{figures['interval_s']:>12.2f}{figures['commands_sent']:>11}"
           f"{figures['commands_delivered']:>11}{figures['delivery_p50_s']:>8.2f}{figures['delivery_p99_s']:>8.2f}"
-          f"{figures['delivery_max_s']:>8.2f}{figures['fetch_p99_ms']:>14.1f}{figures['config_answers']:>13}")
+          f"{figures['delivery_max_s']:>8.2f}{figures['visible_p99_s']:>14.2f}{figures['fetch_p99_ms']:>14.1f}"
+          f"{figures['config_answers']:>13}")
     load_avg = os.getloadavg()
     result = {"stations": args.stations, "eval_every_s": args.eval_every, "alerts": args.alerts,
               "connections": args.connections, "seconds": args.seconds,

@@ -213,13 +213,15 @@ class RemoteCommands:
     def _run(self, row: sqlite3.Row) -> None:
         cid, kind = row["command_id"], row["kind"]
         params = CommandParams.model_validate_json(row["params"])
+        with self.store.transaction() as conn:  # durable before anything moves: never run twice
+            took = conn.execute("UPDATE remote_commands SET state='running', started_at=? WHERE command_id=? "
+                                "AND state='received'", (self.clock(), cid)).rowcount
+        if not took:
+            return  # another process on this store took it first
         if self.clock() >= row["expires_at"]:
             log.info("remote.expired command=%s kind=%s", cid, kind)
             self._finish(cid, kind, Result("expired", "expired", {"expired_at": row["expires_at"]}))
             return
-        with self.store.transaction() as conn:  # durable before anything moves: never run twice
-            conn.execute("UPDATE remote_commands SET state='running', started_at=? WHERE command_id=? "
-                         "AND state='received'", (self.clock(), cid))
         log.info("remote.running command=%s kind=%s params=%s", cid, kind, row["params"])
         try:
             result = self._execute(cid, kind, params)

@@ -58,7 +58,7 @@ WORDS: dict[str, tuple[str, str]] = {
     "cmd.restart": ("重启站点程序", "Restart the station app"),
     "cmd.screenshot": ("屏幕截图", "Take a screenshot"),
     "cmd.state.pending": ("等待站点取走", "waiting for the station"),
-    "cmd.state.delivered": ("已发往站点", "sent to the station"),
+    "cmd.state.delivered": ("已发往站点", "sent to the station"),  # rows of the first version
     "cmd.state.received": ("站点已收到", "received by the station"),
     "cmd.state.done": ("已完成", "done"),
     "cmd.state.failed": ("失败", "failed"),
@@ -110,7 +110,7 @@ i18n.WORDS.update(WORDS)
 
 # station API (bearer) ----------------------------------------------------------------------------------------
 @router.get("/api/v1/stations/{station_id}/commands", response_model=CommandList, tags=["stations"])
-def station_commands(station_id: StationDep, board: CommandsDep) -> CommandList:
+async def station_commands(station_id: StationDep, board: CommandsDep) -> CommandList:
     """The commands waiting for this station and not expired; handed out again until it says `received`."""
     return CommandList.model_validate({"commands": board.fetch(station_id)})
 

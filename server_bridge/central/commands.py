@@ -3,7 +3,7 @@ back, reprint its last receipt, restart, or send a screenshot — over the one s
 
     console POST (ops, CSRF, audited) ─▶ remote_commands row (state pending, id, expires_at)
     heartbeat ─▶ 200 {"commands": n} while the station has pending ones (an in-memory set: no query per beat)
-    station GET  …/commands            ─▶ the pending ones, not expired (state delivered)
+    station GET  …/commands            ─▶ the pending ones, not expired (from the same memory: no query)
     station POST …/commands/received   ─▶ it recorded them durably (state received; the heartbeat stops saying so)
     station PUT  …/commands/{id}/screenshot (PNG; a screenshot command only)
     station event `command.result` through the outbox ─▶ state done|failed|refused|expired|unknown (audited)
@@ -39,7 +39,8 @@ KINDS: tuple[str, ...] = ("open_slot", "slot_out", "slot_back", "locker_out", "l
                           "screenshot")
 NEEDS_SLOT = ("open_slot", "slot_out", "slot_back")
 NEEDS_LOCKER = NEEDS_SLOT + ("locker_out", "locker_back")
-WAITING = ("pending", "delivered")  # not yet recorded by the station: the heartbeat says so
+WAITING = ("pending", "delivered")  # not yet recorded by the station: the heartbeat says so (`delivered`: kept
+# for rows of earlier versions; a fetch is a read and `received` records the delivery)
 LIVE = WAITING + ("received",)
 Outcome = Literal["done", "failed", "refused", "expired", "unknown"]
 MAX_EXPIRES_S = 24 * 3600
@@ -110,6 +111,7 @@ class CommandView(BaseModel):
     created_at: float
     expires_at: float
     by: str
+    sent_at: float | None = None  # when it was committed (visible to the station); None when read back at refresh
 
 
 class CommandList(BaseModel):
@@ -152,7 +154,7 @@ class CommandBoard:
         self.clock = clock
         self.refresh_s = refresh_s
         self.keep_screenshots_s = keep_screenshots_s
-        self._waiting: dict[str, set[str]] = {}
+        self._waiting: dict[str, dict[str, dict[str, Any]]] = {}  # station -> command id -> what it is handed
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -161,20 +163,20 @@ class CommandBoard:
     # the heartbeat's question ----------------------------------------------------------------------------
     def pending(self, station_id: str) -> int:
         """How many commands wait for `station_id` (a dict lookup: the heartbeat path asks it every beat)."""
-        ids = self._waiting.get(station_id)
-        return len(ids) if ids else 0
+        waiting = self._waiting.get(station_id)
+        return len(waiting) if waiting else 0
 
-    def _note(self, station_id: str, command_id: str) -> None:
+    def _note(self, station_id: str, view: dict[str, Any]) -> None:
         with self._lock:
-            self._waiting.setdefault(station_id, set()).add(command_id)
+            mine = dict(self._waiting.get(station_id, {}))
+            mine[view["id"]] = view
+            self._waiting = {**self._waiting, station_id: mine}  # readers see the old or the new map, whole
 
     def _forget(self, station_id: str, ids: set[str]) -> None:
         with self._lock:
-            left = self._waiting.get(station_id, set()) - ids
-            if left:
-                self._waiting[station_id] = left
-            else:
-                self._waiting.pop(station_id, None)
+            left = {cid: v for cid, v in self._waiting.get(station_id, {}).items() if cid not in ids}
+            rest = {sid: w for sid, w in self._waiting.items() if sid != station_id}
+            self._waiting = {**rest, station_id: left} if left else rest
 
     # console side -----------------------------------------------------------------------------------------
     def create(self, session: Session, station_id: str, kind: str, by: str, expires_s: float,
@@ -203,24 +205,15 @@ class CommandBoard:
 
     def sent(self, row: RemoteCommand) -> None:
         """After the creating transaction committed: the next heartbeat of that station hears of it."""
-        self._note(row.station_id, row.id)
+        self._note(row.station_id, {**row.view(), "sent_at": self.clock()})  # committed: visible from now
 
     # station side -----------------------------------------------------------------------------------------
     def fetch(self, station_id: str) -> list[dict[str, Any]]:
-        """The station's waiting commands that have not expired, marked delivered."""
+        """The station's waiting commands that have not expired, from memory (what the heartbeat answer counted:
+        no query, so the fetch costs what the heartbeat does); `received` records the delivery."""
         now = self.clock()
-        with self.db.session() as s:
-            rows = s.scalars(select(RemoteCommand).where(
-                RemoteCommand.station_id == station_id, RemoteCommand.state.in_(WAITING),
-                RemoteCommand.expires_at > now).order_by(RemoteCommand.created_at).limit(100)).all()
-            for row in rows:
-                row.state = "delivered"
-                row.deliveries += 1
-                row.delivered_at = row.delivered_at or now
-            views = [row.view() for row in rows]
-        if not views:
-            self._forget(station_id, set(self._waiting.get(station_id, set())))
-        return views
+        waiting = self._waiting.get(station_id, {})
+        return sorted((v for v in waiting.values() if v["expires_at"] > now), key=lambda v: v["created_at"])[:100]
 
     def received(self, station_id: str, ids: list[str]) -> int:
         """The station recorded these durably; they no longer ride on its heartbeat."""
@@ -228,7 +221,8 @@ class CommandBoard:
         with self.db.session() as s:
             done = _count(s.execute(update(RemoteCommand).where(
                 RemoteCommand.station_id == station_id, RemoteCommand.id.in_(ids),
-                RemoteCommand.state.in_(WAITING)).values(state="received", received_at=now)))
+                RemoteCommand.state.in_(WAITING)).values(state="received", received_at=now, delivered_at=now,
+                                                         deliveries=RemoteCommand.deliveries + 1)))
         self._forget(station_id, set(ids))
         return int(done)
 
@@ -260,10 +254,9 @@ class CommandBoard:
                 if changed:  # one instance wins; that one audits it
                     audit.record(s, "system", "command.expired", f"command:{row.id}", at=now, outcome="expired",
                                  station=row.station_id, kind=row.kind)
-            waiting: dict[str, set[str]] = {}
-            for station_id, command_id in s.execute(select(RemoteCommand.station_id, RemoteCommand.id).where(
-                    RemoteCommand.state.in_(WAITING))):
-                waiting.setdefault(station_id, set()).add(command_id)
+            waiting: dict[str, dict[str, dict[str, Any]]] = {}
+            for row in s.scalars(select(RemoteCommand).where(RemoteCommand.state.in_(WAITING))):
+                waiting.setdefault(row.station_id, {})[row.id] = row.view()
             if now - self._last_purge >= 60.0:
                 self._last_purge = now
                 purged = _count(s.execute(delete(CommandScreenshot).where(

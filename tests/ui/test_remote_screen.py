@@ -4,39 +4,11 @@ from __future__ import annotations
 
 import json
 import threading
-import time
-import uuid
 from typing import Any
 
 from kiosk.services.remote import RemoteCommands
 from kiosk.ui.display import KivyDisplay
-
-
-class CentreDesk:
-    """The centre's command endpoints as the station's `CommandApi` sees them (the HTTP path is
-    tests/integration/central/test_remote_commands.py); keeps what the station sends."""
-
-    def __init__(self) -> None:
-        self.waiting: list[dict[str, Any]] = []
-        self.acked: list[str] = []
-        self.pictures: dict[str, bytes] = {}
-
-    def screenshot(self) -> str:
-        cid = str(uuid.uuid4())
-        now = time.time()
-        self.waiting.append({"id": cid, "kind": "screenshot", "params": {}, "created_at": now,
-                             "expires_at": now + 600, "by": "olga"})
-        return cid
-
-    def fetch(self) -> list[dict[str, Any]]:
-        return list(self.waiting)  # every command again on every fetch, as when acknowledgements get lost
-
-    def received(self, ids: list[str]) -> None:
-        self.acked += ids
-
-    def upload_screenshot(self, command_id: str, png: bytes) -> bool:
-        self.pictures[command_id] = png
-        return True
+from tests.fixtures.station import CommandDesk
 
 
 def results(store: Any) -> dict[str, dict[str, Any]]:
@@ -46,7 +18,7 @@ def results(store: Any) -> dict[str, dict[str, Any]]:
 
 def test_no_screenshot_of_a_shopper_s_session_one_from_the_attract_loop(make_ui, bare_station, tmp_path) -> None:
     ui = make_ui(bare_station)
-    centre = CentreDesk()
+    centre = CommandDesk()
     remote = RemoteCommands(store=bare_station.store, api=centre, station_id="K01", lockers=None, profiles={},
                             spool_dir=tmp_path / "remote")
     display = KivyDisplay(ui.app)

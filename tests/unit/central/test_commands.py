@@ -61,6 +61,7 @@ def test_pending_until_received_and_a_fetch_hands_out_only_live_ones(board: Comm
     assert [v["kind"] for v in views] == ["reprint", "open_slot"] and views[1]["params"] == {"locker_id": "U1",
                                                                                              "slot": 3}
     assert board.pending("K01") == 2, "handed out is not yet recorded: the heartbeat keeps saying so"
+    assert board.fetch("K01") == views, "handed out again until the station says it has them"
     assert board.fetch("K02") == []
     assert board.received("K02", [first.id]) == 0, "another station cannot acknowledge it"
     assert board.received("K01", [v["id"] for v in views]) == 2
