@@ -299,10 +299,13 @@ class Applier:
 
     def _apply(self, offered: int, etag: str) -> str | None:
         try:
-            status, body, header_etag = self.fetch("config", None)
+            # If-None-Match with what it runs: the centre answers 304 when that is still what it wants
+            status, body, header_etag = self.fetch("config", self.store.state().get("etag"))
         except httpx.HTTPError as exc:
             log.warning("config.fetch_failed version=%s error=%s", offered, exc)
             return None  # the next heartbeat answer offers it again
+        if status == 304:
+            return "unchanged"
         if status != 200:
             log.warning("config.fetch_refused version=%s status=%s", offered, status)
             return None
@@ -334,7 +337,7 @@ class Applier:
             return self._refuse(version, "startup", str(exc) if isinstance(exc, StartupRefused)
                                 else f"{type(exc).__name__}: {exc}")
         previous = state.get("current")
-        self.store.write_state({"current": version, "previous": previous})
+        self.store.write_state({"current": version, "previous": previous, "etag": digest})
         self.store.prune({version} | ({previous} if previous is not None else set()))
         self.station.store.record_event("config.applied", {"version": version, "previous": previous})
         log.info("config.applied version=%s previous=%s", version, previous)
