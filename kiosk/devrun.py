@@ -251,6 +251,9 @@ staff mode: show the badge, then PIN 2468 (Desk duties: supplies, bag-storage pr
   a second staff member (handover, overnight bags) shows this badge, then PIN 1357:
   .venv/bin/python -m kiosk {cfg} sim show-qr {badge2}
   .venv/bin/python -m kiosk {cfg} supplies            # stock of the desk's supplies
+广播寻人 / 寻物: on the screen, More services → 广播寻人寻物 (staff: diagnostics → Find a person or an item);
+  the desk sees it at once at {config.central.url if config.central else '-'}/desk/ops/requests (demo-desk) and
+  marks it announced / found / closed; scan its ticket at "Complaint status" to see where it stands
 Ctrl-C stops everything.""", flush=True)
         signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
         while True:
