@@ -6,8 +6,6 @@ import logging
 import re
 from dataclasses import dataclass
 
-from pypinyin import Style, lazy_pinyin
-
 from kiosk.content import MallContent, MallEvent, Shop
 from kiosk.content.maps import floor_png, floor_svg, route_png
 from kiosk.content.routes import NoRoute, Place, Route, route_to, station_place
@@ -58,6 +56,9 @@ class Directory:
 
     @staticmethod
     def _index(shop: Shop) -> _Keys:
+        # imported here: its phrase tables take ~0.5 s to load, which every other CLI verb would pay at start
+        from pypinyin import Style, lazy_pinyin
+
         syllables = [p for p in lazy_pinyin(shop.zh) if p.strip()]
         full = shop.pinyin or "".join(syllables)
         initials = "".join(p[0] for p in lazy_pinyin(shop.zh, style=Style.FIRST_LETTER) if p.strip())

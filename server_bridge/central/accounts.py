@@ -11,6 +11,7 @@ key), the database only SHA-256(id), so a copy of the database cannot be replaye
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import re
@@ -37,8 +38,14 @@ LOCK_S = 15 * 60.0
 SESSION_MAX_S = 12 * 3600.0  # a session ends after a working day …
 SESSION_IDLE_S = 2 * 3600.0  # … or two idle hours
 _hasher = PasswordHasher()  # argon2id, RFC 9106 low-memory profile (t=3, m=64 MiB, p=4)
-# Verified against for unknown users so a wrong user name costs the same time as a wrong password.
-_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """Verified against for unknown users so a wrong user name costs the same time as a wrong password.
+    Made on first use, not at import: every centre process and CLI verb imports this module, and an
+    argon2 hash (64 MiB) costs a few hundred milliseconds of each start."""
+    return _hasher.hash(secrets.token_urlsafe(16))
 
 
 class ConsoleUser(Base):
@@ -196,9 +203,10 @@ def set_disabled(session: Session, username: str, disabled: bool) -> ConsoleUser
 def authenticate(session: Session, username: str, password: str, now: float) -> ConsoleUser:
     """The user, or AccountError: `bad_login` (unknown user or wrong password, said the same way),
     `locked` (too many wrong passwords; even the right one is refused until the lock ends)."""
+    dummy = _dummy_hash()  # before the lookup: the process's first login pays for it, whichever user it names
     user = session.get(ConsoleUser, username[:32]) if username else None
     if user is None or user.disabled:
-        _verify(_DUMMY_HASH, password)
+        _verify(dummy, password)
         raise AccountError("bad_login", "wrong user name or password", 401)
     if user.locked_until is not None and user.locked_until > now:
         raise AccountError("locked", "too many wrong passwords: this account is locked for a while", 423)

@@ -65,7 +65,7 @@ class CentralProcess:
                     return self
             except httpx.HTTPError:
                 pass
-            time.sleep(0.1)
+            time.sleep(0.03)
         raise TimeoutError(f"central did not answer on {self.url}")
 
     def kill(self) -> None:

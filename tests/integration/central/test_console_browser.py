@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from server_bridge.central.runner import CentralProcess
-from tests.fixtures.central import envelope
+from tests.fixtures.central import envelope, migrated_sqlite
 from tests.fixtures.console import add_console_user
 from tests.integration.central.browsing import ARTIFACTS, log_in, wait_for
 from tests.integration.central.test_console_http import raise_paper_alert
@@ -170,9 +170,8 @@ def test_acknowledge_is_recorded_under_the_login_and_a_cross_origin_post_is_refu
 @pytest.fixture
 def escalating(tmp_path: Path) -> Iterator[CentralProcess]:
     """A centre where a paper-out alert escalates to admin after 1.2 s (offline after 2 s)."""
-    proc = CentralProcess(f"sqlite:///{tmp_path / 'central.db'}", tmp_path / "central", offline_after_s=2.0,
+    proc = CentralProcess(migrated_sqlite(tmp_path / "central.db"), tmp_path / "central", offline_after_s=2.0,
                           eval_every_s=0.3, extra_env={"CENTRAL_ESCALATE": "printer_paper_out=0.02:admin"})
-    proc.cli("migrate")
     proc.start()
     yield proc
     proc.stop()

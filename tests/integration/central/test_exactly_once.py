@@ -13,7 +13,7 @@ from sqlalchemy import create_engine, text
 from kiosk.store import Store
 from server_bridge.central.runner import CentralProcess
 from server_bridge.uploader import Uploader
-from tests.fixtures.central import fill_outbox
+from tests.fixtures.central import fill_outbox, migrated_sqlite
 
 
 def centre_counts(central: CentralProcess, station: str = "K01") -> tuple[int, int, int, int, int]:
@@ -40,8 +40,7 @@ def wait_until(predicate: object, timeout: float, what: str) -> None:
 
 
 def make_centre(tmp_path: Path, url: str | None = None) -> tuple[CentralProcess, str]:
-    central = CentralProcess(url or f"sqlite:///{tmp_path / 'central.db'}", tmp_path / "central")
-    central.cli("migrate")
+    central = CentralProcess(url or migrated_sqlite(tmp_path / "central.db"), tmp_path / "central")
     return central, central.add_station("K01")
 
 

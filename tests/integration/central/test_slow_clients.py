@@ -11,17 +11,16 @@ import httpx
 import pytest
 
 from server_bridge.central.runner import CentralProcess
-from tests.fixtures.central import envelope
+from tests.fixtures.central import envelope, migrated_sqlite
 
 HEADER_S, BODY_S, MAX_CONN = 1.0, 1.5, 12
 
 
 @pytest.fixture
 def guarded(tmp_path: Path) -> Iterator[CentralProcess]:
-    proc = CentralProcess(f"sqlite:///{tmp_path / 'central.db'}", tmp_path / "central", eval_every_s=5.0,
+    proc = CentralProcess(migrated_sqlite(tmp_path / "central.db"), tmp_path / "central", eval_every_s=5.0,
                           extra_args=["--header-timeout", str(HEADER_S), "--body-timeout", str(BODY_S),
                                       "--max-connections", str(MAX_CONN)])
-    proc.cli("migrate")
     proc.start()
     yield proc
     proc.stop()

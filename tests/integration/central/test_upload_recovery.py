@@ -13,7 +13,7 @@ from kiosk.services.diagnostics import OutboxHealth, _upload_problems
 from kiosk.store import Store
 from server_bridge.central.runner import CentralProcess
 from server_bridge.uploader import Uploader
-from tests.fixtures.central import fill_outbox
+from tests.fixtures.central import fill_outbox, migrated_sqlite
 from tests.integration.central.test_exactly_once import wait_until
 
 
@@ -36,8 +36,7 @@ def uploader(store: Store, central: CentralProcess, token: str, seed: int) -> Up
 
 
 def start_centre(tmp_path: Path) -> tuple[CentralProcess, str]:
-    central = CentralProcess(f"sqlite:///{tmp_path / 'central.db'}", tmp_path / "central", eval_every_s=0.3)
-    central.cli("migrate")
+    central = CentralProcess(migrated_sqlite(tmp_path / "central.db"), tmp_path / "central", eval_every_s=0.3)
     token = central.add_station("K01")
     central.start()
     return central, token

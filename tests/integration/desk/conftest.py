@@ -4,6 +4,7 @@ from __future__ import annotations
 import socket
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ from kiosk.store import Store
 from kiosk.tokens import TokenBook, TokenKeys
 from server_bridge.central.app import create_app
 from server_bridge.central.db import Database
+from server_bridge.central.localpg import LocalPostgres
 from server_bridge.central.members import seed_demo
 
 
@@ -77,19 +79,11 @@ def central(tmp_path: Path) -> Iterator[CentralUnderTest]:
 
 
 @pytest.fixture
-def central_pg() -> Iterator[CentralUnderTest]:
-    """The same centre on a throwaway local PostgreSQL (skipped where the server binaries are missing)."""
-    from server_bridge.central.localpg import LocalPostgres, PostgresUnavailable
-
-    try:
-        pg = LocalPostgres().start()
-    except PostgresUnavailable as exc:
-        pytest.skip(str(exc))
-    try:
-        with serve_central(pg.create_database("desk")) as c:
-            yield c
-    finally:
-        pg.stop()
+def central_pg(local_postgres: LocalPostgres, postgres_template: str) -> Iterator[CentralUnderTest]:
+    """The same centre on the session's throwaway PostgreSQL (skipped where the server binaries are missing)."""
+    with serve_central(local_postgres.create_database(f"desk_{uuid.uuid4().hex[:12]}",
+                                                      template=postgres_template)) as c:
+        yield c
 
 
 @pytest.fixture

@@ -15,6 +15,7 @@ from drivers.payment import PaymentProvider, make_providers
 from drivers.payment.gateway import Gateway
 from drivers.payment.gateway.ledger import CST
 from kiosk.config import load_config
+from tests.fixtures.central import migrated_sqlite
 from tests.fixtures.station import StationStack, make_stack
 
 
@@ -146,17 +147,15 @@ class PayCentre:
 def pay_centre(tmp_path: Path, gateway: Gateway) -> Iterator[PayCentre]:
     from server_bridge.central.runner import CentralProcess
 
-    proc = CentralProcess(f"sqlite:///{tmp_path / 'central.db'}", tmp_path / "central", eval_every_s=0.5)
+    proc = CentralProcess(migrated_sqlite(tmp_path / "central.db"), tmp_path / "central", eval_every_s=0.5)
     proc.env.update({"CENTRAL_PAYMENTS": str(gateway.merchant_file), "CENTRAL_PUBLIC_URL": proc.url,
                      "CENTRAL_RECONCILE_EVERY_S": "3600"})
     # migrate and register in this process: each CLI subprocess costs seconds on a busy machine
     import time
 
-    from server_bridge.central import schema_migrations
     from server_bridge.central.db import Database
     from server_bridge.central.fleet import add_station
 
-    schema_migrations.upgrade(proc.db_url)
     db = Database(proc.db_url)
     with db.session() as s:
         tokens = {sid: add_station(s, sid, time.time()) for sid in ("K01", "K02")}

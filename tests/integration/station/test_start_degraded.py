@@ -23,6 +23,7 @@ from kiosk.content import CONTENT_ROOT
 from kiosk.services.diagnostics import LinkState, ServiceState, assess
 from kiosk.station import Station
 from server_bridge.central.runner import CentralProcess
+from tests.fixtures.central import migrated_sqlite
 from tests.fixtures.station import ROOT, SITE, StationStack, make_stack
 
 PRINTER_PROFILE = ROOT / "device_profiles/printers/epson-tm-t20ii-cn.yaml"
@@ -73,9 +74,8 @@ def start_printer(rig: Rig) -> None:
 
 
 def start_centre(rig: Rig, tmp: Path) -> CentralProcess:
-    central = CentralProcess(f"sqlite:///{tmp / 'central.db'}", tmp / "central", port=rig.centre_port,
+    central = CentralProcess(migrated_sqlite(tmp / "central.db"), tmp / "central", port=rig.centre_port,
                              offline_after_s=5.0, eval_every_s=0.5, sample_every_s=1.0)
-    central.cli("migrate")
     rig.central = central
     rig.cleanup.append(central.stop)
     return central

@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from server_bridge.central.runner import CentralProcess
+from tests.fixtures.central import migrated_sqlite
 from tests.fixtures.station import StationStack, make_stack
 from tests.fixtures.systemd import Systemd
 from tests.ui.test_run import SCRIPT as BARE_UI_SCRIPT
@@ -68,8 +69,7 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
 
 def test_broker_down_at_boot_is_a_normal_start_and_diag_names_a_refused_upload_link(
         tmp_path: Path, notify: Systemd) -> None:
-    central = CentralProcess(f"sqlite:///{tmp_path / 'central.db'}", tmp_path / "central")
-    central.cli("migrate")
+    central = CentralProcess(migrated_sqlite(tmp_path / "central.db"), tmp_path / "central")
     central.add_station("K01")
     central.start()
     token = tmp_path / "K01.token"
