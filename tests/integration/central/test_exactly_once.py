@@ -35,7 +35,7 @@ def wait_until(predicate: object, timeout: float, what: str) -> None:
     while time.monotonic() < deadline:
         if predicate():  # type: ignore[operator]
             return
-        time.sleep(0.1)
+        time.sleep(0.02)
     raise AssertionError(f"timed out waiting for {what}")
 
 
@@ -75,7 +75,13 @@ def test_centre_sigkilled_mid_insert_loses_and_doubles_nothing(tmp_path: Path, c
     depth_at_kill: list[int] = []
     try:
         while store.outbox_depth()[0] > 0 and len(depth_at_kill) < 6:
-            time.sleep(rng.uniform(0.05, 0.4))
+            # each life first takes a batch (on a busy machine a fixed delay often killed a centre that had not
+            # got one yet), then dies at a random point of the stream that follows
+            alive_at = store.outbox_depth()[0]
+            deadline = time.monotonic() + 20
+            while 0 < store.outbox_depth()[0] == alive_at and time.monotonic() < deadline:
+                time.sleep(0.01)
+            time.sleep(rng.uniform(0.0, 0.3))
             central.kill()
             depth_at_kill.append(store.outbox_depth()[0])
             central.start()
