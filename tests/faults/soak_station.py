@@ -113,7 +113,7 @@ class Shopper:
         except ServiceRefused as exc:  # nothing to lend, the centre or the provider away: the shopper leaves
             self.outcomes[f"pay_{exc.code}"] += 1
             log.info("soak.pay_refused station=%s code=%s", sid, exc.code)
-            self._stop.wait(0.3)
+            self._stop.wait(1.0)  # the next shopper comes a little later (not 20 QRs a second into a dead centre)
             return
         soid = order.station_order_id
         if self.rng.random() < 0.1:
