@@ -41,6 +41,16 @@ class UiSettings(BaseModel):
     speech: bool = Field(default=False, description="audio guidance on at the start of each session")
     speech_engine: Literal["espeak-ng", "none"] = "espeak-ng"
     speech_wav_dir: Path | None = Field(default=None, description="write speech to WAV files, not the sound card")
+    # a headphone plugged into the kiosk turns audio guidance on (and unplugging turns off what it turned on)
+    headphone_jack: Literal["none", "evdev", "sim"] = Field(
+        default="none", description="where the jack's state comes from: evdev (the kernel's headphone switch)")
+    headphone_sim_file: Path | None = Field(default=None, description="the simulated jack: 'plugged'/'unplugged'")
+
+    @model_validator(mode="after")
+    def _sim_jack_has_a_file(self) -> UiSettings:
+        if self.headphone_jack == "sim" and self.headphone_sim_file is None:
+            raise ValueError("headphone_jack = 'sim' needs headphone_sim_file")
+        return self
 
 
 class BrokerConfig(Strict):
@@ -144,7 +154,8 @@ class StationConfig(Strict):
         return key
 
 
-_PATH_KEYS = {"supplies_profile", "data_dir", "site_key_file", "profile", "password_file", "token_file", "receipts_dir"}
+_PATH_KEYS = {"supplies_profile", "data_dir", "site_key_file", "profile", "password_file", "token_file", "receipts_dir",
+              "headphone_sim_file"}
 
 
 def _resolve_paths(node: object, base: Path) -> object:

@@ -21,6 +21,7 @@ from kivy.properties import BooleanProperty, DictProperty, ListProperty, Numeric
 from kivy.uix.floatlayout import FloatLayout
 from kivy.uix.screenmanager import NoTransition, ScreenManager
 
+from drivers.audio import HeadphoneJack, open_jack
 from kiosk.services.lending import ReturnResult
 from kiosk.services.scanning import ScanEvent, ScanRefused, StaffScanned
 from kiosk.ui import widgets  # noqa: F401  (registers Frame, Keypad, QRView, CameraView with the Factory)
@@ -33,6 +34,7 @@ from kiosk.ui.speech import Speaker, make_speaker
 from kiosk.ui.theme import SERVICE_COLOURS, make_theme
 
 log = logging.getLogger(__name__)
+JACK_CHECK_S = 0.5  # how often the headphone jack is read (an ioctl or a file read: microseconds)
 DOOR_CHECK_S = 1.0  # how often the screen looks for a door left open (the views are cached: no locker is asked)
 SILENT_MARKS = set("✓⚠▲▼▶●○■□★☆")   # shown beside words for the eye; the words are what is read
 UI_DIR = Path(__file__).parent
@@ -85,7 +87,7 @@ class KioskApp(App):
 
     def __init__(self, station: Any, settings: UiSettings | None = None, *,
                  mono: Callable[[], float] = time.monotonic, speaker: Speaker | None = None,
-                 **kwargs: Any) -> None:
+                 jack: HeadphoneJack | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.title = "Mall service station"
         self.station = station
@@ -107,6 +109,10 @@ class KioskApp(App):
         self.low_reach = self.settings.low_reach
         self.speech = self.settings.speech
         self.speaker = speaker if speaker is not None else make_speaker(self.settings)
+        self.jack: HeadphoneJack = jack if jack is not None else open_jack(self.settings.headphone_jack,
+                                                                           self.settings.headphone_sim_file)
+        self._jack_state: bool | None = None
+        self._speech_by_jack = False   # speech the jack turned on is turned off by unplugging; a tap's is kept
         self.apply_theme()
         self.bind(large_text=self.apply_theme, high_contrast=self.apply_theme, low_reach=self.apply_theme)
         self.bind(speech=self._speech_switched, lang=self._speak_screen)
@@ -171,7 +177,24 @@ class KioskApp(App):
         Window.bind(on_touch_down=self._any_touch)
         Clock.schedule_interval(self._tick, 0.25)
         Clock.schedule_interval(self.check_doors, DOOR_CHECK_S)
+        Clock.schedule_interval(self.check_jack, JACK_CHECK_S)
         return root
+
+    # a headphone plugged in -----------------------------------------------------------------------
+    def check_jack(self, *_: Any) -> None:
+        """Plugging a headphone turns audio guidance on (a blind shopper cannot find the toggle); unplugging
+        turns off what plugging turned on. The jack's 'don't know' (None) changes nothing."""
+        state = self.jack.plugged()
+        if state is None or state == self._jack_state:
+            return
+        self._jack_state = state
+        log.info("ui.headphone %s", "plugged" if state else "unplugged")
+        if state and not self.speech:
+            self._speech_by_jack = True
+            self.speech = True
+        elif not state and self._speech_by_jack:
+            self._speech_by_jack = False
+            self.speech = False
 
     # a door left open -----------------------------------------------------------------------------
     def check_doors(self, *_: Any) -> None:
@@ -320,7 +343,8 @@ class KioskApp(App):
         self.lang = self.settings.lang
         self.large_text, self.high_contrast = self.settings.large_text, self.settings.high_contrast
         self.low_reach = self.settings.low_reach
-        self.speech = self.settings.speech
+        # a headphone still plugged in keeps guidance on for the next shopper
+        self.speech = self.settings.speech or (self._jack_state is True and self._speech_by_jack)
         log.info("ui.session_ended why=%s", why)
 
     def _forget_transition(self, _dt: float) -> None:

@@ -55,3 +55,40 @@ def test_errors_are_spoken_and_nothing_is_said_with_speech_off(make_ui, bare_sta
     ui.tap_text("Speech")
     screen.notify("The locker is offline")
     assert speaker.said[-1] == ("en", "The locker is offline")
+
+
+def test_a_headphone_plugged_in_turns_guidance_on_and_unplugging_turns_it_off(make_ui, bare_station,
+                                                                              tmp_path: Path) -> None:
+    from drivers.audio import SimulatedJack
+    from kiosk.ui.speech import SilentSpeaker
+
+    ui = make_ui(bare_station)
+    app = ui.app
+    jack = SimulatedJack(tmp_path / "headphone")
+    app.jack, app.speaker = jack, SilentSpeaker()
+    ui.tap_at(540, 900)                                   # attract → home
+    app.check_jack()
+    assert not app.speech                                 # no file: the hardware does not say, nothing changes
+    jack.set(True)
+    app.check_jack()
+    ui.step(2)
+    assert app.speech and ui.button("语音").text.startswith("✓")
+    assert app.speaker.said and app.speaker.said[-1][0] == "zh"   # the screen was read at once
+    wait = app.go("wait", item_type="umbrella")
+    now = app.deadline_clock()
+    app.deadline_clock = lambda: now
+    wait.show(BorrowProgress("door_open", "U1", 7, "U-0007", None, now + 12))
+    ui.step(2)
+    assert app.speaker.said[-1] == ("zh", "柜门已打开。请取伞 — 12 秒。U1 柜 7 号门。")
+    app.end_session("done")                               # still plugged: the next shopper hears it too
+    assert app.speech
+    jack.set(False)
+    app.check_jack()
+    assert not app.speech
+    ui.tap_at(540, 900)
+    ui.tap_text("语音")                                    # turned on by a tap: unplugging does not undo it
+    jack.set(True)
+    app.check_jack()
+    jack.set(False)
+    app.check_jack()
+    assert app.speech
