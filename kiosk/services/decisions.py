@@ -194,6 +194,21 @@ def out_items_seen(views: Mapping[str, LockerView | None], out: set[str]) -> dic
     return seen
 
 
+def unknown_items_seen(views: Mapping[str, LockerView | None], known: set[str],
+                       lockers: set[str]) -> dict[str, Sighting]:
+    """Items in a closed slot of one of `lockers` (those whose stock the station has taken) that the station has
+    never recorded: another station's items, put back here while this station was down."""
+    seen: dict[str, Sighting] = {}
+    for locker_id in lockers:
+        view = views.get(locker_id)
+        if view is None or not view.online:
+            continue
+        for s in view.slots:
+            if s.item is not None and s.item not in known and s.state != "open":
+                seen[s.item] = (locker_id, s.slot, s.battery, view.seq or 0)
+    return seen
+
+
 def confirmed_returns(previous: Mapping[str, Sighting], now: Mapping[str, Sighting]) -> list[tuple[str, Sighting]]:
     """A return whose item_inserted never arrived: the same item in the same slot on two passes in a row."""
     return [(item, where) for item, where in now.items() if previous.get(item, ("", -1))[:2] == where[:2]]

@@ -171,6 +171,9 @@ class LendingRepository:
     def items_out(self) -> set[str]:
         return {r["item_id"] for r in self.db.rows("SELECT item_id FROM items WHERE status IN ('lent','bought')")}
 
+    def known_items(self) -> set[str]:
+        return {r["item_id"] for r in self.db.rows("SELECT item_id FROM items")}
+
     def item(self, item_id: str) -> sqlite3.Row | None:
         return _one(self.db.rows("SELECT status, locker_id, slot FROM items WHERE item_id=?", (item_id,)))
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 from device_profiles.locker_schema import LockerProfile
-from drivers.locker.link import LockerEvent, LockerLink
+from drivers.locker.link import LockerEvent, LockerLink, LockerView
 from kiosk.config import ItemPolicy, Policy
 from kiosk.services import decisions
 from kiosk.services.decisions import Lending, Sighting
@@ -23,6 +23,7 @@ from kiosk.store import Store, StoreFull
 from mallcommon.clock import boot_clock, boot_elapsed, boot_id
 
 log = logging.getLogger(__name__)
+STOCK_KEY = "stock_taken:"  # kv: this locker's stock was recorded (items found later are returns)
 
 
 @dataclass(frozen=True)
@@ -168,13 +169,41 @@ class ReturnDesk:
                 with self._listeners_lock:
                     self._deferred[:0] = deferred[i:]
                 return 0
-        seen = decisions.out_items_seen({lid: self.link.view(lid) for lid in self.profiles}, self.repo.items_out())
+        views = {lid: self.link.view(lid) for lid in self.profiles}
+        seen = decisions.out_items_seen(views, self.repo.items_out())
+        # Another station's item put back here while this station was down is an item it never knew: a return
+        # the centre pairs by the item's timeline. Only in lockers whose stock was taken first (silently, below),
+        # so the stock of a new locker is never reported as returned.
+        seen.update(decisions.unknown_items_seen(views, self.repo.known_items(), self._stocked()))
+        try:
+            self._take_stock(views)
+        except StoreFull:  # taken on a later pass, once there is room
+            log.warning("lending.stock_deferred (disk full)")
         confirmed = decisions.confirmed_returns(self._suspects, seen)
         self._suspects = seen
         for item, (locker_id, slot, battery, seq) in confirmed:
             log.warning("lending.return_recovered item=%s locker=%s slot=%d", item, locker_id, slot)
             self.handle_insert(LockerEvent(locker_id, seq, self.clock(), "item_inserted", slot, item, None, battery))
         return len(confirmed)
+
+    def _stocked(self) -> set[str]:
+        return {lid for lid in self.profiles if self.store.get_kv(f"{STOCK_KEY}{lid}")}
+
+    def _take_stock(self, views: dict[str, LockerView | None]) -> None:
+        """The first time a locker is seen online, the items in it are its stock: recorded as in the locker,
+        without any event (nothing was returned)."""
+        for locker_id, view in views.items():
+            if view is None or not view.online or not view.slots or self.store.get_kv(f"{STOCK_KEY}{locker_id}"):
+                continue  # its state not heard yet: no stock to take
+            item_type = self.profiles[locker_id].item_type
+            now = self.clock()
+            with UnitOfWork(self.store) as uow:
+                known = uow.lendings.known_items()
+                for s in view.slots:
+                    if s.item is not None and s.item not in known:
+                        uow.lendings.item_in_locker(s.item, item_type, locker_id, s.slot, s.battery, now)
+            self.store.set_kv(f"{STOCK_KEY}{locker_id}", "1")
+            log.info("lending.stock_taken locker=%s", locker_id)
 
     def handle_insert(self, ev: LockerEvent) -> ReturnResult | None:
         """An item went into a slot: close its lending wherever it was opened."""

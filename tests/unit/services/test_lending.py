@@ -287,3 +287,21 @@ def test_a_return_heard_after_the_item_was_lent_again_does_not_close_the_new_len
     assert (row["lending_id"], row["status"]) == (lending.lending_id, "open"), "the new lending stays open"
     assert w.store.query("SELECT status FROM items WHERE item_id='U-K02-07'")[0][0] == "lent"
     assert w.events() == ["lending.started", "lending.returned"]
+
+
+def test_another_stations_item_put_back_while_we_were_down_is_reported_as_a_return(make_world) -> None:
+    """A cross-station return this station never heard (it was down) used to stay unknown for good, leaving the
+    other station's lending open at the centre. The stock found at first sight is not a return."""
+    w: World = make_world({"U1": "umbrella", "U2": "umbrella"}, fill={"U2": 0})
+    w.start()
+    w.lending.periodic()
+    w.lending.periodic()
+    assert w.events() == [], "the stock of U1 is recorded silently"
+    w.link.control("U2", {"op": "insert", "item": "U-K02-05", "slot": 3})  # nobody here hears its event
+    w.lending.periodic()
+    w.lending.periodic()  # seen on two passes in a row: a return
+    assert w.events() == ["lending.returned"]
+    [event] = w.store.outbox_pending()
+    assert (event.data["item_id"], event.data["lending_id"], event.data["locker_id"]) == ("U-K02-05", None, "U2")
+    w.lending.periodic()
+    assert w.events() == ["lending.returned"], "reported once"
