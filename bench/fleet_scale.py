@@ -10,7 +10,13 @@ steady: after 1 % of the fleet changed), rows and bytes per station per day, and
 the real rate (centre + PostgreSQL CPU time per heartbeat × 1,000 / 30 s). One machine (2 shared cores) runs
 the load generator, the API instances and PostgreSQL: the figures are a floor for this box, not a server.
 
-    .venv/bin/python bench/fleet_scale.py [--fleets 1000,10000,100000] [--workers 1,2,4] [--seconds 6]
+The baseline, measured in the same run just before each row with the same load generator: as many no-op
+servers on the same HTTP stack (bench/http_ceiling.py: uvicorn + httptools + uvloop answering 204) as API
+instances. `ceiling/s` is what this box reaches at that moment with nothing behind HTTP; `of ceil` is the
+centre's heartbeats/s as a share of it. The machine is shared: every row records the load average.
+
+    .venv/bin/python bench/fleet_scale.py    # bounded: 1,000 and 10,000 stations, 1 and 2 instances (~2 min)
+    .venv/bin/python bench/fleet_scale.py --fleets 1000,10000,100000 --workers 1,2,4 --seconds 6  # full curve
 """
 from __future__ import annotations
 
@@ -18,9 +24,11 @@ import argparse
 import asyncio
 import hashlib
 import json
+import os
 import random
 import secrets
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -28,12 +36,14 @@ from pathlib import Path
 from typing import Any
 
 import psutil
+import uvloop
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from heartbeat_ingest import read_response  # noqa: E402  (bench/ is on the path when run as a script)
 from sqlalchemy import insert, text  # noqa: E402
 
+from mallcommon.net import free_port  # noqa: E402
 from server_bridge.central import schema_migrations  # noqa: E402
 from server_bridge.central.alerts import AlertSettings, FleetView, evaluate, sample_devices  # noqa: E402
 from server_bridge.central.db import Database  # noqa: E402
@@ -148,6 +158,36 @@ async def load(ports: list[int], tokens: dict[str, str], connections: int, secon
             "p50_ms": q[49] * 1000, "p99_ms": q[98] * 1000, "errors": errors, "changes": changes}
 
 
+def run_load(ports: list[int], tokens: dict[str, str], connections: int, seconds: float, seed: int) -> dict[str, Any]:
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:  # the load generator's own cost, lower
+        return runner.run(load(ports, tokens, connections, seconds, seed))
+
+
+def run_ceiling(servers: int, tokens: dict[str, str], connections: int, seconds: float, seed: int) -> dict[str, Any]:
+    """The same load against `servers` no-op servers on the centre's HTTP stack (the baseline of this row)."""
+    ports = [free_port() for _ in range(servers)]
+    procs = [subprocess.Popen([sys.executable, "-m", "uvicorn", "--app-dir", str(Path(__file__).parent),
+                               "http_ceiling:app", "--http", "httptools", "--loop", "uvloop", "--lifespan", "off",
+                               "--no-access-log", "--log-level", "warning", "--host", "127.0.0.1", "--port", str(p)])
+             for p in ports]
+    try:
+        for p in ports:
+            deadline = time.monotonic() + 20
+            while True:
+                try:
+                    asyncio.run(asyncio.wait_for(asyncio.open_connection("127.0.0.1", p), 1))
+                    break
+                except OSError:
+                    if time.monotonic() > deadline:
+                        raise
+                    time.sleep(0.1)
+        return run_load(ports, tokens, connections, seconds, seed)
+    finally:
+        for proc in procs:
+            proc.terminate()
+            proc.wait(10)
+
+
 def cpu_of(procs: list[psutil.Process]) -> float:
     total = 0.0
     for p in procs:
@@ -200,7 +240,7 @@ def sizes(db: Database, n: int, changes_per_beat: float) -> dict[str, float]:
     per_row: dict[str, float] = {}
     with db.session() as s:
         for table in ("events", "lendings", "health_changes", "device_samples", "device_uptime_hourly",
-                      "device_uptime_daily", "stations"):
+                      "device_uptime_daily", "stations", "station_health"):
             avg = s.scalar(text(f"SELECT avg(pg_column_size(t.*)) FROM {table} t"))
             indexes = int(s.scalar(text(f"SELECT count(*) FROM pg_indexes WHERE tablename = '{table}'")) or 0)
             per_row[table] = (float(avg) if avg is not None else 56.0) + 28 + 32 * indexes
@@ -211,7 +251,7 @@ def sizes(db: Database, n: int, changes_per_beat: float) -> dict[str, float]:
     return {"monitoring_bytes_per_station_day": monitoring, "event_bytes_per_station_day": events,
             "rows_per_station_day": sum(day.values()),
             "raw_samples_steady_bytes_per_station": 6 * 3600 / SAMPLE_EVERY_S * per_row["device_samples"],
-            "station_row_bytes": per_row["stations"], "health_change_row_bytes": per_row["health_changes"],
+            "station_row_bytes": per_row["stations"], "health_row_bytes": per_row["station_health"], "health_change_row_bytes": per_row["health_changes"],
             "event_row_bytes": per_row["events"], "hourly_row_bytes": per_row["device_uptime_hourly"]}
 
 
@@ -228,16 +268,21 @@ def run_fleet(pg: LocalPostgres, work: Path, n: int, workers: list[int], seconds
     for w in workers:
         centres = [CentralProcess(url, work / f"c{n}-{w}-{i}", offline_after_s=3600, eval_every_s=3600,
                                   alerts="off") for i in range(w)]
+        load_before = os.getloadavg()[0]
+        ceiling = run_ceiling(w, tokens, connections, seconds, seed=n + w)
         for c in centres:
             c.start()
         procs = [psutil.Process(c.proc.pid) for c in centres if c.proc is not None] + postgres_procs(pg)
         cpu0, wall0 = cpu_of(procs), time.perf_counter()
         try:
-            r = asyncio.run(load([c.port for c in centres], tokens, connections, seconds, seed=n + w))
+            r = run_load([c.port for c in centres], tokens, connections, seconds, seed=n + w)
         finally:
             cpu1, wall1 = cpu_of(procs), time.perf_counter()
             for c in centres:
                 c.stop()
+        r.update(ceiling_per_s=ceiling["beats_per_s"], ceiling_p99_ms=ceiling["p99_ms"],
+                 of_ceiling=r["beats_per_s"] / max(ceiling["beats_per_s"], 1e-9),
+                 load_avg=(load_before + os.getloadavg()[0]) / 2)
         totals["beats"] += r["beats"]
         totals["changes"] += r["changes"]
         cores = (cpu1 - cpu0) / (wall1 - wall0)
@@ -255,9 +300,9 @@ def run_fleet(pg: LocalPostgres, work: Path, n: int, workers: list[int], seconds
 
 def main() -> int:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--fleets", default="1000,10000,100000")
-    parser.add_argument("--workers", default="1,2,4")
-    parser.add_argument("--seconds", type=float, default=6.0)
+    parser.add_argument("--fleets", default="1000,10000")
+    parser.add_argument("--workers", default="1,2")
+    parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--connections", type=int, default=48)
     args = parser.parse_args()
     fleets = [int(x) for x in args.fleets.split(",")]
@@ -270,11 +315,12 @@ def main() -> int:
             rows += run_fleet(pg, work, n, workers, args.seconds, args.connections)
     finally:
         pg.stop()
-    cols = [("stations", "{:>8}"), ("workers", "{:>4}"), ("beats_per_s", "{:>8.0f}"), ("p50_ms", "{:>7.1f}"),
+    cols = [("stations", "{:>8}"), ("workers", "{:>4}"), ("load_avg", "{:>5.1f}"), ("ceiling_per_s", "{:>9.0f}"),
+            ("beats_per_s", "{:>8.0f}"), ("of_ceiling", "{:>7.2f}"), ("p50_ms", "{:>7.1f}"),
             ("p99_ms", "{:>7.1f}"), ("events_per_s", "{:>6.0f}"), ("errors", "{:>5}"), ("cold_ms", "{:>8.0f}"),
             ("steady_ms", "{:>8.0f}"), ("centre_pg_cores", "{:>6.2f}"), ("millicores_per_1000_stations", "{:>8.1f}"),
             ("monitoring_bytes_per_station_day", "{:>8.0f}"), ("event_bytes_per_station_day", "{:>8.0f}")]
-    heads = ["stations", "wrk", "beats/s", "p50 ms", "p99 ms", "ev/s", "err", "alert0 ms", "alert ms",
+    heads = ["stations", "wrk", "load", "ceiling/s", "beats/s", "of ceil", "p50 ms", "p99 ms", "ev/s", "err", "alert0 ms", "alert ms",
              "cores", "mcore/1k", "mon B/d", "evt B/d"]
     print(" ".join(f"{h:>{len(f.format(rows[0][k]))}}" for h, (k, f) in zip(heads, cols, strict=True)))
     for r in rows:
@@ -283,6 +329,8 @@ def main() -> int:
     result = {"rows": [{k: (round(v, 2) if isinstance(v, float) else v) for k, v in r.items()} for r in rows],
               "best_at_largest_fleet": {"stations": best["stations"], "workers": best["workers"],
                                         "beats_per_s": round(best["beats_per_s"]), "p99_ms": round(best["p99_ms"], 1),
+                                        "ceiling_per_s": round(best["ceiling_per_s"]),
+                                        "of_ceiling": round(best["of_ceiling"], 2), "load_avg": round(best["load_avg"], 1),
                                         "alert_pass_ms": round(best["steady_ms"], 1),
                                         "monitoring_bytes_per_station_day": round(best["monitoring_bytes_per_station_day"]),
                                         "event_bytes_per_station_day": round(best["event_bytes_per_station_day"])},

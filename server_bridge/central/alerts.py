@@ -20,7 +20,15 @@ from sqlalchemy.orm import Session
 from server_bridge.central.db import Database
 from server_bridge.central.errors import NotFound
 from server_bridge.central.fleet import Retention, is_online, roll_up_and_prune, stock
-from server_bridge.central.models import Alert, Complaint, DeviceSample, Lending, ProjectionFailure, Station
+from server_bridge.central.models import (
+    Alert,
+    Complaint,
+    DeviceSample,
+    Lending,
+    ProjectionFailure,
+    Station,
+    StationHealth,
+)
 
 log = logging.getLogger(__name__)
 
@@ -171,8 +179,7 @@ class FleetView:
         """Read what may have changed; returns the stations device rules must judge again."""
         cut = now - settings.offline_after_s
         st = Station.__table__.c
-        columns = [c for c in Station.__table__.columns if c.name != "health"]
-        q = select(*columns)
+        q = select(*Station.__table__.columns)
         if self._changed_mark is not None:
             q = q.where(or_(st.last_heartbeat_at.is_(None), st.last_heartbeat_at < cut,
                             st.upload_problem.is_not(None), st.health_changed_at > self._changed_mark))
@@ -182,10 +189,11 @@ class FleetView:
         changed = [r.station_id for r in rows
                    if r.station_id not in self.changed_at or r.health_changed_at != self.changed_at[r.station_id]]
         if self._changed_mark is None:
-            docs = session.execute(select(Station.station_id, Station.health)).all()
+            docs = session.execute(select(StationHealth.station_id, StationHealth.health)).all()
         else:
             docs = [d for i in range(0, len(changed), 5000) for d in session.execute(
-                select(Station.station_id, Station.health).where(Station.station_id.in_(changed[i:i + 5000])))]
+                select(StationHealth.station_id, StationHealth.health)
+                .where(StationHealth.station_id.in_(changed[i:i + 5000])))]
         self.health.update(docs)
         self.health_read = len(docs)
         self.changed_at.update((r.station_id, r.health_changed_at) for r in rows)

@@ -35,6 +35,7 @@ from server_bridge.central.desk import broadcast_routes, duty_routes
 from server_bridge.central.errors import CentralError
 from server_bridge.central.fleet import HeartbeatBuffer
 from server_bridge.central.schemas import MAX_BODY_BYTES, Heartbeat
+from server_bridge.central.security import SECURITY_HEADERS
 from server_bridge.central.wiring import build_registry
 
 log = logging.getLogger(__name__)
@@ -113,6 +114,7 @@ def create_app(db_url: str, settings: AlertSettings | None = None, eval_every_s:
         central.wanted_config.start()
         assert central.commands is not None
         central.commands.start()
+        central.tokens.start()
         if inline_alerts:
             central.alerts.start()
         log.info("central.started db=%s", db.dialect)
@@ -121,6 +123,7 @@ def create_app(db_url: str, settings: AlertSettings | None = None, eval_every_s:
         central.heartbeats.stop()
         central.wanted_config.stop()
         central.commands.stop()
+        central.tokens.stop()
         db.dispose()
 
     app = FastAPI(title="Mall stations — central ops", version="1.0", lifespan=lifespan)
@@ -153,6 +156,9 @@ def create_app(db_url: str, settings: AlertSettings | None = None, eval_every_s:
                              "field": where}, status_code=422)
 
     app.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES)
+    # outermost: a valid heartbeat is answered before any other middleware or the router (api.py)
+    app.add_middleware(api.HeartbeatFastPath, central=central, max_bytes=MAX_BODY_BYTES,
+                       extra_headers=SECURITY_HEADERS)
     app.openapi = lambda: _openapi_with_raw_bodies(app)  # type: ignore[method-assign]
     return app
 

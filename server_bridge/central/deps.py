@@ -88,7 +88,8 @@ RegistryDep = Annotated[Registry, Depends(get_registry)]
 ClockDep = Annotated[Clock, Depends(get_clock)]
 CommandsDep = Annotated[CommandBoard, Depends(get_commands)]
 
-StationPath = Annotated[str, Path(pattern=r"^[A-Z0-9][A-Z0-9-]{0,31}$")]
+STATION_ID = r"[A-Z0-9][A-Z0-9-]{0,31}"
+StationPath = Annotated[str, Path(pattern=f"^{STATION_ID}$")]
 Auth = Annotated[str | None, Header(alias="Authorization")]
 
 

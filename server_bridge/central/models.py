@@ -1,8 +1,19 @@
 """Tables of the centre: stations and their raw events, and the projections built from those events."""
 from __future__ import annotations
 
-from sqlalchemy import JSON, BigInteger, Boolean, Float, Index, Integer, String, Text, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Float,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    select,
+)
+from sqlalchemy.orm import Mapped, column_property, mapped_column
 
 from server_bridge.central.db import Base
 
@@ -10,8 +21,18 @@ from server_bridge.central.db import Base
 BigId = BigInteger().with_variant(Integer(), "sqlite")
 
 
+class StationHealth(Base):
+    """The newest health snapshot of a station (JSON, ~1-2 KB), rewritten when its summary changes or once a
+    minute. Kept off `stations`, whose row every heartbeat updates: that row stays ~150 B (cheap, HOT updates
+    on PostgreSQL) and the alert pass's scan of `stations` reads no JSON."""
+    __tablename__ = "station_health"
+    station_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    health: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+
+
 class Station(Base):
     __tablename__ = "stations"
+    __table_args__ = (Index("ix_stations_token_hash", "token_hash"),)
     station_id: Mapped[str] = mapped_column(String(32), primary_key=True)
     name: Mapped[str] = mapped_column(String(100), default="")
     token_hash: Mapped[str] = mapped_column(String(64))
@@ -20,7 +41,9 @@ class Station(Base):
     last_heartbeat_at: Mapped[float | None] = mapped_column(Float, nullable=True)
     version: Mapped[str | None] = mapped_column(String(40), nullable=True)
     uptime_s: Mapped[float | None] = mapped_column(Float, nullable=True)
-    health: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    # read-only here, loaded when used (station_health holds it; fleet.HeartbeatBuffer writes it)
+    health: Mapped[dict | None] = column_property(
+        select(StationHealth.health).where(StationHealth.station_id == station_id).scalar_subquery(), deferred=True)
     # An upload that cannot make progress on its own: gap (the station is past what we have: a restored
     # database) | seq_reused (another event under a stored seq: a re-imaged station). Cleared on recovery.
     upload_problem: Mapped[str | None] = mapped_column(String(20), nullable=True)
