@@ -205,8 +205,10 @@ def postgres_procs(pg: LocalPostgres) -> list[psutil.Process]:
     return [root, *root.children(recursive=True)]
 
 
-def alert_pass(db: Database, n: int) -> dict[str, float]:
-    """Cold pass (every health read), then steady passes after 1 % of the fleet changed its health."""
+def alert_pass(db: Database, n: int, pg_procs: list[psutil.Process]) -> dict[str, float]:
+    """Cold pass (every health read), then steady passes after 1 % of the fleet changed its health. Wall time
+    and CPU time (this process + PostgreSQL): on a shared box the wall time includes waiting for a core, the
+    CPU time is what the pass costs."""
     rules = build_registry().alert_rules
     settings = AlertSettings(offline_after_s=3600)
     view = FleetView()
@@ -216,20 +218,22 @@ def alert_pass(db: Database, n: int) -> dict[str, float]:
     cold = time.perf_counter() - t0
     beats = HeartbeatBuffer(db, flush_s=0)
     changed = Heartbeat.model_validate_json(BODIES[1])
-    steady = []
+    steady, steady_cpu = [], []
     for k in range(3):
         for sid in random.Random(k).sample([f"S{i:06d}" for i in range(n)], max(1, n // 100)):
             beats._pending[sid] = (time.time(), changed if k % 2 == 0 else Heartbeat.model_validate_json(BODIES[0]))
         beats.flush()
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time() + cpu_of(pg_procs)
         with db.session() as s:
             evaluate(s, time.time(), settings, rules, view)
         steady.append(time.perf_counter() - t0)
+        steady_cpu.append(time.process_time() + cpu_of(pg_procs) - c0)
     t0 = time.perf_counter()
     with db.session() as s:
         sample_devices(s, time.time(), settings, view)
     sample = time.perf_counter() - t0
     return {"cold_ms": cold * 1000, "steady_ms": statistics.median(steady) * 1000,
+            "steady_cpu_ms": statistics.median(steady_cpu) * 1000,
             "health_read": view.health_read, "sample_ms": sample * 1000}
 
 
@@ -290,7 +294,7 @@ def run_fleet(pg: LocalPostgres, work: Path, n: int, workers: list[int], seconds
         r.update(stations=n, workers=w, setup_s=setup_s, centre_pg_cores=cores,
                  millicores_per_1000_stations=1000 * per_beat_cpu * 1000 / BEAT_S)
         out.append(r)
-    passes = alert_pass(db, n)
+    passes = alert_pass(db, n, postgres_procs(pg))
     size = sizes(db, n, totals["changes"] / max(totals["beats"], 1))
     for r in out:
         r.update(passes, **size)
@@ -318,9 +322,9 @@ def main() -> int:
     cols = [("stations", "{:>8}"), ("workers", "{:>4}"), ("load_avg", "{:>5.1f}"), ("ceiling_per_s", "{:>9.0f}"),
             ("beats_per_s", "{:>8.0f}"), ("of_ceiling", "{:>7.2f}"), ("p50_ms", "{:>7.1f}"),
             ("p99_ms", "{:>7.1f}"), ("events_per_s", "{:>6.0f}"), ("errors", "{:>5}"), ("cold_ms", "{:>8.0f}"),
-            ("steady_ms", "{:>8.0f}"), ("centre_pg_cores", "{:>6.2f}"), ("millicores_per_1000_stations", "{:>8.1f}"),
+            ("steady_ms", "{:>8.0f}"), ("steady_cpu_ms", "{:>7.0f}"), ("centre_pg_cores", "{:>6.2f}"), ("millicores_per_1000_stations", "{:>8.1f}"),
             ("monitoring_bytes_per_station_day", "{:>8.0f}"), ("event_bytes_per_station_day", "{:>8.0f}")]
-    heads = ["stations", "wrk", "load", "ceiling/s", "beats/s", "of ceil", "p50 ms", "p99 ms", "ev/s", "err", "alert0 ms", "alert ms",
+    heads = ["stations", "wrk", "load", "ceiling/s", "beats/s", "of ceil", "p50 ms", "p99 ms", "ev/s", "err", "alert0 ms", "alert ms", "cpu ms",
              "cores", "mcore/1k", "mon B/d", "evt B/d"]
     print(" ".join(f"{h:>{len(f.format(rows[0][k]))}}" for h, (k, f) in zip(heads, cols, strict=True)))
     for r in rows:
@@ -332,10 +336,12 @@ def main() -> int:
                                         "ceiling_per_s": round(best["ceiling_per_s"]),
                                         "of_ceiling": round(best["of_ceiling"], 2), "load_avg": round(best["load_avg"], 1),
                                         "alert_pass_ms": round(best["steady_ms"], 1),
+                                        "alert_pass_cpu_ms": round(best["steady_cpu_ms"], 1),
                                         "monitoring_bytes_per_station_day": round(best["monitoring_bytes_per_station_day"]),
                                         "event_bytes_per_station_day": round(best["event_bytes_per_station_day"])},
               "goals": {"beats_5000_per_s_p99_50ms": best["beats_per_s"] >= 5000 and best["p99_ms"] <= 50,
                         "alert_pass_200ms": best["steady_ms"] <= 200,
+                        "alert_pass_cpu_200ms": best["steady_cpu_ms"] <= 200,
                         "monitoring_50kb_per_station_day": best["monitoring_bytes_per_station_day"] <= 50_000},
               "machine": f"{psutil.cpu_count()} cores shared with other work; load generator on the same box"}
     print("RESULT " + json.dumps(result))

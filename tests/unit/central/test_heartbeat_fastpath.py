@@ -12,6 +12,8 @@ from sqlalchemy import select
 from server_bridge.central.alerts import AlertEngine, AlertSettings
 from server_bridge.central.api import HeartbeatFastPath
 from server_bridge.central.auth import StationTokens
+from server_bridge.central.bundles import WantedConfig
+from server_bridge.central.commands import CommandBoard
 from server_bridge.central.db import Database
 from server_bridge.central.deps import Central
 from server_bridge.central.fleet import HeartbeatBuffer, add_station
@@ -63,7 +65,7 @@ def test_a_valid_beat_is_answered_before_the_app_and_stored(central_db: Database
     settings = AlertSettings()
     central = Central(db=central_db, tokens=StationTokens(central_db), heartbeats=beats,
                       alerts=AlertEngine(central_db, settings, REGISTRY.alert_rules), settings=settings,
-                      registry=REGISTRY)
+                      registry=REGISTRY, wanted_config=WantedConfig(central_db), commands=CommandBoard(central_db))
     behind = Behind()
     app = HeartbeatFastPath(behind, central, max_bytes=4096, extra_headers=SECURITY_HEADERS)
 
