@@ -11,7 +11,7 @@ the real rate (centre + PostgreSQL CPU time per heartbeat × 1,000 / 30 s). One 
 the load generator, the API instances and PostgreSQL: the figures are a floor for this box, not a server.
 
 The baseline, measured in the same run just before each row with the same load generator: as many no-op
-servers on the same HTTP stack (bench/http_ceiling.py: uvicorn + httptools + uvloop answering 204) as API
+servers on the same HTTP stack (bench/support/http_ceiling.py: uvicorn + httptools + uvloop answering 204) as API
 instances. `ceiling/s` is what this box reaches at that moment with nothing behind HTTP; `of ceil` is the
 centre's heartbeats/s as a share of it. The machine is shared: every row records the load average.
 
@@ -166,7 +166,7 @@ def run_load(ports: list[int], tokens: dict[str, str], connections: int, seconds
 def run_ceiling(servers: int, tokens: dict[str, str], connections: int, seconds: float, seed: int) -> dict[str, Any]:
     """The same load against `servers` no-op servers on the centre's HTTP stack (the baseline of this row)."""
     ports = [free_port() for _ in range(servers)]
-    procs = [subprocess.Popen([sys.executable, "-m", "uvicorn", "--app-dir", str(Path(__file__).parent),
+    procs = [subprocess.Popen([sys.executable, "-m", "uvicorn", "--app-dir", str(Path(__file__).parent / "support"),
                                "http_ceiling:app", "--http", "httptools", "--loop", "uvloop", "--lifespan", "off",
                                "--no-access-log", "--log-level", "warning", "--host", "127.0.0.1", "--port", str(p)])
              for p in ports]

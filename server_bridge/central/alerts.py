@@ -224,6 +224,11 @@ def evaluate(session: Session, now: float, settings: AlertSettings, rules: Mappi
     ctx = RuleContext(now, settings, view.stations, view.online)
     device_ctx = RuleContext(now, settings, view.with_health(dirty), view.online)
     raised: list[Alert] = []
+    # every live or not-yet-cleared alert in one query, not one per rule (rules raise only their own kind)
+    live: dict[str, list[Alert]] = {}
+    for alert in session.scalars(select(Alert).where(
+            Alert.kind.in_(list(rules)), or_(Alert.open_key.is_not(None), Alert.cleared_at.is_(None)))):
+        live.setdefault(alert.kind, []).append(alert)
     for kind, spec in rules.items():
         if spec.device:
             cache = view.found.setdefault(kind, {})
@@ -235,8 +240,7 @@ def evaluate(session: Session, now: float, settings: AlertSettings, rules: Mappi
         else:
             findings = spec.fn(session, ctx)
         found = {_key(kind, f.station_id, f.subject): f for f in findings}
-        candidates = session.scalars(select(Alert).where(
-            Alert.kind == kind, or_(Alert.open_key.is_not(None), Alert.cleared_at.is_(None)))).all()
+        candidates = live.get(kind, [])
         blocked: set[str] = set()
         for alert in candidates:
             key = _key(kind, alert.station_id, alert.subject)

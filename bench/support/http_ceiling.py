@@ -2,7 +2,7 @@
 nothing else: `bench/fleet_scale.py` runs it in the same run, with the same load, as the ceiling the centre's
 heartbeats/s are a ratio of (what this box, its load generator and the HTTP server reach right now).
 
-    python -m uvicorn --app-dir bench http_ceiling:app --http httptools --port PORT
+    python -m uvicorn --app-dir bench/support http_ceiling:app --http httptools --port PORT
 """
 from __future__ import annotations
 
