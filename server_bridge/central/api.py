@@ -128,7 +128,7 @@ class HeartbeatFastPath:
         try:
             status, payload = heartbeat_answer(self.central, station_id, body)
         except CentralError:  # refused: the route says so, with the usual body
-            await self.app(scope, _replay(body, receive), send)
+            await self.app(scope, replay_body(body, receive), send)
             return
         headers = [*self.headers, (b"content-length", str(len(payload)).encode())] if payload else self.headers[1:]
         await send({"type": "http.response.start", "status": status, "headers": headers})
@@ -138,7 +138,8 @@ class HeartbeatFastPath:
 _STATION = re.compile(STATION_ID)
 
 
-def _replay(body: bytes, receive: Any) -> Any:
+def replay_body(body: bytes, receive: Any) -> Any:
+    """An ASGI `receive` that hands the app a body already read, then whatever the connection says next."""
     sent = False
 
     async def replay() -> dict[str, Any]:
