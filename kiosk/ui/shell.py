@@ -241,11 +241,15 @@ class KioskApp(App):
         if lending is not None:
             self._unsubscribe.append(lending.on_return(self._return_from_worker))
         remote = getattr(self.station, "remote", None)
-        if remote is not None:  # remote screenshots (issue 15.7) come from this screen
+        if remote is not None:  # remote screenshots (issue 15.7) come from this screen, once it has a picture
             from kiosk.ui.display import KivyDisplay
 
-            remote.attach_display(KivyDisplay(self))
-            self._unsubscribe.append(lambda: remote.attach_display(None))
+            def drawn(*_: Any) -> None:
+                Window.unbind(on_flip=drawn)
+                remote.attach_display(KivyDisplay(self))
+
+            Window.bind(on_flip=drawn)
+            self._unsubscribe.append(lambda: (Window.unbind(on_flip=drawn), remote.attach_display(None)))
 
     def on_stop(self) -> None:
         for unsubscribe in self._unsubscribe:

@@ -2,9 +2,12 @@
 so — and from the attract loop the picture is taken on the Kivy thread and handed to the centre."""
 from __future__ import annotations
 
+import io
 import json
 import threading
 from typing import Any
+
+from PIL import Image
 
 from kiosk.services.remote import RemoteCommands
 from kiosk.ui.display import KivyDisplay
@@ -42,6 +45,8 @@ def test_no_screenshot_of_a_shopper_s_session_one_from_the_attract_loop(make_ui,
     done = results(bare_station.store)[after]
     assert done["outcome"] == "done" and done["detail"]["bytes"] == len(centre.pictures[after])
     assert centre.pictures[after].startswith(b"\x89PNG") and len(centre.pictures[after]) > 10_000
+    low, high = Image.open(io.BytesIO(centre.pictures[after])).convert("L").getextrema()
+    assert high - low > 100, "a blank frame, not the attract loop"
     assert not list((tmp_path / "remote").glob("*.png")), "uploaded, then gone from the station"
     remote.poll()  # both handed out again: neither runs twice
     assert len(results(bare_station.store)) == 2 and set(centre.pictures) == {after}

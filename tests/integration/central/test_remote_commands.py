@@ -3,6 +3,7 @@ simulated lockers and a virtual printer fetches, records, runs once and reports 
 has one entry per command and one per result."""
 from __future__ import annotations
 
+import io
 import json
 import time
 from collections.abc import Iterator
@@ -12,6 +13,7 @@ from typing import Any
 
 import httpx
 import pytest
+from PIL import Image
 from sqlalchemy import select
 
 from drivers.printer.virtual import VirtualPrinter
@@ -223,6 +225,8 @@ def test_a_station_offline_when_sent_gets_its_commands_when_back_unless_expired(
 
         png = rig.ops.get(f"/stations/K01/screenshots/{shot}.png")
         assert png.status_code == 200 and png.content.startswith(b"\x89PNG") and len(png.content) > 10_000
+        low, high = Image.open(io.BytesIO(png.content)).convert("L").getextrema()
+        assert high - low > 100, "a blank frame, not the attract loop"
         assert png.headers["cache-control"] == "no-store"
         assert f'src="/stations/K01/screenshots/{shot}.png"' in rig.ops.get("/stations/K01").text
         assert not list((stack.config.data_dir / "remote").glob("*.png")), "the picture stays on the station"
