@@ -24,6 +24,9 @@ log = logging.getLogger(__name__)
 
 KINDS = [(k, english(REQUEST_WORDS, k)) for k in REQUEST_KINDS]
 LOOKS = [(g, english(GENDER_WORDS, g)) for g in GENDER_WORDS] + [(c, english(COLOUR_WORDS, c)) for c in COLOURS]
+# What people ask the desk to announce most; the rest is "Other" (two rows of four, so the screen fits low reach).
+ITEMS = [(c, m) for c, m in ITEM_CATEGORIES if c in ("phone", "wallet", "bag", "keys", "documents", "cards", "kids",
+                                                      "other")]
 SEEN = [(str(m), f"{m} min") for m in vocabulary.SEEN_MINUTES]
 REFUSALS = {"phone_invalid": "Please enter an 11-digit mobile number"}
 
@@ -67,8 +70,8 @@ class RequestScreen(CategoryFloorScreen):
     def _details(self) -> None:
         box = self.ids.categories
         box.clear_widgets()
-        box.cols = 6 if self.kind == "item" else 5  # two rows either way: the screen fits the lower half
-        _choice(self, "categories", ITEM_CATEGORIES if self.kind == "item" else LOOKS, "category")
+        box.cols = 4 if self.kind == "item" else 5  # two rows either way: the screen fits the lower half
+        _choice(self, "categories", ITEMS if self.kind == "item" else LOOKS, "category")
 
     def enter(self, staff: bool = False, **_: Any) -> None:
         super().enter()

@@ -13,7 +13,9 @@ from tests.fixtures.central import envelope
 from tests.fixtures.console import add_console_user
 from tests.integration.central.browsing import ARTIFACTS, log_in, wait_for
 
-pytestmark = pytest.mark.browser
+# Slow: the same flow runs over plain HTTP in tests/integration/desk/test_broadcast_requests.py (normal run);
+# this one adds the click-through and the screenshot artifacts/central/console-request-zh.png.
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 RID = "K01-R261130-7Q2M"
 
