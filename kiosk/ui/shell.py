@@ -248,8 +248,12 @@ class KioskApp(App):
                 Window.unbind(on_flip=drawn)
                 remote.attach_display(KivyDisplay(self))
 
+            def detach() -> None:
+                Window.unbind(on_flip=drawn)
+                remote.attach_display(None)
+
             Window.bind(on_flip=drawn)
-            self._unsubscribe.append(lambda: (Window.unbind(on_flip=drawn), remote.attach_display(None)))
+            self._unsubscribe.append(detach)
 
     def on_stop(self) -> None:
         for unsubscribe in self._unsubscribe:
