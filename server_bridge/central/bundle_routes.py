@@ -22,6 +22,7 @@ from server_bridge.central.bundles import (
     ConfigStatus,
     ConfigTarget,
     NoConfig,
+    config_state,
     roll_out,
     store_bundle,
     wanted_version,
@@ -111,17 +112,8 @@ def _config_page(request: Request, db: Database, lang: str | None, status: int =
         files = edited or (json.loads(base.body)["files"] if base is not None else {})  # a refused edit stays
         rows = []
         for sid, beat in stations:
-            wanted = targets.get(sid, targets.get(ALL))
-            rep = reports.get(sid)
-            applied = rep.applied_version if rep else None
-            if rep is not None and rep.refused_version is not None and rep.refused_version == wanted:
-                state = "refused"
-            elif wanted is None:
-                state = "none"
-            else:
-                state = "ok" if applied == wanted else "pending"
-            rows.append({"id": sid, "wanted": wanted, "applied": applied, "state": state, "report": rep,
-                         "beat": beat})
+            rows.append({"id": sid, "beat": beat,
+                         **config_state(targets.get(sid, targets.get(ALL)), reports.get(sid))})
         summary = [{"version": v.version, "created_at": v.created_at, "by": v.created_by, "note": v.note,
                     "etag": v.etag, "files": len(json.loads(v.body)["files"])} for v in versions]
     return render(request, "config.html", lang_of(request, lang), status, rows=rows, versions=summary,

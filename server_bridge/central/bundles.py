@@ -104,6 +104,22 @@ def wanted_version(session: Session, station_id: str) -> int | None:
     return row.version if row is not None else None
 
 
+def config_state(wanted: int | None, report: ConfigStatus | None) -> dict[str, Any]:
+    """What the console shows of one station: wanted, applied, and ok | pending | refused | none."""
+    applied = report.applied_version if report is not None else None
+    if report is not None and report.refused_version is not None and report.refused_version == wanted:
+        state = "refused"
+    elif wanted is None:
+        state = "none"
+    else:
+        state = "ok" if applied == wanted else "pending"
+    return {"wanted": wanted, "applied": applied, "state": state, "report": report}
+
+
+def station_config(session: Session, station_id: str) -> dict[str, Any]:
+    return config_state(wanted_version(session, station_id), session.get(ConfigStatus, station_id))
+
+
 class WantedConfig:
     """The rollout targets in memory for the heartbeat answer (the centre's busiest path: one dict look-up).
 

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from mallcommon.faults import fault_words
 from server_bridge.central import alerts as alert_rules
-from server_bridge.central import commands, escalation, rebalance
+from server_bridge.central import bundles, commands, escalation, rebalance
 from server_bridge.central.accounts import Operator
 from server_bridge.central.audit import AuditEntry
 from server_bridge.central.deps import DbDep, RegistryDep, SettingsDep
@@ -125,8 +125,9 @@ def station_page(request: Request, station_id: Annotated[str, Path(max_length=32
         events = station_events(s, station_id, limit=15)
         remote = commands.recent(s, station_id, limit=5)  # issue 15.7
         shot = commands.latest_screenshot_id(s, station_id)
+        config = bundles.station_config(s, station_id)  # issue 15.6
     return render(request, "station.html", lang_of(request, lang), st=card, alerts=live, maintenance=maintenance,
-                   events=events, refresh=FLEET_REFRESH_S, remote=remote, shot=shot)
+                   events=events, refresh=FLEET_REFRESH_S, remote=remote, shot=shot, config=config)
 
 
 @router.get("/alerts", response_class=HTMLResponse)

@@ -163,6 +163,8 @@ def test_a_bundle_rolled_out_to_one_station_of_two_is_applied_and_reported(fleet
     assert k01.health().config_version == 1 and k02.health().config_version is None
     assert (k01.config.data_dir / "config" / "v1" / "policy.yaml").is_file()
     assert page_states(ops) == {"K01": ("1", "1", "ok"), "K02": ("", "", "none")}
+    station_page = ops.get("/stations/K01?lang=en").text
+    assert 'id="station-config" data-applied="1" data-state="ok"' in station_page
     assert fleet.beat_and_apply("K01") is None  # applied: the centre stops asking
     k01.applier.offer({"config": {"version": 7, "etag": "x"}})  # type: ignore[union-attr]  (a stale answer)
     assert k01.applier.apply_once() == "unchanged"  # type: ignore[union-attr]  (its If-None-Match got a 304)
