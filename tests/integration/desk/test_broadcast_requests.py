@@ -79,6 +79,9 @@ def test_missing_child_from_the_station_to_the_console_closed_and_purged(
     after = _open_alerts(central, filed_at + 5 * 60 + 2)
     assert f"broadcast_request:{req.request_id}" not in after and f"alert_escalated:#{alert.id}" not in after
     assert desk.status(req.status_url).status == "announced"  # the kiosk's status scan, answered by the centre
+    phone_page = httpx.get(req.status_url, params={"lang": "en"})  # the ticket's QR on the shopper's phone
+    assert phone_page.status_code == 200 and "Announced" in phone_page.text and "5678" not in phone_page.text
+    assert httpx.get(req.status_url[:-4] + "AAAA").status_code == 404  # a code that does not match exactly
     alice.post(f"/desk/ops/requests/{req.request_id}/found")
     assert alice.post(f"/desk/ops/requests/{req.request_id}/closed").status_code == 303
 
