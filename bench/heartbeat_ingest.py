@@ -105,7 +105,7 @@ def console_login(base_url: str) -> httpx.AsyncClient:
     assert answer.status_code == 303, answer.text[:300]
     found = CSRF_RE.search(client.get("/account/password").text)
     assert found, "no CSRF token after login"
-    out = httpx.AsyncClient(base_url=base_url, follow_redirects=False, timeout=10, cookies=client.cookies,
+    out = httpx.AsyncClient(base_url=base_url, follow_redirects=False, timeout=30, cookies=client.cookies,
                             headers={"X-CSRF-Token": found.group(1)})
     client.close()
     return out
@@ -181,7 +181,11 @@ async def load(port: int, reqs: list[bytes], stations: list[tuple[str, str]], co
         last = stop_at - 2 * interval_s - 1.0  # leave every command time to be delivered
 
         async def send(sid: str) -> None:
-            answer = await client.post(f"/stations/{sid}/commands", data={"kind": "reprint", "expires_s": "600"})
+            try:
+                answer = await client.post(f"/stations/{sid}/commands", data={"kind": "reprint", "expires_s": "600"})
+            except httpx.HTTPError as exc:  # a console answer slower than the timeout: counted, not fatal
+                refused.append(type(exc).__name__)
+                return
             if answer.status_code == 303 and "error" not in answer.headers.get("location", ""):
                 sent.append(time.time())
             else:
@@ -204,7 +208,7 @@ async def load(port: int, reqs: list[bytes], stations: list[tuple[str, str]], co
     return {"heartbeats": len(latencies), "per_s": per_s, "errors": errors,
             "p50_ms": q[49] * 1000, "p99_ms": q[98] * 1000, "max_ms": latencies[-1] * 1000 if latencies else 0,
             "interval_s": len(reqs) / per_s if per_s else float("nan"), "config_answers": configs,
-            "commands_sent": len(sent), "commands_refused": refused[:3], "commands_delivered": len(delays),
+            "commands_sent": len(sent), "commands_refused": refused, "commands_delivered": len(delays),
             "fetches": fetches,
             "delivery_p50_s": dq[49], "delivery_p99_s": dq[98], "delivery_max_s": delays[-1] if delays else 0.0,
             "visible_p99_s": seen[int(0.99 * (len(seen) - 1))] if seen else float("nan"),
@@ -299,6 +303,7 @@ def main() -> int:
               "ratio": round(ratio, 1),
               "heartbeat_interval_s": round(figures["interval_s"], 3),
               "commands_sent": figures["commands_sent"], "commands_delivered": figures["commands_delivered"],
+              "commands_not_sent": len(figures["commands_refused"]),
               "delivery_p50_s": round(figures["delivery_p50_s"], 3),
               "delivery_p99_s": round(figures["delivery_p99_s"], 3),
               "delivery_p99_over_interval": round(figures["delivery_p99_s"] / figures["interval_s"], 3),
