@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -114,8 +115,12 @@ def run_ui(station: Any, *, windowed: bool = False, screenshot_dir: Path | None 
 
         def shoot(_dt: float) -> None:
             try:
-                save_screenshot(target / "latest.png")
-                save_screenshot(target / f"{app.current_screen().name}.png")
+                # one capture and PNG encode on the UI thread (it delays the watchdog ping behind it), then a copy
+                # renamed into place like the capture itself, so a reader never sees half a file
+                latest = save_screenshot(target / "latest.png")
+                named = target / f"{app.current_screen().name}.png"
+                shutil.copyfile(latest, named.with_suffix(".png.tmp"))
+                os.replace(named.with_suffix(".png.tmp"), named)
             except OSError as exc:
                 log.warning("ui.screenshot_failed dir=%s error=%s", target, exc)
 

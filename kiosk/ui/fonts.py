@@ -53,7 +53,7 @@ def extract_face(collection: Path, index: int, target: Path) -> Path:
         if index == SC_FACE and not name.startswith(SC_NAME):
             raise ValueError(f"{collection} face {index} is {name!r}, not {SC_NAME!r}")
         target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_suffix(".tmp")
+        tmp = target.with_suffix(f".{os.getpid()}.tmp")  # parallel test workers may extract at the same time
         ttc.fonts[index].save(str(tmp))
     finally:
         ttc.close()
