@@ -36,10 +36,13 @@ var/fonts/NotoSansCJKsc-Regular.otf: .stamp-apt .stamp-venv kiosk/ui/fonts.py
 run: deps
 	@$(PY) -m kiosk.devrun
 
+# TEST_JOBS=N runs the suite on N pytest-xdist workers (0: in one process, the default until two full parallel
+# runs pass on an idle machine); --dist loadfile keeps each file, and the module fixtures it shares, on one worker
+TEST_JOBS ?= 0
 test: deps
 	@$(PY) -m ruff check mallcommon kiosk drivers server_bridge device_profiles bench tests tools
 	@$(PY) -m mypy mallcommon kiosk drivers server_bridge device_profiles tools
-	@$(PY) -m pytest -q -m "not slow" -p no:cacheprovider
+	@$(PY) -m pytest -q -m "not slow" -p no:cacheprovider -n $(TEST_JOBS) --dist loadfile
 
 # every screen x zh_CN/en x normal/large-text/high-contrast/low-reach, contact sheets, layout findings
 screenshots: deps
