@@ -173,6 +173,8 @@ def tap_to_drawn(ui: Any, station: Any, rounds: int) -> list[float]:
                 if ui.app.current_screen().name != start:
                     ui.app.go(start, **({"flow": "bench"} if start == "rating" else {}))
                     ui.step(2)
+                elif start == "attract":
+                    attract_pause(ui)
                 if text is None:
                     x, y = W / 2, H / 2
                 else:
@@ -190,8 +192,17 @@ def tap_to_drawn(ui: Any, station: Any, rounds: int) -> list[float]:
                     raise RuntimeError(f"tap {text!r} on {start} led to {ui.app.current_screen().name}")
                 out.append(took)
             ui.app.end_session("bench")
-            ui.step(2)
+            attract_pause(ui)
     return out
+
+
+def attract_pause(ui: Any, limit_s: float = 30.0) -> None:
+    """Between two shoppers the attract loop runs (seconds at least); in it the app builds fresh shopper screens
+    (kiosk/ui/shell.py PREWARM). Step frames until that is done, as the time between shoppers would."""
+    deadline = time.perf_counter() + limit_s
+    ui.step(2)
+    while ui.app.prewarm_pending() and time.perf_counter() < deadline:
+        ui.step(1)
 
 
 def p95(values: list[float]) -> float:

@@ -38,6 +38,7 @@ class UiSettings(BaseModel):
     height: int = Field(default=1920, ge=320)
     receipts_dir: Path | None = Field(default=None, description="virtual printer output, for diagnostics")
     attract_slide_s: float = Field(default=6.0, gt=0, le=120)
+    prewarm: bool = Field(default=True, description="build fresh shopper screens while the attract loop runs")
     speech: bool = Field(default=False, description="audio guidance on at the start of each session")
     speech_engine: Literal["espeak-ng", "none"] = "espeak-ng"
     speech_wav_dir: Path | None = Field(default=None, description="write speech to WAV files, not the sound card")

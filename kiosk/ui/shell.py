@@ -34,6 +34,12 @@ from kiosk.ui.speech import Speaker, make_speaker
 from kiosk.ui.theme import SERVICE_COLOURS, make_theme
 
 log = logging.getLogger(__name__)
+# Shopper screens built ahead while the attract loop runs (fresh instances: nothing of a previous shopper is in
+# them), so a tap switches to a ready screen instead of building ~100 widgets from .kv first (bench/ui_startup.py:
+# building was most of tap → drawn). Staff-only and rarely used screens are still built on first use.
+PREWARM = ("home", "borrow", "return", "desk_menu", "wait", "receipt", "returned", "rating", "member", "complaint",
+           "directory", "lostfound", "storage", "info", "pay", "message")
+PREWARM_GAP_S = 0.05   # between two builds: the attract loop keeps drawing
 JACK_CHECK_S = 0.5  # how often the headphone jack is read (an ioctl or a file read: microseconds)
 DOOR_CHECK_S = 1.0  # how often the screen looks for a door left open (the views are cached: no locker is asked)
 SILENT_MARKS = set("✓⚠▲▼▶●○■□★☆")   # shown beside words for the eye; the words are what is read
@@ -174,6 +180,7 @@ class KioskApp(App):
         self.bind(still_there=self._show_overlay, lang=self._show_door_banner)
         self._doors_left_open: list[tuple[str, int]] = []
         self.go("attract")
+        self._prewarm_soon()
         Window.bind(on_touch_down=self._any_touch)
         Clock.schedule_interval(self._tick, 0.25)
         Clock.schedule_interval(self.check_doors, DOOR_CHECK_S)
@@ -276,6 +283,30 @@ class KioskApp(App):
         self.manager.add_widget(screen)
         return screen
 
+    def prewarm_pending(self) -> list[str]:
+        """Shopper screens not built yet (the bench and tests wait for this to empty)."""
+        assert self.manager is not None
+        return [n for n in PREWARM if n in SCREENS and not self.manager.has_screen(n)] if self.settings.prewarm \
+            else []
+
+    def _prewarm_soon(self, *_: Any) -> None:
+        if self.settings.prewarm:
+            Clock.unschedule(self._prewarm_one)
+            Clock.schedule_once(self._prewarm_one, PREWARM_GAP_S)
+
+    def _prewarm_one(self, _dt: float) -> None:
+        """Build one missing shopper screen, only while nobody is using the station (attract shown)."""
+        if self.manager is None or self.manager.current != "attract":
+            return   # a shopper arrived: their taps build what they need; resumed at the next attract
+        pending = self.prewarm_pending()
+        if not pending:
+            return
+        started = time.perf_counter()
+        self.screen(pending[0])
+        log.debug("ui.prewarmed name=%s ms=%.0f", pending[0], (time.perf_counter() - started) * 1000)
+        if len(pending) > 1:
+            Clock.schedule_once(self._prewarm_one, PREWARM_GAP_S)
+
     def go(self, name: str, **params: Any) -> Any:
         """Open `name` with the flow's parameters; the screen left is remembered for Back if it allows."""
         assert self.manager is not None
@@ -348,6 +379,7 @@ class KioskApp(App):
             if not screen.persistent:
                 self.manager.remove_widget(screen)
         Clock.schedule_once(self._forget_transition)
+        self._prewarm_soon()
         self.lang = self.settings.lang
         self.large_text, self.high_contrast = self.settings.large_text, self.settings.high_contrast
         self.low_reach = self.settings.low_reach

@@ -118,7 +118,7 @@ def main() -> int:
                                       survey=SurveyService(store), profiles=demo_profiles())
                 with_desk_duties(station, tmp / "incidents")
                 flags = {mode: True} if mode != "normal" else {}
-                app = build_app(station, UiSettings(width=W, height=H, lang=lang, **flags))
+                app = build_app(station, UiSettings(width=W, height=H, lang=lang, prewarm=False, **flags))
                 ui = UiDriver(app)
                 ui.step(2)
                 try:

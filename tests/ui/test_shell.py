@@ -225,3 +225,30 @@ def test_a_full_disk_refusal_says_no_door_opened_in_both_languages(make_ui, bare
     ui.step(2)
     texts = " ".join(ui.visible_texts())
     assert "This station cannot lend right now" in texts and "No door was opened" in texts
+
+
+def test_shopper_screens_are_built_ahead_on_attract_and_fresh_for_each_shopper(make_ui, bare_station) -> None:
+    import gc
+    import weakref
+
+    from kiosk.ui.shell import PREWARM
+
+    ui = make_ui(bare_station, prewarm=True)
+    app = ui.app
+    assert app.current_screen().name == "attract"
+    ui.wait_until(lambda: not app.prewarm_pending(), 60, "every shopper screen built on attract")
+    built = {name: app.manager.get_screen(name) for name in PREWARM}
+    ui.tap_at(540, 900)                                   # attract → home: the shopper's screens are ready
+    assert app.go("borrow", item_type="umbrella") is built["borrow"]
+    old = weakref.ref(built.pop("borrow"))
+    built.clear()
+    app.end_session("test")
+    ui.step(2)
+    gc.collect()
+    assert old() is None                                   # the used one is gone, not kept for the next shopper
+    ui.wait_until(lambda: not app.prewarm_pending(), 60, "rebuilt for the next shopper")
+    ui.tap_at(540, 900)
+    app.end_session("test")
+    app.go("home")                                         # nothing is built while a shopper is on the screens
+    ui.settle(0.5)
+    assert "borrow" in app.prewarm_pending()
