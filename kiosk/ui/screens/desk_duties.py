@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -128,6 +129,10 @@ class DutiesScreen(StaffOnly):
 
     summary = StringProperty("")
 
+    def on_kv_post(self, *args: Any) -> None:
+        super().on_kv_post(*args)
+        self.app.bind(lang=self.refresh)
+
     def enter(self, **params: Any) -> None:
         super().enter(**params)
         self.refresh()
@@ -150,8 +155,23 @@ class DutiesScreen(StaffOnly):
         self.app.go("diagnostics")
 
 
+def worded(widget: Any, words: Callable[[str], str], lang: str) -> Any:
+    """A row widget whose text is `words(lang)`: a language switch relabels it in place (`relabel`), so the
+    widgets a shopper or staff member is looking at stay the same ones."""
+    widget.words = words
+    widget.text = words(lang)
+    return widget
+
+
+def relabel(grid: Any, lang: str) -> None:
+    for child in grid.children:
+        if callable(getattr(child, "words", None)):
+            child.text = child.words(lang)
+
+
 class SupplyRows:
-    """A screen listing the supplies one row per item (`add_row`), rebuilt on entering and on a language switch."""
+    """A screen listing the supplies one row per item (`add_row`), rebuilt on entering, relabelled in place on a
+    language switch."""
 
     app: Any
     ids: Any
@@ -159,7 +179,7 @@ class SupplyRows:
 
     def on_kv_post(self, *args: Any) -> None:
         super().on_kv_post(*args)  # type: ignore[misc]
-        self.app.bind(lang=self.build_rows)
+        self.app.bind(lang=lambda *_: relabel(self.ids.rows, self.app.lang))
 
     def enter(self, **params: Any) -> None:
         super().enter(**params)  # type: ignore[misc]
@@ -170,7 +190,7 @@ class SupplyRows:
         grid.clear_widgets()
         supplies, t, lang = self.services.supplies, self.app.t, self.app.lang
         if supplies is None:
-            grid.add_widget(KLabel(text=t("This service is not available here", lang)))
+            grid.add_widget(worded(KLabel(), lambda lg: t("This service is not available here", lg), lang))
             return
         for supply in supplies.stock():
             self.add_row(grid, supply, t, lang)
@@ -178,18 +198,26 @@ class SupplyRows:
     def add_row(self, grid: Any, s: Any, t: Any, lang: str) -> None:
         raise NotImplementedError
 
+    @staticmethod
+    def _words(t: Any, msgid: str) -> Callable[[str], str]:
+        return lambda lg: str(t(msgid, lg))
+
 
 class StaffSuppliesScreen(SupplyRows, StaffOnly):
     """Hand out, take back and restock service supplies; the check is its own screen."""
 
     def add_row(self, grid: Any, s: Any, t: Any, lang: str) -> None:
         mark = "⚠ " if s.low else ""
-        out = t(", {n} out", lang).format(n=s.out) if s.kind == "returnable" else ""
-        grid.add_widget(KLabel(text=f"{mark}{s.name(lang)}  {s.stock}/{s.full}{out}", halign="left"))
+
+        def line(lg: str) -> str:
+            out = t(", {n} out", lg).format(n=s.out) if s.kind == "returnable" else ""
+            return f"{mark}{s.name(lg)}  {s.stock}/{s.full}{out}"
+
+        grid.add_widget(worded(KLabel(halign="left"), line, lang))
         for label, action, enabled in (("Hand out", "out", s.stock > 0),
                                        ("Taken back", "back", s.kind == "returnable" and s.out > 0),
                                        ("Restock", "fill", s.stock < s.full)):
-            button = KButton(text=t(label, lang), disabled=not enabled)
+            button = worded(KButton(disabled=not enabled), self._words(t, label), lang)
             button.bind(on_release=lambda _w, item=s.item, a=action: self.act(item, a))
             grid.add_widget(button)
 
@@ -226,7 +254,7 @@ class SuppliesCheckScreen(SupplyRows, StaffOnly):
         super().enter(**params)
 
     def add_row(self, grid: Any, s: Any, t: Any, lang: str) -> None:
-        grid.add_widget(KLabel(text=f"{s.name(lang)}  ({t('full', lang)} {s.full})", halign="left"))
+        grid.add_widget(worded(KLabel(halign="left"), lambda lg: f"{s.name(lg)}  ({t('full', lg)} {s.full})", lang))
         for label, step in (("−", -1), ("+", 1)):
             button = KButton(text=label)
             button.bind(on_release=lambda _w, item=s.item, d=step: self.step(item, d))
@@ -274,7 +302,7 @@ class StaffStorageScreen(SecondBadge):
 
     def on_kv_post(self, *args: Any) -> None:
         super().on_kv_post(*args)
-        self.app.bind(lang=self.build_rows)
+        self.app.bind(lang=lambda *_: relabel(self.ids.rows, self.app.lang))
 
     def enter(self, **params: Any) -> None:
         super().enter(**params)
@@ -289,12 +317,12 @@ class StaffStorageScreen(SecondBadge):
         grid.clear_widgets()
         procedures, t, lang = self.services.procedures, self.app.t, self.app.lang
         if procedures is None:
-            grid.add_widget(KLabel(text=t("This service is not available here", lang)))
+            grid.add_widget(worded(KLabel(), lambda lg: t("This service is not available here", lg), lang))
             return
         self.overnight_ids = [b.deposit_id for b in procedures.overnight()]
         bags = procedures.held()
         if not bags:
-            grid.add_widget(KLabel(text=t("No bags in the lockers", lang)))
+            grid.add_widget(worded(KLabel(), lambda lg: t("No bags in the lockers", lg), lang))
         for bag in bags:
             night = " · ⚠ " + t("after closing", lang) if bag.deposit_id in self.overnight_ids else ""
             since = datetime.fromtimestamp(bag.started_at).strftime("%m-%d %H:%M")
@@ -354,6 +382,10 @@ class HandoverScreen(SecondBadge):
 
     draft_text = StringProperty("")
     _draft: Any = None
+
+    def on_kv_post(self, *args: Any) -> None:
+        super().on_kv_post(*args)
+        self.app.bind(lang=self.refresh)
 
     def enter(self, **params: Any) -> None:
         super().enter(**params)
