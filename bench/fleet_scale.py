@@ -317,6 +317,10 @@ def main() -> int:
     try:
         for n in fleets:
             rows += run_fleet(pg, work, n, workers, args.seconds, args.connections)
+            print(f"fleet {n}: " + "; ".join(f"{r['workers']} instance(s) {r['beats_per_s']:.0f}/s "
+                                             f"({r['of_ceiling']:.2f} of ceiling) p99 {r['p99_ms']:.0f} ms "
+                                             f"load {r['load_avg']:.1f}" for r in rows[-len(workers):]),
+                  file=sys.stderr, flush=True)  # progress: the full curve takes a while
     finally:
         pg.stop()
     cols = [("stations", "{:>8}"), ("workers", "{:>4}"), ("load_avg", "{:>5.1f}"), ("ceiling_per_s", "{:>9.0f}"),
