@@ -203,7 +203,7 @@ async def load(port: int, reqs: list[bytes], stations: list[tuple[str, str]], co
     q = statistics.quantiles(latencies, n=100) if len(latencies) > 100 else [float("nan")] * 99
     delays = sorted(delivered.values())
     seen = sorted(visible.values())
-    dq = statistics.quantiles(delays, n=100) if len(delays) > 10 else [float("nan")] * 99
+    dq = statistics.quantiles(delays, n=100, method="inclusive") if len(delays) > 10 else [float("nan")] * 99
     per_s = len(latencies) / seconds
     return {"heartbeats": len(latencies), "per_s": per_s, "errors": errors,
             "p50_ms": q[49] * 1000, "p99_ms": q[98] * 1000, "max_ms": latencies[-1] * 1000 if latencies else 0,
