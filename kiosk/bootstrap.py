@@ -11,6 +11,7 @@ that can never work raises (ConfigError from `load_config`, a bad device profile
 """
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Callable
@@ -49,9 +50,9 @@ from kiosk.services.storage_desk import StorageProcedures
 from kiosk.services.supplies import SuppliesDesk
 from kiosk.services.survey import SurveyService
 from kiosk.station import PrintedReceipts, Station
-from kiosk.store import Store, StoreReplayGuard
+from kiosk.store import Store, StoreFull, StoreReplayGuard
 from kiosk.tokens import TokenBook, TokenKeys
-from mallcommon.clock import SteadyWall, boot_clock
+from mallcommon.clock import SteadyWall, boot_clock, boot_id
 from server_bridge.uploader import Uploader
 
 log = logging.getLogger(__name__)
@@ -80,6 +81,29 @@ def secret_or_fault(path: Path | None, code: str, device: str, what: str, faults
         return None
 
 
+STEADY_WALL_KEY = "steady_wall"  # kv: {"boot": id, "offset": s}, the record clock's believed offset this boot
+
+
+def keep_steady_wall(clock: SteadyWall, store: Store) -> None:
+    """A station restarted within one boot goes on from the offset its record clock believed: a process that
+    starts during a wall-clock glitch must not take the glitch as the time (docs/architecture.md, "Which clock")."""
+    this_boot = boot_id()
+    try:
+        kept = json.loads(store.get_kv(STEADY_WALL_KEY) or "{}")
+        if kept.get("boot") == this_boot:
+            clock.restore(float(kept["offset"]))
+    except (ValueError, TypeError, KeyError):
+        pass
+
+    def save(offset: float) -> None:
+        try:
+            store.set_kv(STEADY_WALL_KEY, json.dumps({"boot": this_boot, "offset": offset}))
+        except StoreFull:
+            pass  # kept at the next believed offset
+
+    clock.on_believed = save
+
+
 def bootstrap(config: StationConfig, *, link: LockerLink | None = None, printer: Printer | None = None,
               camera: FrameSource | None = None, clock: Callable[[], float] = time.time, parts: Part = Part.ALL,
               announce: bool = True, content_root: Path = CONTENT_ROOT,
@@ -99,6 +123,8 @@ def bootstrap(config: StationConfig, *, link: LockerLink | None = None, printer:
     boot = start_with(config, store.record_event, content_root)  # the configuration bundle it runs, if any
     if boot is not None:
         config, content_root = boot.effective.config, boot.effective.content_root
+    if isinstance(clock, SteadyWall):
+        keep_steady_wall(clock, store)
     tokens = TokenBook(TokenKeys(config.site_key()), clock=codes_clock, replay=StoreReplayGuard(store))
     profiles = {lk.id: load_profile_as(lk.profile, LockerProfile) for lk in config.lockers}
     if link is None:

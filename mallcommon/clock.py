@@ -60,12 +60,28 @@ class SteadyWall:
         self._offset: float | None = None  # wall - boot as believed
         self._step_seen_at: float | None = None  # boot clock when the current unbelieved step was first seen
         self._lock = threading.Lock()
+        # told each offset it comes to believe (not the drift it follows), so a restarted process of the same
+        # boot goes on from it (`restore`) instead of believing whatever the wall clock says at its start
+        self.on_believed: Callable[[float], None] | None = None
+
+    def restore(self, offset: float) -> None:
+        """The offset an earlier process of this boot believed (the caller checks the boot id)."""
+        with self._lock:
+            self._offset = offset
+
+    def _believed(self, offset: float) -> None:
+        if self.on_believed is not None:
+            try:
+                self.on_believed(offset)
+            except Exception:  # keeping it is a convenience; the clock itself must never fail
+                log.warning("clock.offset_not_kept", exc_info=True)
 
     def __call__(self) -> float:
         with self._lock:
             wall, boot = self.wall(), self.boot()
             if self._offset is None:
                 self._offset = wall - boot
+                self._believed(self._offset)
             ours = boot + self._offset
             if abs(wall - ours) <= self.tolerance_s:
                 self._offset, self._step_seen_at = wall - boot, None  # drift and slewing are followed
@@ -77,5 +93,6 @@ class SteadyWall:
             elif boot - self._step_seen_at >= self.stepout_s:
                 log.warning("clock.step_believed step_s=%+.1f", wall - ours)
                 self._offset, self._step_seen_at = wall - boot, None
+                self._believed(self._offset)
                 return wall
             return ours

@@ -50,3 +50,21 @@ def test_boot_stamps_measure_only_within_their_boot() -> None:
     stamp = boot_stamp("boot-a", 100.0)
     assert boot_elapsed(stamp, "boot-a", 700.0) == 600.0
     assert boot_elapsed(stamp, "boot-b", 700.0) is None and boot_elapsed(None, "boot-a", 1.0) is None
+
+
+def test_a_process_restarted_during_a_glitch_goes_on_from_the_offset_believed_before(tmp_path) -> None:
+    """A station killed and restarted while the wall clock is 2 h off (same boot) must not take the glitch as
+    the time: it goes on from the offset the earlier process kept in its store."""
+    from kiosk.bootstrap import keep_steady_wall
+    from kiosk.store import Store
+
+    c = Clocks()
+    store = Store(tmp_path / "station.db")
+    first = SteadyWall(wall=c.wall, boot=lambda: c.boot)
+    keep_steady_wall(first, store)
+    before = first()
+    c.step, c.boot = 7200.0, c.boot + 10  # the glitch, and the station restarts in it
+    second = SteadyWall(wall=c.wall, boot=lambda: c.boot)
+    keep_steady_wall(second, store)
+    assert second() == pytest.approx(before + 10)
+    store.close()
