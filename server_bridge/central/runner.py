@@ -66,7 +66,8 @@ class CentralProcess:
             except httpx.HTTPError:
                 pass
             time.sleep(0.03)
-        raise TimeoutError(f"central did not answer on {self.url}")
+        self.kill()  # a fixture whose start fails never reaches its stop(): the centre would outlive the test
+        raise TimeoutError(f"central did not answer on {self.url} within {timeout:g} s, see {log.name}")
 
     def kill(self) -> None:
         if self.proc is not None and self.proc.poll() is None:

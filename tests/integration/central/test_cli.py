@@ -78,3 +78,11 @@ def test_separate_alert_worker_raises_alerts_for_an_api_without_them(tmp_path: P
         worker.wait(10)
         api.stop()
         db.dispose()
+
+
+def test_a_centre_that_does_not_answer_in_time_is_not_left_running(tmp_path: Path) -> None:
+    """A fixture whose start times out never reaches its stop(): the runner itself must not leave an orphan."""
+    proc = CentralProcess(f"sqlite:///{tmp_path / 'c.db'}", tmp_path / "central")
+    with pytest.raises(TimeoutError, match="did not answer"):
+        proc.start(timeout=0.05)  # a Python process cannot import the centre this fast
+    assert proc.proc is not None and proc.proc.poll() is not None, "the centre outlived its failed start"
