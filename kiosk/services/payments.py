@@ -25,7 +25,7 @@ import httpx
 
 from kiosk.services.errors import LendingRefused, ServiceRefused
 from kiosk.services.lending import LendingService, PaymentNote, ReturnResult
-from kiosk.store import Store
+from kiosk.store import Store, StoreFull
 from kiosk.tokens import MemberCode
 
 log = logging.getLogger(__name__)
@@ -178,12 +178,16 @@ class PaymentsService:
             raise PaymentRefused("no_deposit", f"{item_type} has no deposit to pay at this station")
         if self.lending.availability(item_type).count == 0:
             raise LendingRefused("none_available", f"no {item_type} can be lent right now")
+        self.lending.check_room()  # no order, no QR and no door while the store cannot record them (disk full)
         soid = f"{self.station_id}-{uuid.uuid4().hex[:16]}"
         now = self.clock()
-        with self.store.transaction() as conn:
-            conn.execute("INSERT INTO pay_orders (station_order_id, provider, purpose, item_type, amount_fen, state,"
-                         " created_at, updated_at) VALUES (?, ?, 'deposit', ?, ?, 'creating', ?, ?)",
-                         (soid, provider, item_type, amount, now, now))
+        try:
+            with self.store.transaction() as conn:
+                conn.execute("INSERT INTO pay_orders (station_order_id, provider, purpose, item_type, amount_fen,"
+                             " state, created_at, updated_at) VALUES (?, ?, 'deposit', ?, ?, 'creating', ?, ?)",
+                             (soid, provider, item_type, amount, now, now))
+        except StoreFull as exc:  # nothing written, nothing asked of the centre or the provider
+            raise PaymentRefused("disk_full", f"the station cannot record a payment now ({exc})") from exc
         return self.create_at_centre(soid)
 
     def create_at_centre(self, station_order_id: str) -> PayOrder:
