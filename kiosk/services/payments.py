@@ -52,6 +52,7 @@ CREATE TABLE IF NOT EXISTS pay_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)
 """
 # pay_orders.state: creating → open → paid → dispensing → dispensed → reported
 #                                   ↘ refund_due → refunded          (and closed / failed for unpaid QRs)
+#                                     refund_due → settled (the item had left after all; its return settled it)
 # pay_settlements.state: due → done | no_deposit (asked again for a while) | off (the centre takes no payments)
 # pay_fees.state (a member's fee at return, paid by a purpose='fee' order): due → paid
 # fee orders (pay_orders.purpose = 'fee'): creating → open → paid → collected (the fees it paid marked paid)
@@ -379,6 +380,13 @@ class PaymentsService:
                                     "fee_fen": 0, "reason": "item not dispensed"})
         except PaymentUnavailable:
             return o  # stays refund_due; periodic() asks again with the same key
+        except PaymentRefused as e:
+            if e.code != "payment_conflict":
+                raise
+            # the deposit was settled already: the door's answer was lost, the item left after all and came back
+            # (its return settled deposit − fee). One settlement per deposit: nothing more to refund here.
+            self._set(station_order_id, state="settled", error=f"settled by a return: {e}")
+            return self.order(station_order_id)
         self._set(station_order_id, state="refunded", refund_json=json.dumps(s))
         return self.order(station_order_id)
 

@@ -237,3 +237,19 @@ def test_return_at_another_station_refunds_there_once_with_its_receipt_note(paid
         assert pay_centre.gateway.ledger.get("alipay", order.order_id).refunded_fen == DEPOSIT - 900
     finally:
         k02_store.close()
+
+
+def test_refund_of_a_borrow_whose_item_came_back_is_not_made_twice(paid_stack, pay_centre) -> None:
+    """Seen in the 10,000-lending soak: the door said "not taken", yet the item had left and its return settled the
+    deposit first; the undispensed refund then meets the settled deposit and stops (one settlement per deposit)."""
+    s = paid_stack
+    station, pay, order = paid_station(s, pay_centre, "wechat")
+    done = pay.dispense(order.station_order_id)
+    s.control("P1", {"op": "insert", "item": done.item_id, "battery": 90})
+    s.wait(lambda: (pay.settlement(done.item_id) or {}).get("state") == "done", what="the return's settlement")
+    pay._set(order.station_order_id, state="refund_due", error="not_taken")  # what the lost door answer left
+    assert pay.refund_in_full(order.station_order_id).state == "settled"
+    pay.periodic()
+    view = pay_centre.wait_refunds("K01", order.station_order_id)
+    assert [(r["amount_fen"], r["state"]) for r in view["refunds"]] == [(DEPOSIT, "succeeded")]
+    assert pay.order(order.station_order_id).state == "settled"
