@@ -36,9 +36,9 @@ var/fonts/NotoSansCJKsc-Regular.otf: .stamp-apt .stamp-venv kiosk/ui/fonts.py
 run: deps
 	@$(PY) -m kiosk.devrun
 
-# TEST_JOBS=N runs the suite on N pytest-xdist workers (0: in one process, the default until two full parallel
-# runs pass on an idle machine); --dist loadfile keeps each file, and the module fixtures it shares, on one worker
-TEST_JOBS ?= 0
+# TEST_JOBS=N runs the suite on N pytest-xdist workers (0: in one process); --dist loadfile keeps each file, and
+# the module fixtures it shares, on one worker. 2 on a 2-core machine: most tests wait on other processes
+TEST_JOBS ?= 2
 test: deps
 	@$(PY) -m ruff check mallcommon kiosk drivers server_bridge device_profiles bench tests tools
 	@$(PY) -m mypy mallcommon kiosk drivers server_bridge device_profiles tools

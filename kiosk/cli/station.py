@@ -178,6 +178,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     """Run until stopped, whatever is missing outside the process: the broker, the centre, a printer or a
     camera may come later (each part reconnects by itself); only a config that can never work exits (78)."""
     station = build_station(args, Part.ALL, announce=True)
+    if not args.headless and station.remote is not None:
+        # before the command thread starts: its first fetch may come while Kivy is still importing, and a
+        # screenshot command must then wait for the first frame, not be refused with "no_screen"
+        station.remote.expect_display()
     station.start(wait=False)
     try:
         if args.headless:
