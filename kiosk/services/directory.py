@@ -52,6 +52,7 @@ class Directory:
         self.content = content
         # where the station stands, for "您在这里" and the route (default: beside the service desk)
         self.here = here if here is not None else station_place(content)
+        self._routes: dict[str, Route | None] = {}
         self._keys = [self._index(s) for s in content.shops]
 
     @staticmethod
@@ -118,11 +119,13 @@ class Directory:
         plan has no way there (the map then shows the shop alone, as before)."""
         if self.here is None:
             return None
-        try:
-            return route_to(self.content, self.here, unit)
-        except NoRoute as exc:
-            log.warning("directory.no_route unit=%s why=%s", unit, exc)
-            return None
+        if unit not in self._routes:   # content and place are fixed for this instance: route each shop once
+            try:
+                self._routes[unit] = route_to(self.content, self.here, unit)
+            except NoRoute as exc:
+                log.warning("directory.no_route unit=%s why=%s", unit, exc)
+                self._routes[unit] = None
+        return self._routes[unit]
 
     def route_map_png(self, unit: str, lang: str = "zh") -> bytes:
         """The shop's map with "you are here" and the route; the plain shop map when there is no route."""

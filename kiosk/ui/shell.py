@@ -269,6 +269,8 @@ class KioskApp(App):
         Window.unbind(on_touch_down=self._any_touch)
         Clock.unschedule(self._tick)
         Clock.unschedule(self.check_doors)
+        Clock.unschedule(self.check_jack)
+        Clock.unschedule(self._prewarm_one)
         self.speaker.stop()
 
     def screen(self, name: str) -> Any:
