@@ -72,7 +72,7 @@ def pick_slots(item_type: str, profiles: Mapping[str, LockerProfile], views: Map
     """Slots that hold a dispensable item, best battery first; and whether any locker of the type is online.
 
     `busy`: slots an open intent holds; `not_in_locker`: items the store knows are out (a stale state may
-    still show them); `floor(locker_id)`: minimum battery there."""
+    still show them) or whose borrow is still an open intent; `floor(locker_id)`: minimum battery there."""
     skip = set(exclude)
     found: list[SlotCandidate] = []
     any_online = False

@@ -168,6 +168,10 @@ class LendingRepository:
     def items_not_in_locker(self) -> set[str]:
         return {r["item_id"] for r in self.db.rows("SELECT item_id FROM items WHERE status != 'in_locker'")}
 
+    def items_of_open_intents(self) -> set[str]:
+        """Items an open intent names: their borrow is not settled yet (the item may have left under it)."""
+        return {r["item_id"] for r in self.db.rows(f"SELECT item_id FROM intents WHERE {_OPEN} AND item_id IS NOT NULL")}
+
     def items_out(self) -> set[str]:
         return {r["item_id"] for r in self.db.rows("SELECT item_id FROM items WHERE status IN ('lent','bought')")}
 
