@@ -11,6 +11,17 @@ from tests.fixtures.disk import SmallDisk
 from tests.unit.services.conftest import World
 
 
+def _borrow_while_the_disk_fills(w: World, small_disk: SmallDisk, member_id: str) -> LendingRefused:
+    """A member borrows an umbrella and the disk fills while its door is open: the item leaves, nothing is recorded."""
+    def fill_when_open(p: BorrowProgress) -> None:
+        if p.stage == "door_open":
+            small_disk.fill(w.store)
+
+    with pytest.raises(LendingRefused) as refused:
+        w.lending.borrow(w.member(member_id), "umbrella", progress=fill_when_open)
+    return refused.value
+
+
 def _world(small_disk: SmallDisk) -> World:
     return World(small_disk.path / "station", {"U1": "umbrella"}, auto_take={"U1": 0.2})
 
@@ -38,14 +49,8 @@ def test_a_full_disk_refuses_a_borrow_before_any_door_opens_and_lending_resumes_
 def test_the_disk_filling_while_the_door_is_open_loses_no_lending(small_disk: SmallDisk) -> None:
     w = _world(small_disk)
     w.start()
-
-    def fill_when_open(p: BorrowProgress) -> None:
-        if p.stage == "door_open":
-            small_disk.fill(w.store)
-
-    with pytest.raises(LendingRefused) as refused:
-        w.lending.borrow(w.member("M1"), "umbrella", progress=fill_when_open)
-    assert refused.value.code == "disk_full_taken"  # the item left: the shopper keeps it, told so
+    refused = _borrow_while_the_disk_fills(w, small_disk, "M1")
+    assert refused.code == "disk_full_taken"  # the item left: the shopper keeps it, told so
     assert w.link.slots("U1")[0].item is None and w.lendings() == [] and w.open_intents() == 1
 
     w.lending.periodic()  # still full: nothing settles, nothing breaks
@@ -90,14 +95,7 @@ def test_an_item_whose_borrow_is_not_recorded_yet_is_not_lent_again_when_it_come
     w = World(small_disk.path / "station", {"U1": "umbrella", "U2": "umbrella"}, fill={"U1": 1, "U2": 1},
               auto_take={"U1": 0.2, "U2": 0.2})
     w.start()
-
-    def fill_when_open(p: BorrowProgress) -> None:
-        if p.stage == "door_open":
-            small_disk.fill(w.store)
-
-    with pytest.raises(LendingRefused) as refused:
-        w.lending.borrow(w.member("M1"), "umbrella", progress=fill_when_open)
-    assert refused.value.code == "disk_full_taken" and w.open_intents() == 1
+    assert _borrow_while_the_disk_fills(w, small_disk, "M1").code == "disk_full_taken" and w.open_intents() == 1
     w.clock.advance(60)
     assert w.put_back("U1", "U-U1-01", slot=3) is None  # back, but nothing can be written yet
     small_disk.free(w.store)
@@ -124,13 +122,7 @@ def test_a_store_with_an_intent_that_can_no_longer_be_committed_does_not_stop_th
     pass and every start-up (the soak's station restarted in a loop), and the umbrella's next return was lost."""
     w = World(small_disk.path / "station", {"U1": "umbrella"}, fill={"U1": 1}, auto_take={"U1": 0.2})
     w.start()
-
-    def fill_when_open(p: BorrowProgress) -> None:
-        if p.stage == "door_open":
-            small_disk.fill(w.store)
-
-    with pytest.raises(LendingRefused):
-        w.lending.borrow(w.member("M1"), "umbrella", progress=fill_when_open)
+    _borrow_while_the_disk_fills(w, small_disk, "M1")
     w.clock.advance(60)
     w.put_back("U1", "U-U1-01", slot=3)
     small_disk.free(w.store)
