@@ -170,12 +170,18 @@ class ReturnDesk:
                 with self._listeners_lock:
                     self._deferred[:0] = deferred[i:]
                 return 0
+        seen_at = self.clock()  # before the views: a borrow that begins later is not this return's lending
         views = {lid: self.link.view(lid) for lid in self.profiles}
         seen = decisions.out_items_seen(views, self.repo.items_out())
         # Another station's item put back here while this station was down is an item it never knew: a return
         # the centre pairs by the item's timeline. Only in lockers whose stock was taken first (silently, below),
         # so the stock of a new locker is never reported as returned.
         seen.update(decisions.unknown_items_seen(views, self.repo.known_items(), self._stocked()))
+        # An item a borrow is taking right now (its intent read after the views) is not a return: confirmed here,
+        # it committed that borrow before its door opened and closed it at once, fee 0, the item leaving with the
+        # shopper (an unknown item is lendable, so a shopper may pick it between two passes).
+        for item in self.repo.items_of_open_intents():
+            seen.pop(item, None)
         try:
             self._take_stock(views)
         except StoreFull:  # taken on a later pass, once there is room
@@ -184,7 +190,8 @@ class ReturnDesk:
         self._suspects = seen
         for item, (locker_id, slot, battery, seq) in confirmed:
             log.warning("lending.return_recovered item=%s locker=%s slot=%d", item, locker_id, slot)
-            self.handle_insert(LockerEvent(locker_id, seq, self.clock(), "item_inserted", slot, item, None, battery))
+            self.handle_insert(LockerEvent(locker_id, seq, seen_at, "item_inserted", slot, item, None, battery),
+                               at=seen_at)
         return len(confirmed)
 
     def _stocked(self) -> set[str]:
@@ -206,13 +213,14 @@ class ReturnDesk:
             self.store.set_kv(f"{STOCK_KEY}{locker_id}", "1")
             log.info("lending.stock_taken locker=%s", locker_id)
 
-    def handle_insert(self, ev: LockerEvent) -> ReturnResult | None:
-        """An item went into a slot: close its lending wherever it was opened."""
+    def handle_insert(self, ev: LockerEvent, at: float | None = None) -> ReturnResult | None:
+        """An item went into a slot: close its lending wherever it was opened. `at`: when it was seen there, for a
+        return recovered from the lockers' state (by default, when the event was received)."""
         if not ev.item or ev.slot is None:
             log.warning("lending.insert_without_item locker=%s slot=%s", ev.locker_id, ev.slot)
             return None
         item_type = self.profiles[ev.locker_id].item_type
-        now = self.happened_at(ev)
+        now = self.happened_at(ev) if at is None else min(at, self.clock())
         now_boot = self.boottime() - max(0.0, self.clock() - now)  # the same moment on the boot clock
         borrowed_since = False
         for intent in self.repo.open_intents_for_item(ev.item):

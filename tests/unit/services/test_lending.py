@@ -305,3 +305,29 @@ def test_another_stations_item_put_back_while_we_were_down_is_reported_as_a_retu
     assert (event.data["item_id"], event.data["lending_id"], event.data["locker_id"]) == ("U-K02-05", None, "U2")
     w.lending.periodic()
     assert w.events() == ["lending.returned"], "reported once"
+
+
+def test_an_unknown_item_being_borrowed_is_not_taken_for_a_return_by_housekeeping(make_world) -> None:
+    """Another station's umbrella put back here unheard is lendable; a shopper took it between housekeeping's two
+    sightings. The second sighting, while the borrow's door was opening, was taken for that item's return: it
+    committed the borrow before the door opened and closed it at once (fee 0, returned at its start) while the
+    shopper walked away with the umbrella."""
+    w: World = make_world({"U1": "umbrella"}, fill={"U1": 0}, auto_take={"U1": 0.2})
+    w.start()
+    w.lending.periodic()  # the (empty) stock of U1 is recorded
+    w.link.control("U1", {"op": "insert", "item": "U-K02-05", "slot": 3})  # nobody here hears its event
+    w.lending.periodic()  # first sighting
+    w.clock.advance(2)
+
+    def housekeeping_meanwhile(p: BorrowProgress) -> None:
+        if p.stage == "unlocking":  # intent written, door not open yet: the umbrella still in its slot
+            w.lending.periodic()
+
+    lending = w.lending.borrow(w.member("M2"), "umbrella", progress=housekeeping_meanwhile).lending
+    assert lending.item_id == "U-K02-05"
+    [row] = w.lendings()
+    assert (row["status"], row["returned_at"]) == ("open", None), "the borrow is open, its item out"
+    assert w.store.query("SELECT status FROM items WHERE item_id='U-K02-05'")[0][0] == "lent"
+    w.lending.periodic()
+    w.lending.periodic()
+    assert w.events() == ["lending.started"], "no return is made up afterwards either"
