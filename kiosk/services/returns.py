@@ -190,8 +190,12 @@ class ReturnDesk:
         self._suspects = seen
         for item, (locker_id, slot, battery, seq) in confirmed:
             log.warning("lending.return_recovered item=%s locker=%s slot=%d", item, locker_id, slot)
-            self.handle_insert(LockerEvent(locker_id, seq, seen_at, "item_inserted", slot, item, None, battery),
-                               at=seen_at)
+            try:
+                self.handle_insert(LockerEvent(locker_id, seq, seen_at, "item_inserted", slot, item, None, battery),
+                                   at=seen_at)
+            except StoreFull as exc:  # still a suspect: confirmed again, and recorded, on a pass with room
+                log.warning("lending.return_recovery_deferred item=%s error=%s", item, exc)
+                return 0
         return len(confirmed)
 
     def _stocked(self) -> set[str]:

@@ -139,3 +139,24 @@ def test_a_store_with_an_intent_that_can_no_longer_be_committed_does_not_stop_th
     [row] = [r for r in w.lendings() if r["lending_id"] == second.lending_id]
     assert (row["status"], row["return_slot"]) == ("returned", 5), "its next return is recorded"
     w.store.close()
+
+
+def test_a_return_recovered_while_the_disk_is_full_waits_for_room_without_failing_housekeeping(
+        small_disk: SmallDisk) -> None:
+    """A return nobody heard (found in the locker's state on two passes) while the disk is full: the pass used to
+    fail with StoreFull (the soak's `station.tick_failed`, skipping the rest of housekeeping); it is recorded on
+    the first pass with room."""
+    w = _world(small_disk)
+    lending = w.lending.borrow(w.member("M1"), "umbrella").lending
+    w.clock.advance(600)
+    small_disk.fill(w.store)
+    w.link.control("U1", {"op": "insert", "item": lending.item_id, "slot": lending.slot})  # its event is missed
+    w.lending.periodic()
+    w.lending.periodic()  # confirmed, but nothing can be written: no exception, nothing lost
+    assert [row["status"] for row in w.lendings()] == ["open"]
+    small_disk.free(w.store)
+    w.lending.periodic()
+    [row] = w.lendings()
+    assert (row["status"], row["return_slot"]) == ("returned", lending.slot)
+    assert w.events() == ["lending.started", "lending.returned"]
+    w.store.close()
