@@ -27,11 +27,11 @@ from kiosk.services.diagnostics import (
     DiskHealth,
     LinkState,
     LockerHealth,
-    OutboxHealth,
     PrinterHealth,
     ServiceState,
     SlotHealth,
     StationHealth,
+    outbox_health,
 )
 
 if TYPE_CHECKING:  # Station holds its Lifecycle; this side only needs the type
@@ -228,7 +228,6 @@ class Lifecycle:
     def health(self) -> StationHealth:
         """Device health for heartbeats, diagnostics and the staff screen."""
         st = self.station
-        depth, oldest = st.store.outbox_depth()
         printer = None
         if st.printing is not None:
             try:
@@ -244,7 +243,7 @@ class Lifecycle:
         lockers = self.lockers()
         broker = self.broker()
         return StationHealth(
-            ts=now, version=__version__, uptime_s=now - st.started_at, outbox=OutboxHealth(depth, oldest),
+            ts=now, version=__version__, uptime_s=now - st.started_at, outbox=outbox_health(st.store),
             lockers=lockers, printer=printer, camera=camera, broker=broker,
             central=st.uploader.link_status() if st.uploader is not None else None,
             disk=self._disk(), services=self._services(lockers, broker, printer),

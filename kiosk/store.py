@@ -12,7 +12,7 @@ import sqlite3
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -238,6 +238,12 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE lendings ADD COLUMN started_boot TEXT;
     """,
+    # 10: an event the centre refused for its content is parked here with the centre's reason (never marked sent,
+    #     never dropped) while the events after it keep flowing; staff resend it (docs/central.md, "Refused events")
+    """
+    ALTER TABLE outbox ADD COLUMN refused_at REAL;
+    ALTER TABLE outbox ADD COLUMN refused_reason TEXT;
+    """,
 ]
 
 
@@ -252,6 +258,15 @@ class OutboxEvent:
 
     def envelope(self) -> dict[str, Any]:
         return {"seq": self.seq, "id": self.event_id, "type": self.type, "ts": self.ts, "data": self.data}
+
+
+@dataclass(frozen=True)
+class RefusedEvent:
+    """An outbox event the centre refused for its content, parked with the centre's reason."""
+
+    event: OutboxEvent
+    refused_at: float
+    reason: str
 
 
 SQLITE_FULL = 13
@@ -417,24 +432,52 @@ class Store:
             return self.append_event(conn, type_, data)
 
     def outbox_pending(self, limit: int = 500) -> list[OutboxEvent]:
+        """Unsent events in seq order; parked ones (refused by the centre) wait for a staff resend."""
         rows = self.query(
             "SELECT seq, event_id, type, ts, data, created_at FROM outbox WHERE sent_at IS NULL "
-            "ORDER BY seq LIMIT ?", (limit,))
+            "AND refused_at IS NULL ORDER BY seq LIMIT ?", (limit,))
         return [OutboxEvent(r["seq"], r["event_id"], r["type"], r["ts"], json.loads(r["data"]),
                             r["created_at"]) for r in rows]
 
-    def mark_sent(self, upto_seq: int) -> int:
-        """The centre stored everything up to `upto_seq`; returns how many rows that newly covers."""
+    def mark_sent(self, upto_seq: int, refused: Mapping[int, str] | None = None) -> int:
+        """The centre stored everything up to `upto_seq`, except `refused` ({seq: the centre's reason}), which it
+        holds in quarantine: those are parked here, not marked sent. Returns how many rows are newly sent."""
+        now = self.clock()
         with self.transaction() as conn:
-            cur = conn.execute("UPDATE outbox SET sent_at=? WHERE seq<=? AND sent_at IS NULL",
-                               (self.clock(), upto_seq))
+            for seq, reason in (refused or {}).items():
+                conn.execute("UPDATE outbox SET refused_at=?, refused_reason=? WHERE seq=? AND sent_at IS NULL",
+                             (now, reason[:2000], seq))
+            cur = conn.execute("UPDATE outbox SET sent_at=? WHERE seq<=? AND sent_at IS NULL AND refused_at IS NULL",
+                               (now, upto_seq))
             return cur.rowcount
 
     def outbox_depth(self) -> tuple[int, float | None]:
-        """(unsent events, age in seconds of the oldest unsent one)."""
-        row = self.query("SELECT COUNT(*) AS n, MIN(created_at) AS oldest FROM outbox WHERE sent_at IS NULL")[0]
+        """(unsent events, age in seconds of the oldest unsent one); parked events are `outbox_refused`."""
+        row = self.query("SELECT COUNT(*) AS n, MIN(created_at) AS oldest FROM outbox WHERE sent_at IS NULL "
+                         "AND refused_at IS NULL")[0]
         oldest = None if row["oldest"] is None else max(0.0, self.clock() - row["oldest"])
         return int(row["n"]), oldest
+
+    def outbox_refused(self, limit: int = 1000) -> list[RefusedEvent]:
+        """Events the centre refused for their content, parked until staff resend them (oldest first)."""
+        rows = self.query("SELECT seq, event_id, type, ts, data, created_at, refused_at, refused_reason FROM outbox "
+                          "WHERE refused_at IS NOT NULL AND sent_at IS NULL ORDER BY seq LIMIT ?", (limit,))
+        return [RefusedEvent(OutboxEvent(r["seq"], r["event_id"], r["type"], r["ts"], json.loads(r["data"]),
+                                         r["created_at"]), r["refused_at"], r["refused_reason"] or "") for r in rows]
+
+    def is_parked(self, seq: int) -> bool:
+        return bool(self.query("SELECT 1 FROM outbox WHERE seq=? AND refused_at IS NOT NULL AND sent_at IS NULL",
+                               (seq,)))
+
+    def unpark(self, conn: sqlite3.Connection, seqs: Iterable[int] | None = None) -> list[int]:
+        """Inside the caller's transaction: parked events (all, or those of `seqs`) go again with the next
+        batch; returns their seqs."""
+        rows = conn.execute("SELECT seq FROM outbox WHERE refused_at IS NOT NULL AND sent_at IS NULL ORDER BY seq")
+        parked = [r[0] for r in rows]
+        chosen = parked if seqs is None else sorted(set(parked) & set(seqs))
+        conn.executemany("UPDATE outbox SET refused_at=NULL, refused_reason=NULL WHERE seq=?",
+                         [(seq,) for seq in chosen])
+        return chosen
 
     # small settings ---------------------------------------------------------------------------
     def get_kv(self, key: str) -> str | None:

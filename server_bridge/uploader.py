@@ -26,6 +26,11 @@ POLL_S = 0.2
 DISK_FULL_RETRY_S = 5.0  # the station's disk is full: resend (and try to note the ack) this often
 SEQ_OFFSET_KEY = "uploader.seq_offset"
 RECOVERY_SHOWN_S = 86400.0  # diag shows an upload recovery for a day
+# Tells the centre this station parks what it refuses for its content (docs/central.md, "Refused events"): the
+# answer then lists those events and the rest of the batch is stored. A centre that does not know the header
+# refuses the whole batch with a 422 as before, and the uploader retries it with backoff (nothing is parked).
+REFUSALS_HEADERS = {"X-Upload-Refusals": "quarantine"}
+RESENT_EVENT = "outbox.resent"
 
 
 class UploadRefused(Exception):
@@ -105,7 +110,7 @@ class Uploader:
         body = json.dumps({"events": [{**ev.envelope(), "seq": ev.seq + offset} for ev in pending]},
                           ensure_ascii=False, separators=(",", ":")).encode("utf-8")
         try:
-            answer = self._post(self._events_url, body)
+            answer = self._post(self._events_url, body, REFUSALS_HEADERS)
         except UploadRefused as exc:
             if exc.status == 409 and exc.body.get("code") == "seq_reused" and self._renumber(pending, exc.body):
                 return 0  # sent again at once under the new numbering
@@ -120,8 +125,11 @@ class Uploader:
         acked = int(answer.get("acked_seq", 0)) - offset  # in outbox seqs
         if acked < pending[0].seq - 1:
             self._resend_after(acked, pending[0].seq)
+        refused = self._refused(answer, offset, {ev.seq for ev in pending})
         try:
-            newly = self.store.mark_sent(acked) if acked > 0 else 0
+            newly = self.store.mark_sent(acked, refused) if acked > 0 or refused else 0
+            if acked >= 0 and self.store.is_parked(acked + 1):
+                self._requeue_lost(acked + 1)
         except StoreFull as exc:
             # The centre has them; with no room to note that, they go again later and its ack (idempotent on
             # station + seq) settles them then. Nothing is lost or doubled.
@@ -136,6 +144,26 @@ class Uploader:
             self._batch_limit = self.batch_max
         log.debug("upload.batch station=%s sent=%d acked_seq=%d", self.station_id, len(pending), acked)
         return newly
+
+    def _refused(self, answer: dict[str, Any], offset: int, sent: set[int]) -> dict[int, str]:
+        """{outbox seq: the centre's reason} of the events it refused for their content and holds in quarantine
+        (they are parked, not marked sent; the events after them go on)."""
+        out: dict[int, str] = {}
+        for item in answer.get("refused") or []:
+            seq = item.get("seq") if isinstance(item, dict) else None
+            if isinstance(seq, int) and seq - offset in sent:
+                reason = str(item.get("message") or item.get("code") or "refused")
+                out[seq - offset] = reason
+                log.error("upload.event_refused station=%s seq=%d reason=%s", self.station_id, seq, reason)
+        return out
+
+    def _requeue_lost(self, seq: int) -> None:
+        """The centre's run stops just below a parked event: it no longer holds it in quarantine (its database
+        was restored from an older backup), so it goes again and the centre judges it anew."""
+        with self.store.transaction() as conn:
+            self.store.unpark(conn, [seq])
+        self._note_problem("centre_behind", {"centre_acked_seq": seq - 1 + self._offset,
+                                             "resent_from_seq": seq + self._offset, "events": 1})
 
     def _resend_after(self, acked: int, first_pending: int) -> None:
         """The centre lacks events it had acknowledged (its database was restored from an older backup):
@@ -220,8 +248,8 @@ class Uploader:
         `{"config": …, "commands": n}`; on the uploader's thread, so keep it short (wake your own worker)."""
         self._answer_listeners.append(listener)
 
-    def _post(self, url: str, body: bytes) -> dict[str, Any]:
-        response = self._http.post(url, content=body)
+    def _post(self, url: str, body: bytes, headers: dict[str, str] | None = None) -> dict[str, Any]:
+        response = self._http.post(url, content=body, headers=headers)
         if 400 <= response.status_code < 500:
             raise UploadRefused(response.status_code, response.text)
         response.raise_for_status()
@@ -255,12 +283,13 @@ class Uploader:
 
     def status(self) -> dict[str, Any]:
         depth, oldest = self.store.outbox_depth()
+        refused = len(self.store.outbox_refused())
         with self._lock:
             return {"link": self._link, "last_success_at": self._last_success, "last_error": self._last_error,
                     "failures": self._failures, "backoff_s": round(self._backoff_s, 3),
                     "next_attempt_in_s": round(max(0.0, self._next_try - self.clock()), 3),
                     "acked_seq": self._acked_seq, "sent_total": self._sent_total,
-                    "outbox_depth": depth, "outbox_oldest_age_s": oldest,
+                    "outbox_depth": depth, "outbox_oldest_age_s": oldest, "outbox_refused": refused,
                     "last_heartbeat_at": self._last_heartbeat, "heartbeat_error": self._heartbeat_error,
                     "seq_offset": self._offset, "upload_problem": self._problem}
 
@@ -345,6 +374,22 @@ class Uploader:
             return min(self.batch_max_age_s - age, POLL_S)  # let a fuller batch gather, but not for long
         self._send(pending)
         return self._backoff_s if self._link == "down" else 0.0
+
+
+def resend_refused(store: Store, by: str, seqs: list[int] | None = None) -> list[int]:
+    """Staff: the parked events (all, or `seqs`) go again with the next batch, after the centre was fixed. In the
+    same transaction an `outbox.resent` event records who asked and which seqs (the centre audits it); the
+    centre stores a quarantined event it now accepts once, and lists one it still refuses (parked again)."""
+    if not by.strip():
+        raise ValueError("say who resends (a staff id or name)")
+    offset = int(store.get_kv(SEQ_OFFSET_KEY) or 0)
+    with store.transaction() as conn:
+        chosen = store.unpark(conn, seqs)
+        if chosen:
+            store.append_event(conn, RESENT_EVENT, {"by": by.strip()[:64], "seqs": [s + offset for s in chosen]})
+    if chosen:
+        log.warning("upload.resend_refused by=%s seqs=%s", by, chosen)
+    return chosen
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -20,6 +20,7 @@ MODULES = [
     "kiosk.cli.desk",
     "kiosk.cli.payments",
     "kiosk.cli.bundle",
+    "kiosk.cli.outbox",
 ]
 
 

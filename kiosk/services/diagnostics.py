@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass, field, fields
 from enum import StrEnum
 from typing import Any
 
+from kiosk.store import Store
 from mallcommon.faults import fault_both
 
 OUTBOX_STALE_S = 3600.0
@@ -90,8 +91,20 @@ class LockerHealth:
 
 @dataclass(frozen=True)
 class OutboxHealth:
-    depth: int = 0
+    depth: int = 0  # waiting to be sent (parked events not counted)
     oldest_age_s: float | None = None
+    refused: int = 0  # parked: the centre refused them for their content (kept, see `outbox refused`)
+    refused_first_seq: int | None = None
+    refused_reason: str | None = None  # the centre's reason for the first of them
+
+
+def outbox_health(store: Store) -> OutboxHealth:
+    """The outbox as the station's health reports it, parked events (refused by the centre) apart."""
+    depth, oldest = store.outbox_depth()
+    refused = store.outbox_refused()
+    if not refused:
+        return OutboxHealth(depth, oldest)
+    return OutboxHealth(depth, oldest, len(refused), refused[0].event.seq, refused[0].reason)
 
 
 @dataclass(frozen=True)
@@ -224,6 +237,8 @@ def assess(health: StationHealth) -> list[Problem]:
         problems.append(Problem("central_unreachable", "central",
                                 f"the central service does not answer at {probe.url}: check the network and "
                                 "that the centre is running"))
+    if health.outbox.refused:
+        problems.append(_refused_problem(health.outbox))
     if (health.outbox.oldest_age_s or 0) > OUTBOX_STALE_S:
         problems.append(Problem("outbox_stale", "uploader",
                                 f"{health.outbox.depth} events not uploaded for over an hour"))
@@ -283,6 +298,16 @@ def _printer_problems(printer: PrinterHealth) -> list[Problem]:
     if printer.paper_near_end:
         return [Problem("paper_near_end", "printer", "the paper roll is nearly finished")]
     return []
+
+
+def _refused_problem(outbox: OutboxHealth) -> Problem:
+    n = outbox.refused
+    what = "1 event" if n == 1 else f"{n} events"
+    first = "" if n == 1 else " (the first)"
+    return Problem("upload_event_refused", "central",
+                   f"{what} refused by the centre: {outbox.refused_reason} (seq {outbox.refused_first_seq}{first}); "
+                   "kept in the store, the events after it are uploaded; see `python -m kiosk --config <station "
+                   "config> outbox refused`, and once the centre is fixed `outbox resend --all --by <your id>`")
 
 
 def _upload_problems(link: UploadLink, outbox: OutboxHealth) -> list[Problem]:

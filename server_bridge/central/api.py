@@ -7,7 +7,7 @@ import re
 import time
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Request, Response
+from fastapi import APIRouter, Header, Path, Request, Response
 from pydantic import ValidationError
 
 from server_bridge.central.deps import (
@@ -20,25 +20,45 @@ from server_bridge.central.deps import (
     StationDep,
 )
 from server_bridge.central.errors import CentralError, EventInvalid, SeqReused
-from server_bridge.central.ingest import ingest_batch, record_seq_reused
+from server_bridge.central.ingest import REFUSALS_HEADER, ingest, record_refusal, record_seq_reused
 from server_bridge.central.members import guarded_member_view
-from server_bridge.central.schemas import Ack, ApiError, Batch, Heartbeat, HeartbeatAnswer, MemberView
+from server_bridge.central.schemas import (
+    Ack,
+    ApiError,
+    Batch,
+    Heartbeat,
+    HeartbeatAnswer,
+    MemberView,
+    RefusedOut,
+)
 
 router = APIRouter(prefix="/api/v1", tags=["stations"])
 ERRORS: dict[int | str, dict] = {code: {"model": ApiError} for code in (401, 403, 404, 409, 413, 422)}
 
 
-@router.post("/stations/{station_id}/events", response_model=Ack, responses=ERRORS)
-def post_events(batch: Batch, station_id: StationDep, db: DbDep, registry: RegistryDep) -> Ack:
-    """Store a batch idempotently; the answer is the highest contiguous seq stored for this station."""
+@router.post("/stations/{station_id}/events", response_model=Ack, response_model_exclude_defaults=True,
+             responses=ERRORS)
+def post_events(batch: Batch, station_id: StationDep, db: DbDep, registry: RegistryDep,
+                refusals: Annotated[str | None, Header(alias=REFUSALS_HEADER, max_length=20)] = None) -> Ack:
+    """Store a batch idempotently; the answer is the highest contiguous seq stored for this station.
+
+    With `X-Upload-Refusals: quarantine` (a station that parks what is refused) an event refused for its
+    content does not refuse the batch: it is kept in quarantine, counted as received and listed in `refused`
+    (seq, id, code, field, message). Without it such a batch is a 422 naming the seq and field, as before."""
     try:
         with db.session() as session:
-            acked = ingest_batch(session, station_id, batch, time.time(), registry.projections)
+            result = ingest(session, station_id, batch, time.time(), registry.projections,
+                            quarantine=refusals == "quarantine")
     except SeqReused as exc:
         with db.session() as session:
             record_seq_reused(session, station_id, exc, time.time())
         raise
-    return Ack(acked_seq=acked)
+    except EventInvalid as exc:
+        with db.session() as session:
+            record_refusal(session, station_id, batch, exc, time.time())
+        raise
+    return Ack(acked_seq=result.acked_seq, refused=[RefusedOut(seq=r.seq, id=r.id, code=r.code, field=r.field,
+                                                               message=r.message) for r in result.refused])
 
 
 HEARTBEAT_BODY = {"requestBody": {"required": True, "content": {"application/json": {

@@ -30,6 +30,7 @@ ACTIONS = (
     "alert.escalated",
     "command.sent", "command.result", "command.expired",
     "request.ack", "request.announced", "request.found", "request.closed",
+    "upload.refused", "upload.accepted", "upload.resent",
 )
 
 # What the audit page shows for each action (zh, en): an action without words shows its raw key, and
@@ -66,6 +67,9 @@ ACTION_WORDS: dict[str, tuple[str, str]] = {
     "request.announced": ("已广播", "Announced a paging request"),
     "request.found": ("已找到（寻人/寻物）", "Paging request: found"),
     "request.closed": ("关闭广播请求", "Closed a paging request"),
+    "upload.refused": ("站点事件被拒收（已隔离保存）", "Station event refused (held in quarantine)"),
+    "upload.accepted": ("隔离事件重新发送后已接收", "Quarantined event accepted when resent"),
+    "upload.resent": ("站点员工重新发送被拒事件", "Station staff resent refused events"),
 }
 
 

@@ -26,7 +26,15 @@ from server_bridge.central.fleet import is_online, station_rows, stock
 from server_bridge.central.i18n import LANGS, t
 from server_bridge.central.ingest import station_events
 from server_bridge.central.kpis import KpiWindow
-from server_bridge.central.models import Alert, Complaint, Lending, MaintenanceRecord, Rating, Station
+from server_bridge.central.models import (
+    Alert,
+    Complaint,
+    Lending,
+    MaintenanceRecord,
+    Rating,
+    RefusedEvent,
+    Station,
+)
 from server_bridge.central.security import (
     OpsUser,
     RoleRefused,
@@ -126,8 +134,11 @@ def station_page(request: Request, station_id: Annotated[str, Path(max_length=32
         remote = commands.recent(s, station_id, limit=5)  # issue 15.7
         shot = commands.latest_screenshot_id(s, station_id)
         config = bundles.station_config(s, station_id)  # issue 15.6
+        refused = s.scalars(select(RefusedEvent).where(RefusedEvent.station_id == station_id,
+                                                       RefusedEvent.accepted_at.is_(None))
+                            .order_by(RefusedEvent.seq).limit(20)).all()  # issues 12/16: held in quarantine
     return render(request, "station.html", lang_of(request, lang), st=card, alerts=live, maintenance=maintenance,
-                   events=events, refresh=FLEET_REFRESH_S, remote=remote, shot=shot, config=config)
+                   events=events, refresh=FLEET_REFRESH_S, remote=remote, shot=shot, config=config, refused=refused)
 
 
 @router.get("/alerts", response_class=HTMLResponse)

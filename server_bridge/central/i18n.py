@@ -77,6 +77,17 @@ WORDS: dict[str, tuple[str, str]] = {
     "escalated_to": ("已升级至", "escalated to"),
     "acknowledge_selected": ("确认所选告警", "Acknowledge selected"),
     "alert.upload_seq_reused": ("上传序号重复：站点重装后从 1 编号", "Upload seq reused: a re-imaged station numbers from 1"),
+    "refused_events": ("被拒收的事件（隔离保存）", "Events refused by the centre (held in quarantine)"),
+    "refused_events_help": ("站点保留这些事件，其后的事件照常上传。修复中心后，站点员工执行 "
+                            "`python -m kiosk --config … outbox resend --all --by 工号` 重新发送，中心接收一次。",
+                            "The station keeps them and its later events flow on. After the centre is fixed, station "
+                            "staff run `python -m kiosk --config … outbox resend --all --by <staff id>`: the centre "
+                            "takes each once."),
+    "refused_reason": ("原因", "Reason"),
+    "refused_times": ("拒收次数", "Refusals"),
+    "alert.upload_refused": ("中心拒收站点事件（内容不合规），已隔离保存；修复后由站点重新发送",
+                             "Station event refused for its content: held in quarantine; resend it from the station "
+                             "after the fix"),
     "alert.lostfound_handover_due": ("失物保管满 7 天，待移交安保", "Found item held 7 days: hand over"),
     "alert.storage_overtime": ("存包超时未取", "Stored bag past its time"),
     "alert.slot_fault": ("格口故障", "Slot fault"),

@@ -239,6 +239,29 @@ class ProjectionFailure(Base):
     at: Mapped[float] = mapped_column(Float)
 
 
+class RefusedEvent(Base):
+    """An event the centre refused for its content (its `data` fails its type's model): kept here in quarantine
+    with the reason instead of in `events`, never projected while refused. Its seq counts as received for the
+    station's contiguous `acked_seq`, so the events after it are stored and projected (docs/central.md,
+    "Refused events"). `accepted_at`: the station sent it again and it now passes; it is then in `events`
+    and was projected once."""
+    __tablename__ = "refused_events"
+    __table_args__ = (Index("refused_events_open", "accepted_at", "station_id"),)
+    station_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    event_id: Mapped[str] = mapped_column(String(64))
+    type: Mapped[str] = mapped_column(String(64))
+    ts: Mapped[str] = mapped_column(String(40))
+    data: Mapped[dict] = mapped_column(JSON)
+    code: Mapped[str] = mapped_column(String(40))
+    field: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    reason: Mapped[str] = mapped_column(Text)
+    refusals: Mapped[int] = mapped_column(Integer, default=1)
+    first_refused_at: Mapped[float] = mapped_column(Float)
+    last_refused_at: Mapped[float] = mapped_column(Float)
+    accepted_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+
+
 class _UptimeCounts:
     samples: Mapped[int] = mapped_column(Integer)
     station_up: Mapped[int] = mapped_column(Integer)

@@ -43,8 +43,19 @@ class Batch(Strict):
     events: list[Envelope] = Field(min_length=1, max_length=MAX_BATCH_EVENTS)
 
 
+class RefusedOut(BaseModel):
+    """An event of the batch refused for its content and kept in quarantine at the centre."""
+    seq: int
+    id: str
+    code: str
+    field: str | None = None
+    message: str
+
+
 class Ack(BaseModel):
     acked_seq: int
+    # only with `X-Upload-Refusals: quarantine`, and only when something was refused
+    refused: list[RefusedOut] = Field(default_factory=list)
 
 
 class Health(BaseModel):

@@ -16,6 +16,7 @@ from server_bridge.central import (
     locker_alerts,
     members,
     payments,
+    refused,
 )
 from server_bridge.central import projections as p
 from server_bridge.central.desk import duties
@@ -62,5 +63,6 @@ def build_registry() -> Registry:
     payments.register(reg)  # issue 14: reconciliation mismatches are alerts
     locker_alerts.register(reg)  # issue 12: slot faults, doors left open, forced doors, staff PIN lockouts
     commands.register(reg)  # issue 15.7: remote command results come back as events
+    refused.register(reg)  # issues 12/16: events refused for their content, held in quarantine, resent by staff
     escalation.register(reg)  # issue 15: last, it reads the alerts the other rules raised in the same pass
     return reg

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import socket
-import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -13,7 +12,6 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 
 from kiosk.store import Store
 from kiosk.tokens import TokenBook, TokenKeys
@@ -21,6 +19,7 @@ from server_bridge.central.app import create_app
 from server_bridge.central.db import Database
 from server_bridge.central.localpg import LocalPostgres
 from server_bridge.central.members import seed_demo
+from tests.fixtures.central import serve_in_thread
 
 
 def free_port() -> int:
@@ -56,20 +55,8 @@ def serve_central(db_url: str) -> Iterator[CentralUnderTest]:
     db: Database = app.state.central.db
     with db.session() as session:
         tokens = seed_demo(session, time.time())
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("central did not start")
-        time.sleep(0.05)
-    try:
-        yield CentralUnderTest(f"http://127.0.0.1:{port}", db_url, tokens, db, app)
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+    with serve_in_thread(app) as url:
+        yield CentralUnderTest(url, db_url, tokens, db, app)
 
 
 @pytest.fixture

@@ -124,3 +124,27 @@ def test_a_full_disk_while_uploading_loses_and_doubles_nothing(small_disk: Small
     assert up.drain_once() == 40
     assert store.outbox_depth()[0] == 0 and sorted(stored) == list(range(1, 41))
     store.close()
+
+
+def test_a_parked_event_the_centre_no_longer_holds_goes_again(tmp_path: Path) -> None:
+    """The centre's database was restored from before it quarantined seq 2: its run stops at 1, so the parked
+    event is sent again for the centre to judge anew (it would otherwise wait for it forever)."""
+    sent: list[list[int]] = []
+
+    def centre(request: httpx.Request) -> httpx.Response:
+        seqs = [e["seq"] for e in json.loads(request.content)["events"]]
+        sent.append(seqs)
+        if 2 in seqs:  # judged anew: still refused, held again, and the run passes it
+            return httpx.Response(200, json={"acked_seq": 3, "refused": [
+                {"seq": 2, "id": "x", "code": "event_invalid", "message": "again"}]})
+        return httpx.Response(200, json={"acked_seq": 1})
+
+    store, up = make(tmp_path, centre)
+    for score in (1, 2, 3):
+        store.record_event("survey.rated", {"flow": "f", "score": score, "lang": "en"})
+    store.mark_sent(1, {2: "data.lang: refused"})
+    assert up.drain_once() == 0 and sent == [[3]]
+    assert not store.is_parked(2) and up.status()["upload_problem"]["kind"] == "centre_behind"
+    assert up.drain_once() == 1 and sent[-1] == [2, 3]
+    assert [(r.event.seq, r.reason) for r in store.outbox_refused()] == [(2, "again")]
+    assert store.outbox_depth()[0] == 0
