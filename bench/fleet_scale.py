@@ -93,10 +93,10 @@ def register(db: Database, n: int) -> dict[str, str]:
     with db.session() as s:
         for i in range(0, n, 10_000):
             s.execute(insert(Station), rows[i:i + 10_000])
-    beats = HeartbeatBuffer(db, flush_s=0)
+    beats = HeartbeatBuffer(db, flush_s=60)  # not started: flushed below
     first = Heartbeat.model_validate_json(BODIES[0])
     for i, sid in enumerate(tokens):  # every station has reported once (the alert pass has a fleet to judge)
-        beats._pending[sid] = (time.time(), first)
+        beats.put(sid, first, BODIES[0])
         if i % 10_000 == 9_999:
             beats.flush()
     beats.flush()
@@ -216,12 +216,12 @@ def alert_pass(db: Database, n: int, pg_procs: list[psutil.Process]) -> dict[str
     with db.session() as s:
         evaluate(s, time.time(), settings, rules, view)
     cold = time.perf_counter() - t0
-    beats = HeartbeatBuffer(db, flush_s=0)
+    beats = HeartbeatBuffer(db, flush_s=60)  # not started: flushed below
     changed = Heartbeat.model_validate_json(BODIES[1])
     steady, steady_cpu = [], []
     for k in range(3):
         for sid in random.Random(k).sample([f"S{i:06d}" for i in range(n)], max(1, n // 100)):
-            beats._pending[sid] = (time.time(), changed if k % 2 == 0 else Heartbeat.model_validate_json(BODIES[0]))
+            beats.put(sid, changed if k % 2 == 0 else Heartbeat.model_validate_json(BODIES[0]), BODIES[k % 2 == 0])
         beats.flush()
         t0, c0 = time.perf_counter(), time.process_time() + cpu_of(pg_procs)
         with db.session() as s:

@@ -78,7 +78,7 @@ def heartbeat_answer(central: Central, station_id: str, body: bytes) -> tuple[in
         err = exc.errors()[0]
         where = ".".join(str(p) for p in err["loc"])
         raise EventInvalid(f"body.{where}: {err['msg']}", field=f"body.{where}") from exc
-    central.heartbeats.put(station_id, beat)
+    central.heartbeats.put(station_id, beat, body)
     answer: dict[str, object] = {}
     config = central.wanted_config.answer(station_id, beat.config_version)
     if config is not None:

@@ -82,6 +82,22 @@ async def _too_large(send: Send) -> None:
     await send({"type": "http.response.body", "body": payload})
 
 
+class CentralApp(FastAPI):
+    """FastAPI with the heartbeat fast path in front of FastAPI's own per-request work (its telemetry hooks
+    read the environment on every request, then the middleware stack): ~15-40 µs a beat, a tenth of it."""
+
+    fast_path: api.HeartbeatFastPath | None = None
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if self.fast_path is None:
+            await super().__call__(scope, receive, send)
+        else:
+            await self.fast_path(scope, receive, send)
+
+    async def behind_fast_path(self, scope: Any, receive: Any, send: Any) -> None:
+        await super().__call__(scope, receive, send)
+
+
 def create_app(db_url: str, settings: AlertSettings | None = None, eval_every_s: float = 5.0,
                flush_s: float = 0.5, migrate: bool = True, inline_alerts: bool = True) -> FastAPI:
     """`inline_alerts=False` when a separate `python -m server_bridge.central alerts` process evaluates
@@ -116,7 +132,7 @@ def create_app(db_url: str, settings: AlertSettings | None = None, eval_every_s:
         central.tokens.stop()
         db.dispose()
 
-    app = FastAPI(title="Mall stations — central ops", version="1.0", lifespan=lifespan)
+    app = CentralApp(title="Mall stations — central ops", version="1.0", lifespan=lifespan)
     app.state.central = central  # read only by `deps.get_central`
     app.include_router(api.router)
     app.include_router(dashboard.router)
@@ -146,9 +162,9 @@ def create_app(db_url: str, settings: AlertSettings | None = None, eval_every_s:
                              "field": where}, status_code=422)
 
     app.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES)
-    # outermost: a valid heartbeat is answered before any other middleware or the router (api.py)
-    app.add_middleware(api.HeartbeatFastPath, central=central, max_bytes=MAX_BODY_BYTES,
-                       extra_headers=SECURITY_HEADERS)
+    # in front of everything: a valid heartbeat is answered before FastAPI, any middleware or the router (api.py)
+    app.fast_path = api.HeartbeatFastPath(app.behind_fast_path, central=central, max_bytes=MAX_BODY_BYTES,
+                                          extra_headers=SECURITY_HEADERS)
     app.openapi = lambda: _openapi_with_raw_bodies(app)  # type: ignore[method-assign]
     return app
 

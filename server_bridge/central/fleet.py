@@ -9,7 +9,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 from sqlalchemy import (
     Float,
@@ -46,16 +46,20 @@ log = logging.getLogger(__name__)
 
 _BEAT = (update(Station).where(Station.station_id == bindparam("sid"))
          .values(last_heartbeat_at=bindparam("at"), version=bindparam("version"), uptime_s=bindparam("uptime"),
-                 health_digest=func.coalesce(bindparam("digest", type_=Text), Station.health_digest),
+                 health_digest=bindparam("digest", type_=Text),
                  health_changed_at=func.coalesce(bindparam("changed_at", type_=Float), Station.health_changed_at)))
 # PostgreSQL: each flush is one statement per table whatever the number of stations, its rows one JSON
 # document (json.dumps in C; the snapshots' JSON is spliced in as it is). Not arrays: psycopg escapes every
 # quote of a text[] element in Python, with the GIL held (~0.4 ms a snapshot, stalling the event loop).
+# The stored digest decides what changed (not this instance's memory: with several instances a station's beats
+# may reach any of them), and a beat older than the one stored (another instance flushed a newer one) changes
+# nothing. RETURNING names the rows written and whether their summary changed.
 _BEAT_PG = text("""UPDATE stations AS s SET last_heartbeat_at = v.at, version = v.version, uptime_s = v.uptime,
-    health_digest = COALESCE(v.digest, s.health_digest), health_changed_at = COALESCE(v.changed_at, s.health_changed_at)
-    FROM json_to_recordset(CAST(:rows AS json))
-        AS v(sid text, at float8, version text, uptime float8, digest text, changed_at float8)
-    WHERE s.station_id = v.sid""")
+    health_digest = v.digest,
+    health_changed_at = CASE WHEN s.health_digest IS DISTINCT FROM v.digest THEN v.at ELSE s.health_changed_at END
+    FROM json_to_recordset(CAST(:rows AS json)) AS v(sid text, at float8, version text, uptime float8, digest text)
+    WHERE s.station_id = v.sid AND (s.last_heartbeat_at IS NULL OR s.last_heartbeat_at <= v.at)
+    RETURNING s.station_id, s.health_changed_at = v.at""")
 _SNAPSHOT_PG = text("""INSERT INTO station_health (station_id, health)
     SELECT v.sid, v.health FROM json_to_recordset(CAST(:rows AS json)) AS v(sid text, health json)
     ON CONFLICT (station_id) DO UPDATE SET health = excluded.health""")
@@ -115,11 +119,29 @@ def _digest(summary_json: str) -> str:
     return hashlib.blake2b(summary_json.encode(), digest_size=8).hexdigest()
 
 
+class Beat(NamedTuple):
+    """What a flush needs of one accepted heartbeat, worked out when it arrives. Only atoms (str, float, bytes):
+    such a tuple is not tracked by Python's cycle collector. Keeping the validated models instead (~80
+    container objects a beat, a fleet's worth between flushes) made every full collection walk a million
+    objects: ~250 ms pauses of the event loop, most of the centre's CPU per beat (bench/heartbeat_pg.py)."""
+    at: float
+    version: str
+    uptime_s: float
+    digest: str           # of `summary`
+    summary: str          # health_summary as JSON
+    snapshot: str | None  # the model as JSON, when the snapshot looked due on arrival
+    body: bytes           # the request body, to rebuild the snapshot in the rare case it was not foreseen
+
+
 class HeartbeatBuffer:
-    """Keeps the newest heartbeat per station in memory; `flush()` writes them all at once.
+    """Keeps the newest heartbeat per station in memory; `flush()` writes them all at once (group commit).
 
     Every beat moves `last_heartbeat_at`; the health snapshot (JSON) is rewritten only when its summary
-    changed or it is `snapshot_every_s` old, and each change of summary is kept in `health_changes`."""
+    changed or it is `snapshot_every_s` old, and each change of summary is kept in `health_changes`.
+    What a crash loses: the beats accepted since the last flush (at most one flush period, `flush_s`, plus
+    the flush in flight; on PostgreSQL a committed flush is also asynchronous, a few hundred ms more). A
+    heartbeat is a snapshot the station sends again every interval, so the next beat repairs it; events never
+    go this way (they are stored before they are acknowledged)."""
 
     def __init__(self, db: Database, flush_s: float = 0.5, clock: Callable[[], float] = time.time,
                  min_battery: int = 80, snapshot_every_s: float = 60.0) -> None:
@@ -129,7 +151,7 @@ class HeartbeatBuffer:
         self.min_battery = min_battery
         self.snapshot_every_s = snapshot_every_s
         self._lock = threading.Lock()
-        self._pending: dict[str, tuple[float, Heartbeat]] = {}
+        self._pending: dict[str, Beat] = {}
         self._written: dict[str, tuple[str, float]] = {}  # station -> (digest, at) of the snapshot stored
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -137,12 +159,25 @@ class HeartbeatBuffer:
         self.snapshots = 0
         self.changes = 0
 
-    def put(self, station_id: str, beat: Heartbeat) -> None:
-        """Keep the beat for the next flush; with `flush_s <= 0` write it through at once (the naive way)."""
+    def put(self, station_id: str, beat: Heartbeat, body: bytes = b"", at: float | None = None) -> None:
+        """Keep the beat for the next flush; with `flush_s <= 0` write it through at once (the naive way).
+        `body` is the request's JSON (the snapshot is rebuilt from it if it turns out due at the flush)."""
+        at = self.clock() if at is None else at
+        summary = json.dumps(health_summary(beat, self.min_battery), separators=(",", ":"))
+        digest = _digest(summary)
+        written = self._written.get(station_id)
+        due = written is None or written[0] != digest or at - written[1] >= self.snapshot_every_s
+        snapshot = beat.model_dump_json() if due else None
+        entry = Beat(at, beat.version, beat.uptime_s, digest, summary, snapshot,
+                     b"" if due else (body or beat.model_dump_json().encode()))
         with self._lock:
-            self._pending[station_id] = (self.clock(), beat)
+            self._pending[station_id] = entry
         if self.flush_s <= 0:
             self.flush()
+
+    @property
+    def pending(self) -> int:
+        return len(self._pending)
 
     def flush(self) -> int:
         with self._lock:
@@ -157,11 +192,19 @@ class HeartbeatBuffer:
                     self._pending.setdefault(sid, entry)
             raise
 
-    def _write(self, pending: dict[str, tuple[float, Heartbeat]]) -> int:
+    def _snapshot(self, entry: Beat) -> str:
+        if entry.snapshot is not None:
+            return entry.snapshot
+        # a flush in between moved what the snapshot is compared with: rebuild it from the body
+        return Heartbeat.model_validate_json(entry.body).model_dump_json()
+
+    def _write(self, pending: dict[str, Beat]) -> int:
         order = sorted(pending)  # the same row-lock order in every instance (no deadlock between flushes)
-        beats: dict[str, list[Any]] = {k: [] for k in ("sid", "at", "version", "uptime", "digest", "changed_at")}
+        rows = [{"sid": sid, "at": pending[sid].at, "version": pending[sid].version,
+                 "uptime": pending[sid].uptime_s, "digest": pending[sid].digest} for sid in order]
         snapshots: dict[str, list[Any]] = {"sid": [], "health": []}
         changes: dict[str, list[Any]] = {"sid": [], "at": [], "digest": [], "summary": []}
+        written_now: dict[str, tuple[str, float]] = {}
         with self.db.engine.begin() as conn:
             unknown = [sid for sid in order if sid not in self._written]
             for i in range(0, len(unknown), 5000):  # first beat of a station this process has seen
@@ -169,35 +212,44 @@ class HeartbeatBuffer:
                         Station.station_id, Station.health_digest, Station.health_changed_at).where(
                         Station.station_id.in_(unknown[i:i + 5000]))):
                     self._written[sid] = (digest or "", at or 0.0)
-            for sid in order:
-                at, hb = pending[sid]
-                summary = json.dumps(health_summary(hb, self.min_battery), separators=(",", ":"))
-                digest = _digest(summary)
-                written_digest, written_at = self._written.get(sid, ("", 0.0))
-                changed = digest != written_digest
-                for key, value in (("sid", sid), ("at", at), ("version", hb.version), ("uptime", hb.uptime_s),
-                                   ("digest", digest if changed else None), ("changed_at", at if changed else None)):
-                    beats[key].append(value)
-                if changed or at - written_at >= self.snapshot_every_s:
-                    # serialised by the model in Rust; the JSON text goes in as it is
-                    snapshots["sid"].append(sid)
-                    snapshots["health"].append(hb.model_dump_json())
-                    self._written[sid] = (digest, at)
-                if changed:
-                    for key, value in (("sid", sid), ("at", at), ("digest", digest), ("summary", summary)):
-                        changes[key].append(value)
             if self.db.dialect == "postgresql":  # one statement each, whatever the number of stations
                 # a snapshot is superseded within seconds: not worth waiting for the WAL flush (a crash loses
                 # at most the last few hundred ms of heartbeats, never consistency)
                 conn.execute(text("SET LOCAL synchronous_commit = off"))
-                conn.execute(_BEAT_PG, {"rows": json.dumps(
-                    [dict(zip(beats, row, strict=True)) for row in zip(*beats.values(), strict=True)])})
+                updated = [(sid, bool(changed)) for sid, changed in conn.execute(_BEAT_PG, {"rows": json.dumps(rows)})]
+            else:  # SQLite has one writer: read what is stored, then write, in this transaction
+                stored: dict[str, tuple[str | None, float | None]] = {}
+                for i in range(0, len(order), 5000):
+                    for sid, digest, last in conn.execute(select(
+                            Station.station_id, Station.health_digest, Station.last_heartbeat_at).where(
+                            Station.station_id.in_(order[i:i + 5000]))):
+                        stored[sid] = (digest, last)
+                updated = []
+                for sid in order:
+                    if sid in stored:
+                        digest, last = stored[sid]
+                        if last is None or last <= pending[sid].at:
+                            updated.append((sid, digest != pending[sid].digest))
+                changed_now = dict(updated)
+                if changed_now:
+                    conn.execute(_BEAT, [{**r, "changed_at": r["at"] if changed_now[r["sid"]] else None}
+                                         for r in rows if r["sid"] in changed_now])
+            for sid, changed in updated:
+                entry = pending[sid]
+                if changed or entry.at - self._written.get(sid, ("", 0.0))[1] >= self.snapshot_every_s:
+                    snapshots["sid"].append(sid)
+                    snapshots["health"].append(self._snapshot(entry))  # JSON text, spliced in as it is
+                    written_now[sid] = (entry.digest, entry.at)
+                if changed:
+                    for key, value in (("sid", sid), ("at", entry.at), ("digest", entry.digest),
+                                       ("summary", entry.summary)):
+                        changes[key].append(value)
+            if self.db.dialect == "postgresql":
                 if snapshots["sid"]:
                     conn.execute(_SNAPSHOT_PG, {"rows": _records(snapshots, "health")})
                 if changes["sid"]:
                     conn.execute(_CHANGES_PG, {"rows": _records(changes, "summary")})
             else:
-                conn.execute(_BEAT, [dict(zip(beats, row, strict=True)) for row in zip(*beats.values(), strict=True)])
                 if snapshots["sid"]:
                     stmt = sqlite_insert(_HEALTH).values(station_id=bindparam("sid"), health=bindparam("health"))
                     conn.execute(stmt.on_conflict_do_update(index_elements=["station_id"],
@@ -208,10 +260,11 @@ class HeartbeatBuffer:
                     conn.execute(insert(HEALTH_CHANGES), [
                         {"station_id": sid, "at": at, "digest": digest, "summary": json.loads(summary)}
                         for sid, at, digest, summary in zip(*changes.values(), strict=True)])
-        self.flushed += len(order)
+        self._written.update(written_now)  # only once committed: a failed flush is retried against the old
+        self.flushed += len(updated)
         self.snapshots += len(snapshots["sid"])
         self.changes += len(changes["sid"])
-        return len(order)
+        return len(updated)
 
     def start(self) -> HeartbeatBuffer:
         if self.flush_s <= 0:
