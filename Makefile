@@ -2,7 +2,7 @@
 # make test — install what is missing, then run the test suite (bounded soak included)
 SHELL := /bin/bash
 PY := .venv/bin/python
-APT_PACKAGES := mosquitto mosquitto-clients libzbar0 xvfb xauth fonts-noto-cjk espeak-ng postgresql chromium chromium-driver systemd libusb-1.0-0
+APT_PACKAGES := mosquitto mosquitto-clients libzbar0 xvfb xauth fonts-noto-cjk espeak-ng postgresql chromium chromium-driver systemd libusb-1.0-0 wrk
 export KIVY_NO_ARGS := 1
 export KIVY_NO_CONSOLELOG := 1
 export KIVY_HOME := $(CURDIR)/var/kivy-home
