@@ -269,6 +269,9 @@ class RefusedEvent:
     reason: str
 
 
+SEQ_OFFSET_KEY = "uploader.seq_offset"  # wire seq = outbox seq + this (set when a re-imaged station renumbers)
+RESENT_EVENT = "outbox.resent"
+
 SQLITE_FULL = 13
 ROOM_PROBE_BYTES = 256 * 1024  # a borrow and its receipt, many times over: less than this and we refuse new work
 ROOM_MIN_FREE_BYTES = 1024 * 1024  # the filesystem's own free space (the WAL grows there, not in the pages)
@@ -477,6 +480,26 @@ class Store:
         chosen = parked if seqs is None else sorted(set(parked) & set(seqs))
         conn.executemany("UPDATE outbox SET refused_at=NULL, refused_reason=NULL WHERE seq=?",
                          [(seq,) for seq in chosen])
+        return chosen
+
+    def resend_refused(self, by: str, seqs: Iterable[int] | None = None, command_id: str | None = None) -> list[int]:
+        """Staff (`outbox resend`) or ops (the remote command `resend_refused`): parked events (all, or `seqs`) go
+        again with the next batch, after the centre was fixed. In the same transaction an `outbox.resent` event
+        records who asked and which seqs (the centre audits it); the centre stores a quarantined event it now
+        accepts once, and lists one it still refuses (parked again). Returns the seqs unparked."""
+        who = by.strip()[:64]
+        if not who:
+            raise ValueError("say who resends (a staff id or name)")
+        offset = int(self.get_kv(SEQ_OFFSET_KEY) or 0)
+        with self.transaction() as conn:
+            chosen = self.unpark(conn, seqs)
+            if chosen:
+                data: dict[str, Any] = {"by": who, "seqs": [s + offset for s in chosen]}
+                if command_id:
+                    data["command_id"] = command_id
+                self.append_event(conn, RESENT_EVENT, data)
+        if chosen:
+            log.warning("outbox.resend_refused by=%s seqs=%s", who, chosen)
         return chosen
 
     # small settings ---------------------------------------------------------------------------

@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 
 from kiosk.services.diagnostics import LinkState, UploadLink
-from kiosk.store import OutboxEvent, Store, StoreFull
+from kiosk.store import SEQ_OFFSET_KEY, OutboxEvent, Store, StoreFull
 
 log = logging.getLogger(__name__)
 
@@ -24,13 +24,11 @@ BACKOFF_BASE_S = 0.5
 BACKOFF_MAX_S = 60.0
 POLL_S = 0.2
 DISK_FULL_RETRY_S = 5.0  # the station's disk is full: resend (and try to note the ack) this often
-SEQ_OFFSET_KEY = "uploader.seq_offset"
 RECOVERY_SHOWN_S = 86400.0  # diag shows an upload recovery for a day
 # Tells the centre this station parks what it refuses for its content (docs/central.md, "Refused events"): the
 # answer then lists those events and the rest of the batch is stored. A centre that does not know the header
 # refuses the whole batch with a 422 as before, and the uploader retries it with backoff (nothing is parked).
 REFUSALS_HEADERS = {"X-Upload-Refusals": "quarantine"}
-RESENT_EVENT = "outbox.resent"
 
 
 class UploadRefused(Exception):
@@ -374,22 +372,6 @@ class Uploader:
             return min(self.batch_max_age_s - age, POLL_S)  # let a fuller batch gather, but not for long
         self._send(pending)
         return self._backoff_s if self._link == "down" else 0.0
-
-
-def resend_refused(store: Store, by: str, seqs: list[int] | None = None) -> list[int]:
-    """Staff: the parked events (all, or `seqs`) go again with the next batch, after the centre was fixed. In the
-    same transaction an `outbox.resent` event records who asked and which seqs (the centre audits it); the
-    centre stores a quarantined event it now accepts once, and lists one it still refuses (parked again)."""
-    if not by.strip():
-        raise ValueError("say who resends (a staff id or name)")
-    offset = int(store.get_kv(SEQ_OFFSET_KEY) or 0)
-    with store.transaction() as conn:
-        chosen = store.unpark(conn, seqs)
-        if chosen:
-            store.append_event(conn, RESENT_EVENT, {"by": by.strip()[:64], "seqs": [s + offset for s in chosen]})
-    if chosen:
-        log.warning("upload.resend_refused by=%s seqs=%s", by, chosen)
-    return chosen
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -9,7 +9,6 @@ from datetime import UTC, datetime
 from kiosk.cli import CliError, emit
 from kiosk.cli.station import load
 from kiosk.store import Store
-from server_bridge.uploader import resend_refused
 
 
 def register(verbs: argparse._SubParsersAction, sim_verbs: argparse._SubParsersAction) -> None:
@@ -43,7 +42,7 @@ def cmd_resend(args: argparse.Namespace) -> int:
     store = Store(load(args).db_path)
     try:
         try:
-            chosen = resend_refused(store, args.by, None if args.all else list(args.seq))
+            chosen = store.resend_refused(args.by, None if args.all else list(args.seq))
         except ValueError as exc:
             raise CliError(str(exc)) from exc
         left = [row.event.seq for row in store.outbox_refused()]

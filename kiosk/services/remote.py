@@ -39,7 +39,7 @@ from kiosk.store import Store
 log = logging.getLogger(__name__)
 
 Kind = Literal["open_slot", "slot_out", "slot_back", "locker_out", "locker_back", "reprint", "restart",
-               "screenshot"]
+               "screenshot", "resend_refused"]
 Outcome = Literal["done", "failed", "refused", "expired", "unknown"]
 RETRY_S = 5.0  # a failed fetch or screenshot upload is tried again this often (and on every heartbeat answer)
 OUT_OF_SERVICE_KEY = "remote.slots_out"  # {"U1": [3, 5]}: slots taken out one by one (a locker's "back" keeps them)
@@ -224,14 +224,14 @@ class RemoteCommands:
             return
         log.info("remote.running command=%s kind=%s params=%s", cid, kind, row["params"])
         try:
-            result = self._execute(cid, kind, params)
+            result = self._execute(cid, kind, params, row["by"])
         except Exception as exc:  # a bug or a device surprise: reported, never retried
             log.exception("remote.failed command=%s kind=%s", cid, kind)
             result = Result("failed", "error", {"error": f"{type(exc).__name__}: {exc}"[:300]})
         if result is not None:
             self._finish(cid, kind, result)
 
-    def _execute(self, cid: str, kind: str, p: CommandParams) -> Result | None:
+    def _execute(self, cid: str, kind: str, p: CommandParams, by: str | None = None) -> Result | None:
         if kind == "open_slot":
             return self._open_slot(cid, p)
         if kind in ("slot_out", "slot_back"):
@@ -245,7 +245,17 @@ class RemoteCommands:
             return self._screenshot(cid)
         if kind == "restart":
             return self._restart(cid)
+        if kind == "resend_refused":
+            return self._resend_refused(cid, by or "ops")
         return Result("refused", "unknown_kind")
+
+    def _resend_refused(self, cid: str, by: str) -> Result:
+        """Events the centre refused for their content go again (after ops fixed the centre); the store writes
+        the `outbox.resent` record naming the ops login and this command."""
+        seqs = self.store.resend_refused(by, command_id=cid)
+        if not seqs:
+            return Result("done", "nothing_parked", {"events": 0})
+        return Result("done", None, {"events": len(seqs), "first_seq": seqs[0]})
 
     def _finish(self, cid: str, kind: str, result: Result, uow: UnitOfWork | None = None) -> None:
         """The command's end and its `command.result` event, in one transaction (exactly once to the centre)."""

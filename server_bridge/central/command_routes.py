@@ -56,6 +56,8 @@ WORDS: dict[str, tuple[str, str]] = {
     "cmd.locker_back": ("整柜恢复使用", "Put a locker back in service"),
     "cmd.reprint": ("补打最近一张小票", "Reprint the last receipt"),
     "cmd.restart": ("重启站点程序", "Restart the station app"),
+    "cmd.resend_refused": ("重新发送被拒收的事件（中心修复后）", "Resend the events the centre refused (after a fix)"),
+    "cmd.code.nothing_parked": ("没有被拒收的事件", "no refused events were waiting"),
     "cmd.screenshot": ("屏幕截图", "Take a screenshot"),
     "cmd.state.pending": ("等待站点取走", "waiting for the station"),
     "cmd.state.delivered": ("已发往站点", "sent to the station"),  # rows of the first version

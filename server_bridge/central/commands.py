@@ -34,9 +34,9 @@ from server_bridge.central.schemas import Envelope, Epoch
 log = logging.getLogger(__name__)
 
 Kind = Literal["open_slot", "slot_out", "slot_back", "locker_out", "locker_back", "reprint", "restart",
-               "screenshot"]
+               "screenshot", "resend_refused"]
 KINDS: tuple[str, ...] = ("open_slot", "slot_out", "slot_back", "locker_out", "locker_back", "reprint", "restart",
-                          "screenshot")
+                          "screenshot", "resend_refused")
 NEEDS_SLOT = ("open_slot", "slot_out", "slot_back")
 NEEDS_LOCKER = NEEDS_SLOT + ("locker_out", "locker_back")
 WAITING = ("pending", "delivered")  # not yet recorded by the station: the heartbeat says so (`delivered`: kept

@@ -78,11 +78,12 @@ WORDS: dict[str, tuple[str, str]] = {
     "acknowledge_selected": ("确认所选告警", "Acknowledge selected"),
     "alert.upload_seq_reused": ("上传序号重复：站点重装后从 1 编号", "Upload seq reused: a re-imaged station numbers from 1"),
     "refused_events": ("被拒收的事件（隔离保存）", "Events refused by the centre (held in quarantine)"),
-    "refused_events_help": ("站点保留这些事件，其后的事件照常上传。修复中心后，站点员工执行 "
-                            "`python -m kiosk --config … outbox resend --all --by 工号` 重新发送，中心接收一次。",
-                            "The station keeps them and its later events flow on. After the centre is fixed, station "
-                            "staff run `python -m kiosk --config … outbox resend --all --by <staff id>`: the centre "
-                            "takes each once."),
+    "refused_events_help": ("站点保留这些事件，其后的事件照常上传。修复中心后，在“远程命令”中发送“重新发送被拒收的事件”，"
+                            "或由站点员工执行 `python -m kiosk --config … outbox resend --all --by 工号`；中心只接收一次。",
+                            "The station keeps them and its later events flow on. After the centre is fixed, send the "
+                            "remote command “Resend the events the centre refused”, or have station staff run "
+                            "`python -m kiosk --config … outbox resend --all --by <staff id>`: the centre takes each "
+                            "once."),
     "refused_reason": ("原因", "Reason"),
     "refused_times": ("拒收次数", "Refusals"),
     "alert.upload_refused": ("中心拒收站点事件（内容不合规），已隔离保存；修复后由站点重新发送",

@@ -31,12 +31,14 @@ def refused_events(session: Session, ctx: RuleContext) -> Iterable[Finding]:
 class OutboxResent(EventData):
     by: Id
     seqs: list[Annotated[int, Field(ge=1, le=2**62)]] = Field(min_length=1, max_length=5000)
+    command_id: Id | None = None  # sent by ops as the remote command `resend_refused`: `by` is their login
 
 
 def project_resent(session: Session, station_id: str, event: Envelope) -> None:
     data = OutboxResent.model_validate(event.data)
-    audit.record(session, f"staff:{data.by}@{station_id}", "upload.resent", f"station:{station_id}",
-                 seqs=data.seqs[:50], events=len(data.seqs), seq=event.seq)
+    actor = data.by if data.command_id else f"staff:{data.by}@{station_id}"
+    audit.record(session, actor, "upload.resent", f"station:{station_id}", seqs=data.seqs[:50],
+                 events=len(data.seqs), seq=event.seq, command_id=data.command_id)
 
 
 def register(reg: Registry) -> None:

@@ -32,7 +32,7 @@ from server_bridge.central.app import create_app
 from server_bridge.central.db import Database
 from server_bridge.central.fleet import add_station
 from server_bridge.central.projections import EventData, ProjectionSpec
-from server_bridge.uploader import Uploader, resend_refused
+from server_bridge.uploader import Uploader
 from tests.fixtures.central import envelope, migrated_sqlite, serve_in_thread
 from tests.fixtures.console import console_user
 
@@ -119,7 +119,7 @@ def test_a_refused_event_is_parked_with_its_reason_and_the_events_after_it_flow(
         alerts = wait_until(lambda: centre.rows("SELECT station_id, params FROM alerts WHERE kind='upload_refused'"),
                             10, "the upload_refused alert")
         # the same event sent again while the centre still refuses it: parked again, no second alert
-        resend_refused(store, "S-001")
+        store.resend_refused("S-001")
         drain(up, store)
         time.sleep(0.5)  # two alert passes
         status = up.status()

@@ -62,3 +62,13 @@ def test_without_quarantine_the_batch_is_refused_whole_as_before(central_db: Dat
     assert err.value.field == "data.duration_s" and err.value.extra == {"seq": 2}
     with central_db.session() as s:
         assert s.scalar(select(func.count()).select_from(Event)) == 0
+
+
+def test_a_resend_is_audited_under_whoever_asked(central_db: Database) -> None:
+    from server_bridge.central.audit import AuditEntry
+
+    send(central_db, [envelope(1, "outbox.resent", {"by": "S-001", "seqs": [7]}),
+                      envelope(2, "outbox.resent", {"by": "olga", "seqs": [7, 9], "command_id": "c-1"})])
+    with central_db.session() as s:
+        rows = s.execute(select(AuditEntry.actor, AuditEntry.action).order_by(AuditEntry.id)).all()
+    assert [tuple(r) for r in rows] == [("staff:S-001@K01", "upload.resent"), ("olga", "upload.resent")]

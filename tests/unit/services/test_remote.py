@@ -60,3 +60,23 @@ def test_two_processes_on_one_store_run_a_command_once(tmp_path: Path) -> None:
     b.run_pending()  # the other process takes and runs it
     a._run(seen_by_a)  # a acts on what it read before: its take fails, nothing runs twice
     assert len(a.store.query("SELECT 1 FROM outbox WHERE type='command.result'")) == 1
+
+
+def test_ops_resend_the_events_the_centre_refused_once_it_is_fixed(tmp_path: Path) -> None:
+    """The console's `resend_refused` (issues 12/16): parked events go again, under the ops login and the
+    command's id (the centre audits the `outbox.resent` record); with nothing parked it says so."""
+    store, centre = Store(tmp_path / "s.db"), CommandDesk()
+    for lang in ("en", "zh_CN", "en"):
+        store.record_event("survey.rated", {"flow": "f", "score": 5, "lang": lang})
+    store.mark_sent(3, {2: "event seq 2 (survey.rated): data.lang: …"})
+    assert [e.seq for e in store.outbox_pending()] == []
+    first = centre.send("resend_refused")
+    remote(store, centre).poll()
+    second = centre.send("resend_refused")
+    remote(store, centre).poll()
+    got = results(store)
+    resent = [json.loads(r["data"]) for r in store.query("SELECT data FROM outbox WHERE type='outbox.resent'")]
+    assert (got[first]["outcome"], got[first]["detail"]) == ("done", {"events": 1, "first_seq": 2})
+    assert (got[second]["outcome"], got[second]["code"]) == ("done", "nothing_parked")
+    assert resent == [{"by": "olga", "seqs": [2], "command_id": first}]
+    assert [e.seq for e in store.outbox_pending()][:1] == [2] and store.outbox_refused() == []
