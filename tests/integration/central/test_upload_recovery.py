@@ -69,6 +69,8 @@ def test_centre_restored_from_an_older_backup_gets_the_lost_events_again(tmp_pat
         wait_until(lambda: centre_rows(central, "SELECT acked_seq FROM stations")[0][0] == 750, 60,
                    "the station to resend what the restore lost")
         wait_until(lambda: alerts_of(central, "upload_gap"), 10, "the upload_gap alert")
+        # the centre commits before its answer reaches the station: wait for the station to note the last ack
+        wait_until(lambda: store.outbox_depth()[0] == 0, 10, "the station to mark the resent events sent")
         status = up.status()
         shown = _upload_problems(up.link_status(), OutboxHealth())
         up.stop()
