@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import qrcode
@@ -30,8 +30,10 @@ from kivy.uix.button import Button
 from kivy.uix.gridlayout import GridLayout
 from kivy.uix.image import Image
 from kivy.uix.label import Label
+from kivy.uix.textinput import TextInput
 from kivy.uix.widget import Widget
 
+from kiosk.ui.linebreak import glue, rewrap
 from kiosk.ui.pictograms import PICTOGRAMS, _arc_points
 from kiosk.ui.theme import PULSE_HZ
 
@@ -40,7 +42,55 @@ def _app() -> Any:
     return App.get_running_app()
 
 
-class KLabel(Label):
+class Wrapped:
+    """Wraps without a bad break (kiosk/ui/linebreak.py): a leading mark is glued to its first word with a
+    no-break space ("✓ / Female" cannot happen), and when Kivy's wrapping puts Chinese closing punctuation at
+    the start of a line (避头尾) the label is laid out again with a line break one character (or word) earlier.
+    `text` itself never changes."""
+
+    def texture_update(self, *largs: Any) -> None:
+        label: Any = self
+        core = label._label
+        if label.markup or label.text_size[0] is None:
+            super().texture_update(*largs)   # type: ignore[misc]
+            return
+        core.text = glue(label.text)   # afresh: a width change lays the words out again
+        super().texture_update(*largs)   # type: ignore[misc]
+        for _ in range(4):
+            lines = ["".join(word.text for word in line.words) for line in (core._cached_lines or [])]
+            fixed = rewrap(core.text, lines)
+            if fixed is None:
+                return
+            core.text = fixed
+            super().texture_update(*largs)   # type: ignore[misc]
+
+
+class Worded:
+    """The one way a widget follows the language switch: a widget built in Python is given `words`, a function
+    of the language (`KLabel(words=lambda lg: app.t(msgid, lg))`), and relabels itself in place when
+    `app.lang` changes (the widgets someone is looking at stay the same ones). Widgets from a kv rule say
+    `app.t(msgid, app.lang)` there instead, which Kivy re-evaluates the same way."""
+
+    words: Callable[[str], str] | None = None
+    follows_language = False   # a subclass whose words always depend on the language (ChoiceButton)
+
+    def __init__(self, **kwargs: Any) -> None:
+        self.words = kwargs.pop("words", None)
+        super().__init__(**kwargs)
+        if self.words is not None or self.follows_language:
+            _app().bind(lang=self.reword)
+            self.reword()
+
+    def wording(self, lang: str) -> str:
+        return self.words(lang) if self.words is not None else str(getattr(self, "text", ""))
+
+    def reword(self, *_: Any) -> None:
+        label: Any = self
+        if self.words is not None or self.follows_language:
+            label.text = self.wording(_app().lang)
+
+
+class KLabel(Wrapped, Worded, Label):
     """Wrapped text in the theme's colour and size; an empty label takes no space (ask for more with min_h)."""
 
     zone = StringProperty("body")
@@ -61,7 +111,7 @@ class KDisplay(KLabel):
     zone = StringProperty("hero")
 
 
-class KButton(Button):
+class KButton(Wrapped, Worded, Button):
     """A touch target of at least the configured 15 mm, outlined (≥ 3:1) so it never depends on colour.
 
     Ask for a taller button with `min_h`, never `height`: the class rule owns `height` and re-fires whenever
@@ -69,6 +119,11 @@ class KButton(Button):
 
     min_h = NumericProperty(0)
     zone = StringProperty("body")
+
+
+class KInput(TextInput):
+    """A text field outlined like every control: a white field on the light background is 1.08:1 on its own
+    (WCAG 1.4.11 asks 3:1 for a control's edge); the outline turns accent while it has the focus."""
 
 
 class BarButton(Button):
@@ -100,24 +155,28 @@ class SecondaryButton(KButton):
 
 
 class ChoiceButton(KButton):
-    """One of several choices; the chosen one is filled, bold and marked ✓ — never colour alone."""
+    """One of several choices; the chosen one is filled, bold and marked ✓ — never colour alone. Its words are
+    `msgid` translated, or `words(lang)` for words made up of several parts (kiosk/ui/widgets.py `Worded`)."""
 
     value = StringProperty("")
     msgid = StringProperty("")
     chosen = BooleanProperty(False)
     icon = StringProperty("")
+    follows_language = True
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        app = _app()
-        app.bind(lang=self._relabel, high_contrast=self._relabel)
-        self.bind(chosen=self._relabel, msgid=self._relabel)
-        self._relabel()
+        _app().bind(high_contrast=self._style)
+        self.bind(chosen=self._style, msgid=self.reword)
+        self._style()
 
-    def _relabel(self, *_: Any) -> None:
+    def wording(self, lang: str) -> str:
+        words = self.words(lang) if self.words is not None else _app().t(self.msgid, lang)
+        return ("✓ " if self.chosen else "") + words
+
+    def _style(self, *_: Any) -> None:
         app = _app()
-        mark = "✓ " if self.chosen else ""
-        self.text = mark + app.t(self.msgid, app.lang)
+        self.reword()
         self.bold = self.chosen
         self.background_color = app.c_accent if self.chosen else app.c_btn
         self.color = app.c_accent_fg if self.chosen else app.c_btn_fg
@@ -177,24 +236,47 @@ class ServiceTile(KButton):
     chip = StringProperty("")           # availability in words, already translated
     out_of_service = BooleanProperty(False)
     accent = ListProperty([0, 0, 0, 1])
+    fit_h = NumericProperty(0)
+    words_h = NumericProperty(0)
+    row_words_h = NumericProperty(0)
+    picture_side = 0.0   # the pictogram's side as drawn
 
     def __init__(self, **kwargs: Any) -> None:
+        self._measured: tuple[Any, float] = (None, 0.0)
         super().__init__(**kwargs)
         self._replace = Clock.create_trigger(self._place, -1)   # once per frame, on the final geometry
         self.bind(pos=self._replace, size=self._replace, icon=self._replace, accent=self._replace,
-                  out_of_service=self._replace, text=self._replace, font_size=self._replace)
+                  out_of_service=self._replace, text=self._replace, font_size=self._replace,
+                  texture_size=self._replace, row_words_h=self._replace)
 
     def _place(self, *_: Any) -> None:
-        """The pictogram fills the space above the words."""
+        """The pictogram fills the space above the words; `fit_h` is what the words need (the tile grows to it:
+        a chip such as "⚠ Out of service" must never clip the name)."""
         app = _app()
-        lines = self.text.count("\n") + 1
-        words = lines * self.font_size * 1.35 + (app.pad * 2 if app is not None else 24)
-        side = max(0.0, min(self.width * 0.6, self.height - words - 16))
+        pad = app.pad if app is not None else 12
+        words = self.words_h = self._words_height(pad) + pad * 2
+        self.fit_h = words + pad * 2 + 16   # the text box is the tile less a pad each side, then its own padding
+        # a row of tiles gives every pictogram the same room (row_words_h: the most words in the row)
+        room = self.height - max(words, self.row_words_h) - 16
+        side = self.picture_side = max(0.0, min(self.width * 0.6, room))
         colour = (app.c_outline if self.out_of_service else self.accent) if app is not None else self.accent
         self.canvas.after.remove_group("picture")
         group = InstructionGroup(group="picture")
         draw_pictogram(group, self.icon, colour, self.center_x - side / 2, self.top - 8 - side, side)
         self.canvas.after.add(group)
+
+    def _words_height(self, pad: float) -> float:
+        """The height of the words wrapped to the tile's width (measured, not clipped by the tile's height)."""
+        from kivy.core.text import Label as CoreLabel
+
+        key = (self.text, round(self.width), self.font_size, self.bold, self.font_name)
+        if key != self._measured[0]:
+            core = CoreLabel(text=glue(self.text), font_size=self.font_size, bold=self.bold, font_name=self.font_name,
+                             line_height=self.line_height, halign="center",
+                             text_size=(max(1.0, self.width - pad * 4), None))   # text box less padding
+            core.refresh()
+            self._measured = (key, float(core.content_height))   # the texture itself is not kept
+        return self._measured[1]
 
 
 class Tile(ServiceTile):
@@ -360,9 +442,12 @@ def qr_texture(text: str, module_px: int = 8) -> Texture:
 class Collapsible:
     """`shown: False` takes the widget out of the layout (no height, no touches), never just transparent."""
 
+    def visible(self) -> bool:
+        return bool(getattr(self, "shown", True))
+
     def _collapse(self, *_: Any) -> None:
         w: Any = self
-        if w.shown:
+        if w.visible():
             if getattr(w, "_saved_hint", None) is not None:
                 w.size_hint_y, w._saved_hint = w._saved_hint, None
             if getattr(w, "_saved_height", None) is not None:
@@ -584,8 +669,14 @@ class CameraView(Collapsible, Image):
 
     def on_shown(self, *_: Any) -> None:
         self._collapse()
-        if not self.shown:
+        if not self.visible():
             self.stop()
+
+    def visible(self) -> bool:
+        """Shown, on a station that has a camera: with no scan service there is no picture to frame, only an
+        empty grey box (the screen's words say what to do instead)."""
+        app = _app()
+        return bool(self.shown) and (app is None or app.services.scanning is not None)
 
     roi = ListProperty([])  # x, y, w, h as fractions of the frame, when the scan service tells it
     running = BooleanProperty(False)
@@ -600,8 +691,14 @@ class CameraView(Collapsible, Image):
         self._checks = 0
         self._connected = True
         self.bind(pos=self._draw_guide, size=self._draw_guide, roi=self._draw_guide)
+        if not self.visible():
+            Clock.schedule_once(lambda _dt: self._collapse(), 0)   # after the kv rule has sized it
 
     def start(self) -> None:
+        if self.visible():
+            self._start()
+
+    def _start(self) -> None:
         if not self.running:
             self.running = True
             Clock.schedule_interval(self._update, 1 / 15)

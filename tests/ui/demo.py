@@ -16,6 +16,17 @@ def sample_lending(item_type: str = "umbrella") -> Lending:
     return Lending("LD-0001", "M-10086", item_type, "U-0007", "K01", "U1", 7, T0, T0 + 24 * 3600, "open")
 
 
+# screens in a state worth its own picture: (name, screen it is)
+VARIANTS = {"home_out_of_service": "home", "storage_stored": "storage", "storage_collected": "storage"}
+
+
+def demo_screens() -> list[str]:
+    """Every screen, plus the variants (screenshots and layout checks)."""
+    from kiosk.ui.screens import SCREENS
+
+    return sorted([*SCREENS, *VARIANTS])
+
+
 def open_screen(ui: Any, station: Any, name: str) -> Any:
     """Go to `name` the way a flow would, with sample results where the screen shows one."""
     app = ui.app
@@ -45,6 +56,28 @@ def open_screen(ui: Any, station: Any, name: str) -> Any:
         screen.kind, screen.floor, screen.seen = "child", "3F", "15"
         screen.category = "female"
         screen.category = "red"
+    elif name == "home":
+        screen = app.go("home")
+        screen.out_of_service = []   # (persistent: a variant shown before may have greyed its tiles)
+    elif name == "home_out_of_service":   # the locker link down (tests/integration/station/test_start_degraded)
+        screen = app.go("home")
+        screen.out_of_service = ["borrow.power_bank", "borrow.stroller", "borrow.umbrella", "return"]
+    elif name == "storage_stored":   # a bag just deposited: its code, door, price and until when
+        from kiosk.services.storage import StorageReceipt
+
+        screen = app.go("storage")
+        screen._stored((StorageReceipt("D-0001", "S1", 4, station.tokens.sign("B1", "D-0001"), T0, T0 + 24 * 3600),
+                        True))
+    elif name == "storage_collected":   # collected after 3 h 20 min: the fee as the hero
+        from kiosk.services.storage import Pickup
+
+        screen = app.go("storage")
+        screen._collected(Pickup("D-0001", "S1", 4, 3 * 3600 + 20 * 60, 400, False))
+    elif name == "shop":   # a shop upstairs: the stacked floors with the route (the demo directory)
+        screen = app.go("shop", unit="3F-02")
+    elif name == "directory":   # a search with results
+        screen = app.go("directory")
+        screen.press("X")
     elif name == "request_ticket":
         screen = app.go("request_ticket", request=sample_request(station), printed=True)
     else:
@@ -67,6 +100,16 @@ def sign_in(station: Any, app: Any, pin: str = "2468") -> None:
 
 def staff_scan(station: Any, staff_id: str = "S-001") -> StaffScanned:
     return StaffScanned(station.tokens.verify_staff(station.tokens.staff_badge(staff_id)))
+
+
+def with_directory(station: Any) -> Any:
+    """The mall's demo content (kiosk/content: shops, floors, the 公开明示 notice): the directory, shop and info
+    screens then show what shoppers see instead of "not available"."""
+    from kiosk.content import load_content
+    from kiosk.services.directory import Directory
+
+    station.directory = Directory(load_content())
+    return station
 
 
 def with_desk_duties(station: Any, photo_dir: Any) -> Any:
@@ -95,6 +138,7 @@ def with_desk_duties(station: Any, photo_dir: Any) -> Any:
             with UnitOfWork(station.store) as uow:
                 uow.storage.add_deposit(deposit_id, None, "S1", slot, T0 - age_h * 3600, T0 + 3600)
                 uow.storage.stored(deposit_id, T0 - age_h * 3600, T0 + 3600)
+    station.storage = storage   # the storage screen states its price
     station.procedures = StorageProcedures(store=station.store, storage=storage, lostfound=None, photo_dir=photo_dir)
     station.handover = ShiftHandover(store=station.store, lockers=None, locker_ids=list(station.profiles),
                                      station_id="K01", supplies=station.supplies)

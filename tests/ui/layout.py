@@ -1,6 +1,7 @@
 """Layout rules every screen keeps in every mode (issue 13), as one checker the tests and `make screenshots` use.
 
-Rules: nothing off-screen or clipped (text fits its box), no overlapping controls, no invisible widget holding
+Rules: nothing off-screen or clipped (text fits its box), no word cut over two lines, no lone mark cut from its
+words and no 避头尾 break in Chinese (kiosk/ui/linebreak.py), no overlapping controls, no invisible widget holding
 space, touch targets ≥ 15 mm with ≥ 2 mm gaps, no text under 26 px, and in low-reach mode every control in the
 lower half (the bottom band).
 """
@@ -15,6 +16,7 @@ from kivy.uix.scrollview import ScrollView
 from kivy.uix.textinput import TextInput
 from kivy.uix.widget import Widget
 
+from kiosk.ui.linebreak import faults
 from kiosk.ui.theme import mm_to_px
 
 MIN_TEXT_PX = 26
@@ -58,17 +60,24 @@ def controls(root: Widget) -> list[Widget]:
 
 
 def _broken_word(w: Label) -> str | None:
-    """A word (no space, no CJK, where a break between characters is normal) that wrapping cut over two lines
-    ("★★★★ / ★" on a narrow button in large-text mode): the word, or None."""
+    """A word (no CJK, where a break between characters is normal) that wrapping cut over two lines ("★★★★ / ★"
+    on a narrow button in large-text mode, "✓ Femal / e"): the word, or None."""
     lines = getattr(getattr(w, "_label", None), "_cached_lines", None) or []
-    drawn = ["".join(word.text for word in line.words) for line in lines]
+    drawn = ["".join(word.text for word in line.words).replace("\u00a0", " ") for line in lines]
     for segment in w.text.split("\n"):
-        word = segment.strip()
-        if not word or any(ch.isspace() for ch in word) or any("\u2e80" <= ch <= "\u9fff" for ch in word):
-            continue
-        if drawn and not any(word in line for line in drawn):
-            return word
+        for word in segment.split():
+            if any("\u2e80" <= ch <= "\u9fff" or "\u3000" <= ch <= "\u303f" or "\uff00" <= ch <= "\uffef"
+                   for ch in word):
+                continue
+            if drawn and not any(word in line.split() or word in line for line in drawn):
+                return word
     return None
+
+
+def _bad_breaks(w: Label) -> list[str]:
+    """Lone marks cut from their words and 避头尾 breaks in Chinese (kiosk/ui/linebreak.py), as drawn."""
+    lines = getattr(getattr(w, "_label", None), "_cached_lines", None) or []
+    return [why for _i, why in faults(w.text, ["".join(word.text for word in line.words) for line in lines])]
 
 
 def problems(app: Any, *, dpi: float = 102.0, low_reach: bool = False) -> list[str]:
@@ -109,6 +118,7 @@ def problems(app: Any, *, dpi: float = 102.0, low_reach: bool = False) -> list[s
                 out.append(f"{name} text {tw:.0f}x{th:.0f} is clipped in {w.width:.0f}x{w.height:.0f}")
             if (word := _broken_word(w)) is not None:
                 out.append(f"{name} breaks the word {word!r} over two lines")
+            out += [f"{name}: {why}" for why in _bad_breaks(w)]
     ctrls = controls(screen)
     need, gap = mm_to_px(TARGET_MM, dpi) - 0.5, mm_to_px(GAP_MM, dpi) - 0.5
     rects = [(c, rect(c)) for c in ctrls]

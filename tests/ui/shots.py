@@ -1,7 +1,7 @@
 """`make screenshots`: every screen × zh_CN/en × normal/large-text/high-contrast/low-reach into var/screenshots/,
 a contact sheet per language, the pictogram sheet, and the layout checker's findings (docs/ui.md "Screenshots").
 
-    .venv/bin/python -m tests.ui.shots [--out var/screenshots] [--screens home,wait]
+    .venv/bin/python -m tests.ui.shots [--out var/screenshots] [--screens home,wait] [--modes low_reach] [--langs en]
 """
 from __future__ import annotations
 
@@ -77,6 +77,8 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--out", type=Path, default=ROOT / "var" / "screenshots")
     parser.add_argument("--screens", default="")
+    parser.add_argument("--modes", default="", help="e.g. large_text,low_reach (default: all four)")
+    parser.add_argument("--langs", default="", help="e.g. en (default: zh_CN,en)")
     args = parser.parse_args()
     from kiosk.ui.xvfb import Xvfb
 
@@ -95,20 +97,19 @@ def main() -> int:
     from kiosk.store import Store
     from kiosk.tokens import TokenBook, TokenKeys
     from kiosk.ui.app import build_app, close_app
-    from kiosk.ui.screens import SCREENS
     from kiosk.ui.touch import UiDriver
     from tests.fixtures.ui import STAFF_PIN, BareStation, demo_profiles
-    from tests.ui.demo import open_screen, with_desk_duties
+    from tests.ui.demo import demo_screens, open_screen, with_desk_duties, with_directory
     from tests.ui.layout import problems
 
-    screens = [s for s in args.screens.split(",") if s] or sorted(SCREENS)
+    screens = [s for s in args.screens.split(",") if s] or demo_screens()
     started = time.monotonic()
     findings: list[str] = []
     count = 0
     try:
-        for lang in LANGS:
+        for lang in [lg for lg in LANGS if lg in (args.langs or ",".join(LANGS)).split(",")]:
             paths: dict[tuple[str, str], Path] = {}
-            for mode in MODES:
+            for mode in [m for m in MODES if m in (args.modes or ",".join(MODES)).split(",")]:
                 store = Store(tmp / f"{lang}-{mode}.db")
                 tokens = TokenBook(TokenKeys(b"screenshot-site-key-0123456789"))
                 write_staff_file(tmp / "staff.toml", {"S-001": ("Wang Fang", STAFF_PIN), "S-002": ("Li Na", "1357")},
@@ -117,6 +118,7 @@ def main() -> int:
                                                                                    tmp / "staff.toml"),
                                       survey=SurveyService(store), profiles=demo_profiles())
                 with_desk_duties(station, tmp / "incidents")
+                with_directory(station)
                 flags = {mode: True} if mode != "normal" else {}
                 app = build_app(station, UiSettings(width=W, height=H, lang=lang, prewarm=False, **flags))
                 ui = UiDriver(app)

@@ -3,8 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from kiosk.ui.screens import SCREENS
-from tests.ui.demo import open_screen
+from tests.ui.demo import demo_screens, open_screen
 
 # high contrast swaps the palette only (kiosk/ui/theme.py: same sizes, same grid), so its layout is the normal
 # one: `make test` checks it under -m slow only, keeping the suite near its 10-minute budget.
@@ -13,12 +12,15 @@ MODES = ["normal", "large_text", pytest.param("high_contrast", marks=pytest.mark
 
 @pytest.mark.parametrize("lang", ["zh_CN", "en"])
 @pytest.mark.parametrize("mode", MODES)
-def test_every_screen_keeps_the_layout_rules(make_ui, bare_station, lang: str, mode: str) -> None:
+def test_every_screen_keeps_the_layout_rules(make_ui, bare_station, tmp_path, lang: str, mode: str) -> None:
+    from tests.ui.demo import with_desk_duties, with_directory
     from tests.ui.layout import problems
 
+    with_directory(bare_station)   # directory, shop and info as shoppers see them, not "not available"
+    with_desk_duties(bare_station, tmp_path / "incidents")   # the desk's duties with lists to lay out
     ui = make_ui(bare_station, lang=lang, **({mode: True} if mode != "normal" else {}))
     found = {}
-    for name in sorted(SCREENS):
+    for name in demo_screens():
         open_screen(ui, bare_station, name)
         ui.step(2)
         bad = problems(ui.app, low_reach=mode == "low_reach")
@@ -48,3 +50,38 @@ def test_the_checker_catches_what_it_is_for(make_ui, bare_station) -> None:
     assert "(< 15 mm" in found and "text is 12 px" in found and "invisible KLabel" in found
     assert "breaks the word '★★★★★' over two lines" in found
     assert "in low reach" in found
+
+
+def test_the_checker_catches_bad_line_breaks_and_labels_avoid_them(make_ui, bare_station) -> None:
+    """A mark cut from its word ("✓ / Female") and Chinese closing punctuation starting a line (避头尾) are
+    reported on a plain Kivy label; the station's own labels and buttons, given the same text and width, wrap
+    without them."""
+    from kivy.factory import Factory
+
+    from tests.ui.layout import problems
+
+    ui = make_ui(bare_station, large_text=True)
+    screen = open_screen(ui, bare_station, "home")
+    body = screen.ids.frame.body
+    zh = "请使用其他服务站，或咨询服务台。"
+    plain = [Factory.Label(text="✓ Female", font_size=48, bold=True, size_hint=(None, None), size=(190, 140)),
+             Factory.Label(text=zh, font_size=48, size_hint=(None, None), size=(760, 140))]
+    plain[0].text_size, plain[1].text_size = (190, None), (760, None)
+    for w in plain:
+        body.add_widget(w)
+    ui.step(3)
+    found = "\n".join(problems(ui.app))
+    assert "the mark '✓' stands alone on a line" in found
+    assert "starts with '。' (避头尾)" in found
+    for w in plain:
+        body.remove_widget(w)
+    ours = [Factory.KButton(text="✓ Female", font_size=48, bold=True, size_hint_x=None, width=400),
+            Factory.KLabel(text=zh, font_size=48, size_hint_x=None, width=760)]
+    for w in ours:
+        body.add_widget(w)
+    ui.step(3)
+    lines = ["".join(word.text for word in line.words) for line in ours[1]._label._cached_lines]
+    assert len(lines) == 2 and lines[1].startswith("台"), lines   # the last character goes down with its 。
+    assert ours[1].text == zh   # the text itself is untouched
+    found = "\n".join(problems(ui.app))
+    assert "stands alone" not in found and "避头尾" not in found, found

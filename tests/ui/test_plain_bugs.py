@@ -101,3 +101,23 @@ def test_the_english_receipt_screen_says_borrowed_like_the_chinese_one(make_ui, 
     assert title(ui) == "Borrowed"
     ui.tap_text("中文")
     assert title(ui) == "借用成功"
+
+
+def test_an_out_of_service_tile_keeps_its_pictogram_and_its_words(make_ui, bare_station) -> None:
+    """The locker link down (tests/integration/station/test_start_degraded.py): the grey Return tile drew its
+    pictogram at about 30 px beside the 110 px of "More services", and in low reach the greyed tiles showed only
+    the last line of their words ("service")."""
+    from tests.ui.demo import open_screen
+
+    for low_reach in (False, True):
+        ui = make_ui(bare_station, lang="en", low_reach=low_reach)
+        home = open_screen(ui, bare_station, "home_out_of_service")
+        ui.step(3)
+        tiles = {w.tile_id: w for w in home.ids.tiles.children}
+        assert tiles["return"].out_of_service and not tiles["desk"].out_of_service
+        if not low_reach:
+            assert tiles["return"].picture_side >= 0.75 * tiles["desk"].picture_side, \
+                (tiles["return"].picture_side, tiles["desk"].picture_side)
+        for tile in tiles.values():
+            drawn = " ".join("".join(w.text for w in line.words) for line in tile._label._cached_lines)
+            assert tile.text.split("\n")[0] in drawn.replace("\u00a0", " "), (tile.text, drawn)

@@ -143,7 +143,7 @@ class DutiesScreen(StaffOnly):
         if supplies is not None:
             low = [s.name(lang) for s in supplies.stock() if s.low]
             if low:
-                parts.append(t("Low: {items}", lang).format(items=", ".join(low)))
+                parts.append(t("Low: {items}", lang).format(items=("、" if lang.startswith("zh") else ", ").join(low)))
             if supplies.check_overdue():
                 parts.append(t("The count-and-condition check is due", lang))
         if procedures is not None:
@@ -155,31 +155,23 @@ class DutiesScreen(StaffOnly):
         self.app.go("diagnostics")
 
 
-def worded(widget: Any, words: Callable[[str], str], lang: str) -> Any:
-    """A row widget whose text is `words(lang)`: a language switch relabels it in place (`relabel`), so the
-    widgets a shopper or staff member is looking at stay the same ones."""
-    widget.words = words
-    widget.text = words(lang)
-    return widget
+def button_row(cols: int) -> Any:
+    """A row of `cols` equal controls under an item's line (the line gets the full width to itself)."""
+    from kivy.app import App
+    from kivy.uix.gridlayout import GridLayout
 
-
-def relabel(grid: Any, lang: str) -> None:
-    for child in grid.children:
-        if callable(getattr(child, "words", None)):
-            child.text = child.words(lang)
+    row = GridLayout(cols=cols, spacing=App.get_running_app().pad, size_hint_y=None)
+    row.bind(minimum_height=row.setter("height"))
+    return row
 
 
 class SupplyRows:
-    """A screen listing the supplies one row per item (`add_row`), rebuilt on entering, relabelled in place on a
-    language switch."""
+    """A screen listing the supplies one row per item (`add_row`), rebuilt on entering; its widgets are given
+    their `words` (kiosk/ui/widgets.py `Worded`), so a language switch relabels them in place."""
 
     app: Any
     ids: Any
     services: Any
-
-    def on_kv_post(self, *args: Any) -> None:
-        super().on_kv_post(*args)  # type: ignore[misc]
-        self.app.bind(lang=lambda *_: relabel(self.ids.rows, self.app.lang))
 
     def enter(self, **params: Any) -> None:
         super().enter(**params)  # type: ignore[misc]
@@ -190,7 +182,7 @@ class SupplyRows:
         grid.clear_widgets()
         supplies, t, lang = self.services.supplies, self.app.t, self.app.lang
         if supplies is None:
-            grid.add_widget(worded(KLabel(), lambda lg: t("This service is not available here", lg), lang))
+            grid.add_widget(KLabel(words=lambda lg: t("This service is not available here", lg)))
             return
         for supply in supplies.stock():
             self.add_row(grid, supply, t, lang)
@@ -213,13 +205,15 @@ class StaffSuppliesScreen(SupplyRows, StaffOnly):
             out = t(", {n} out", lg).format(n=s.out) if s.kind == "returnable" else ""
             return f"{mark}{s.name(lg)}  {s.stock}/{s.full}{out}"
 
-        grid.add_widget(worded(KLabel(halign="left"), line, lang))
+        grid.add_widget(KLabel(halign="left", words=line))
+        row = button_row(3)
         for label, action, enabled in (("Hand out", "out", s.stock > 0),
                                        ("Taken back", "back", s.kind == "returnable" and s.out > 0),
                                        ("Restock", "fill", s.stock < s.full)):
-            button = worded(KButton(disabled=not enabled), self._words(t, label), lang)
+            button = KButton(disabled=not enabled, words=self._words(t, label))
             button.bind(on_release=lambda _w, item=s.item, a=action: self.act(item, a))
-            grid.add_widget(button)
+            row.add_widget(button)
+        grid.add_widget(row)
 
     def act(self, item: str, action: str) -> None:
         supplies, session = self.services.supplies, self.staff
@@ -254,17 +248,20 @@ class SuppliesCheckScreen(SupplyRows, StaffOnly):
         super().enter(**params)
 
     def add_row(self, grid: Any, s: Any, t: Any, lang: str) -> None:
-        grid.add_widget(worded(KLabel(halign="left"), lambda lg: f"{s.name(lg)}  ({t('full', lg)} {s.full})", lang))
+        grid.add_widget(KLabel(halign="left", words=lambda lg: t("{item} (full {full})", lg).format(
+            item=s.name(lg), full=s.full)))
+        row = button_row(4)
         for label, step in (("−", -1), ("+", 1)):
             button = KButton(text=label)
             button.bind(on_release=lambda _w, item=s.item, d=step: self.step(item, d))
-            grid.add_widget(button)
+            row.add_widget(button)
             if step < 0:
-                grid.add_widget(KLabel(text=str(self.counts.get(s.item, 0)), bold=True))
+                row.add_widget(KLabel(text=str(self.counts.get(s.item, 0)), bold=True, font_size=self.app.fs_h2))
         cond = ChoiceButton(msgid=CONDITION_WORDS[self.conditions.get(s.item, "ok")],
                             chosen=self.conditions.get(s.item, "ok") == "ok")
         cond.bind(on_release=lambda _w, item=s.item: self.cycle(item))
-        grid.add_widget(cond)
+        row.add_widget(cond)
+        grid.add_widget(row)
 
     def step(self, item: str, delta: int) -> None:
         self.counts[item] = max(0, min(1000, self.counts.get(item, 0) + delta))
@@ -300,10 +297,6 @@ class StaffStorageScreen(SecondBadge):
     selected = StringProperty("")
     overnight_ids = ListProperty([])
 
-    def on_kv_post(self, *args: Any) -> None:
-        super().on_kv_post(*args)
-        self.app.bind(lang=lambda *_: relabel(self.ids.rows, self.app.lang))
-
     def enter(self, **params: Any) -> None:
         super().enter(**params)
         self.reset_second()
@@ -315,19 +308,22 @@ class StaffStorageScreen(SecondBadge):
     def build_rows(self, *_: Any) -> None:
         grid = self.ids.rows
         grid.clear_widgets()
-        procedures, t, lang = self.services.procedures, self.app.t, self.app.lang
+        procedures, t = self.services.procedures, self.app.t
         if procedures is None:
-            grid.add_widget(worded(KLabel(), lambda lg: t("This service is not available here", lg), lang))
+            grid.add_widget(KLabel(words=lambda lg: t("This service is not available here", lg)))
             return
         self.overnight_ids = [b.deposit_id for b in procedures.overnight()]
         bags = procedures.held()
         if not bags:
-            grid.add_widget(worded(KLabel(), lambda lg: t("No bags in the lockers", lg), lang))
+            grid.add_widget(KLabel(words=lambda lg: t("No bags in the lockers", lg)))
         for bag in bags:
-            night = " · ⚠ " + t("after closing", lang) if bag.deposit_id in self.overnight_ids else ""
             since = datetime.fromtimestamp(bag.started_at).strftime("%m-%d %H:%M")
-            choice = ChoiceButton(msgid=f"{bag.locker_id} #{bag.slot} · {since}{night}",
-                                  chosen=bag.deposit_id == self.selected)
+            night = bag.deposit_id in self.overnight_ids
+
+            def words(lg: str, bag: Any = bag, since: str = since, night: bool = night) -> str:
+                return f"{bag.locker_id} #{bag.slot} · {since}" + (" · ⚠ " + t("after closing", lg) if night else "")
+
+            choice = ChoiceButton(words=words, chosen=bag.deposit_id == self.selected)
             choice.bind(on_release=lambda _w, d=bag.deposit_id: self.select(d))
             grid.add_widget(choice)
 
@@ -438,15 +434,19 @@ class SuppliesScreen(SupplyRows, FlowScreen):
     taken = NumericProperty(0)
 
     def add_row(self, grid: Any, s: Any, t: Any, lang: str) -> None:
-        there = t("{n} available", lang).format(n=s.stock) if s.stock > 0 else t("Out of stock", lang)
-        grid.add_widget(KLabel(text=f"{s.name(lang)} — {t(KIND_WORDS[s.kind], lang)} · {there}",
-                               halign="left"))
+        def line(lg: str) -> str:
+            there = t("{n} available", lg).format(n=s.stock) if s.stock > 0 else t("Out of stock", lg)
+            return f"{s.name(lg)} — {t(KIND_WORDS[s.kind], lg)} · {there}"
+
+        grid.add_widget(KLabel(words=line, halign="left"))
         if s.where == "locker":
-            button = KButton(text=t("Take one", lang), disabled=s.stock <= 0)
+            button = KButton(words=self._words(t, "Take one"), disabled=s.stock <= 0)
             button.bind(on_release=lambda _w, item=s.item: self.take(item))
-        else:
-            button = KButton(text=t("Ask at the service desk", lang), disabled=True)
-        grid.add_widget(button)
+            grid.add_widget(button)
+        else:   # words, not a greyed button that cannot be pressed
+            where = KLabel(words=self._words(t, "Ask at the service desk"))
+            where.color = self.app.c_muted
+            grid.add_widget(where)
 
     def take(self, item: str) -> None:
         supplies = self.services.supplies

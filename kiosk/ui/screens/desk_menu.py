@@ -26,15 +26,21 @@ class DeskMenuScreen(FlowScreen):
         super().on_kv_post(*args)
         for icon, msgid, screen, params in DESK_ENTRIES:
             tile = ServiceTile(icon=icon, msgid=msgid, accent=self.app.c_svc.get("desk", self.app.c_accent))
-            tile.bind(on_release=lambda _w, s=screen, p=params: self.app.go(s, **p))
+            tile.bind(on_release=lambda _w, s=screen, p=params: self.app.go(s, **p), fit_h=self._size_tiles)
             self.ids.entries.add_widget(tile)
-        self.app.bind(low_reach=self._size_tiles, tgt=self._size_tiles)
+        self.app.bind(low_reach=self._size_tiles, tgt=self._size_tiles, large_text=self._size_tiles)
         self._size_tiles()
 
     def _size_tiles(self, *_: Any) -> None:
         """Tall tiles with big pictograms; in low reach they shrink so all seven sit in the lower half."""
-        for tile in self.ids.entries.children:
-            tile.min_h = self.app.tgt * (1.3 if self.app.low_reach else 2.6)
+        app = self.app
+        tiles = self.ids.entries.children
+        # one height for all (the rows stay even), enough for the longest words and, where the screen has the
+        # room (not large text, not low reach), a pictogram a target high above them
+        picture = 0 if (app.large_text or app.low_reach) else app.tgt
+        fit = max((tile.fit_h for tile in tiles), default=0.0) + picture
+        for tile in tiles:
+            tile.min_h = max(fit, app.tgt * (1.3 if app.low_reach else 2.6))
 
 
 class InfoScreen(FlowScreen):

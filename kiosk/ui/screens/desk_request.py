@@ -46,6 +46,7 @@ class RequestScreen(CategoryFloorScreen):
         _choice(self, "floors", [(f, f) for f in vocabulary.FLOORS], "floor")
         _choice(self, "seens", SEEN, "seen")
         self._details()
+        self.app.bind(large_text=self._details)
 
     def on_kind(self, *_: Any) -> None:
         self._mark("kinds", self.kind)
@@ -62,16 +63,25 @@ class RequestScreen(CategoryFloorScreen):
                 self.gender = "" if self.gender == self.category else self.category
             else:
                 self.colour = "" if self.colour == self.category else self.category
-        for button in self.ids.categories.children:
+        for button in self.ids.categories.children + self.ids.genders.children:
             button.chosen = button.value in ((self.gender, self.colour) if self.kind != "item" else (self.category,))
         if self.kind != "item":
             self.category = ""
 
-    def _details(self) -> None:
+    def _details(self, *_: Any) -> None:
         box = self.ids.categories
         box.clear_widgets()
-        box.cols = 4 if self.kind == "item" else 5  # two rows either way: the screen fits the lower half
-        _choice(self, "categories", ITEMS if self.kind == "item" else LOOKS, "category")
+        self.ids.genders.clear_widgets()
+        if self.kind != "item" and self.app.large_text:
+            # "✓ Female" in large text is wider than a fifth of the screen: genders in a row of two, colours in
+            # rows of four (three rows, where the other modes keep two so low reach fits the lower half)
+            box.cols = 4
+            _choice(self, "genders", LOOKS[:len(GENDER_WORDS)], "category")
+            _choice(self, "categories", LOOKS[len(GENDER_WORDS):], "category")
+        else:
+            box.cols = 4 if self.kind == "item" else 5  # two rows either way: the screen fits the lower half
+            _choice(self, "categories", ITEMS if self.kind == "item" else LOOKS, "category")
+        self.on_category()
 
     def enter(self, staff: bool = False, **_: Any) -> None:
         super().enter()

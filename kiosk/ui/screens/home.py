@@ -46,7 +46,7 @@ class HomeScreen(FlowScreen):
                 continue
             widget = Factory.ServiceTile(icon=tile.icon, msgid=tile.label)
             widget.tile_id = tile.id
-            widget.bind(on_release=lambda _w, t=tile: self.open(t))
+            widget.bind(on_release=lambda _w, t=tile: self.open(t), fit_h=lambda *_: self._size_tiles())
             grid.add_widget(widget)
         self.app.bind(lang=self._show_services, high_contrast=self._show_services, low_reach=self._size_tiles,
                       tgt=self._size_tiles)
@@ -64,12 +64,23 @@ class HomeScreen(FlowScreen):
         low, tgt, pad = self.app.low_reach, self.app.tgt, self.app.pad
         tiles = self._tiles()
         lend = sum(1 for _w, t in tiles if "item_type" in t.params)
+        # tiles of a row are as tall as the tallest one's words need (ServiceTile.fit_h); a chip ("⚠ Out of
+        # service") adds its line to the row, so the pictograms keep their size (out of low reach)
+        fit = {lending: max((w.fit_h for w, t in tiles if ("item_type" in t.params) == lending), default=0.0)
+               for lending in (True, False)}
+        words = {lending: max((w.words_h for w, t in tiles if ("item_type" in t.params) == lending), default=0.0)
+                 for lending in (True, False)}
+        chip = {lending: 0.0 if low else max((w.font_size * 1.35 for w, t in tiles
+                                              if ("item_type" in t.params) == lending and w.chip), default=0.0)
+                for lending in (True, False)}
         for widget, tile in tiles:
             lending = "item_type" in tile.params
             per_row = max(1, lend) if lending else max(1, len(tiles) - lend)
             widget.size_hint_x = None   # StackLayout's hints ignore spacing: the width is worked out here
             widget.width = (self.ids.tiles.width - pad * (per_row - 1)) / per_row
-            widget.min_h = tgt * ((2.6 if lending else 1.6) if low else (5.0 if lending else 3.0))
+            base = tgt * ((2.6 if lending else 1.6) if low else (5.0 if lending else 3.0))
+            widget.min_h = max(fit[lending], base + chip[lending])
+            widget.row_words_h = words[lending]
 
     def on_enter(self, *_: Any) -> None:
         self.poll_services()
@@ -122,7 +133,8 @@ class HomeScreen(FlowScreen):
         for widget, tile in self._tiles():
             # greyed but still tappable: its own screen then says why in full (e.g. "the locker is offline")
             off = tile_service(tile) in down
-            widget.out_of_service, widget.opacity = off, (0.45 if off else 1.0)
+            # faded, but its words still readable (0.45 left "Out of service" at about 1.8:1 on the tile)
+            widget.out_of_service, widget.opacity = off, (0.85 if off else 1.0)
             widget.accent = self.app.c_svc.get(tile.params.get("item_type", "desk"), self.app.c_accent)
             item_type = tile.params.get("item_type")
             avail = self._availability.get(item_type) if item_type else None
@@ -138,6 +150,7 @@ class HomeScreen(FlowScreen):
                     widget.chip = t("{count} available", lang).format(count=avail.count)
             else:
                 widget.chip = ""
+        self._size_tiles()
         zh = lang.startswith("zh")
         listed = ("、" if zh else ", ").join(names)
         colon, stop = ("：", "。") if zh else (": ", ". ")

@@ -138,11 +138,19 @@ def test_bag_storage_deposit_and_collect_once(make_ui, bare_station, lockers: Lo
     threading.Thread(target=lockers.control, args=("S1", {"op": "insert", "item": "BAG-UI", "slot": screen.slot}),
                      daemon=True).start()
     ui.wait_until(lambda: screen.state == "stored", what="the receipt")
+    ui.step(2)
+    # after depositing: the door, what collecting costs and until when (the receipt's expiry)
+    assert shows(ui, f"Door {screen.slot} of locker S1") and shows(ui, "First 120 min free, then ¥2.00 per hour")
+    assert shows(ui, "Collect it by ")
     ui.screenshot(screenshot_dir / "desk-storage-receipt-en.png")
     code = screen.code
     ui.app.on_scan(SignedScanned(tokens.verify_signed(code, "B1")))
     ui.wait_until(lambda: screen.state == "collected", what="the door opening")
-    assert shows(ui, "please take your bag")
+    ui.step(2)
+    assert shows(ui, "please take your bag") and shows(ui, "Stored for 1 min")
+    # the fee is the hero in display size (it was a clause at the end of the headline)
+    amount = next(w for w in screen.walk() if type(w).__name__ == "KDisplay")
+    assert amount.text == "Free" and amount.font_size == ui.app.fs_display
     ui.wait_until(lambda: not sim.slots()[screen.slot - 1].item, what="the bag taken")
     screen.state = "choose"
     ui.app.on_scan(SignedScanned(tokens.verify_signed(code, "B1")))

@@ -42,3 +42,42 @@ def test_handover_is_signed_by_the_second_badge_on_screen_and_recorded_once(make
     assert [(r["outgoing"], r["incoming"]) for r in rows] == [("S-001", "S-002")] and "P1 门 2 卡顿" in rows[0]["body"]
     assert [e.type for e in bare_station.store.outbox_pending()].count("shift.handover") == 1
     assert screen.ids.sign.disabled  # signed once: a second tap needs a new badge
+
+
+def test_duty_lists_follow_the_language_switch_in_place(make_ui, bare_station, tmp_path: Path) -> None:
+    """One mechanism (kiosk/ui/widgets.py `Worded`): the rows built in Python — the check's lines, the staff's bag
+    choices, the shoppers' supplies list — relabel themselves when the language changes, the same widgets."""
+    with_desk_duties(bare_station, tmp_path / "incidents")
+    ui = make_ui(bare_station)
+    sign_in(bare_station, ui.app)
+    for name, zh, en in (("supplies_check", "医药箱（满额 2）", "First-aid kit (full 2)"),
+                         ("staff_storage", "闭店后", "after closing"),
+                         ("supplies", "医药箱", "First-aid kit")):
+        ui.app.lang = "zh_CN"
+        screen = ui.app.go(name)
+        ui.step(2)
+        rows = list(screen.ids.rows.walk())
+        assert any(zh in t for t in ui.visible_texts()), (name, ui.visible_texts())
+        ui.app.lang = "en"
+        ui.step(2)
+        texts = ui.visible_texts()
+        assert any(en in t for t in texts) and not any(zh in t for t in texts), (name, texts)
+        assert list(screen.ids.rows.walk()) == rows   # relabelled in place, not rebuilt
+
+
+def test_the_check_shows_every_item_within_reach_in_low_reach(make_ui, bare_station, tmp_path: Path) -> None:
+    """Low reach: the count-and-condition check listed 1½ of 4 items in a 3.3-target scroll view under 900 px of
+    nothing, names squeezed into a fifth of the width; now the list fills the lower half (it scrolls beyond),
+    each name on a line of its own above its controls."""
+    with_desk_duties(bare_station, tmp_path / "incidents")
+    ui = make_ui(bare_station, low_reach=True)
+    sign_in(bare_station, ui.app)
+    screen = ui.app.go("supplies_check")
+    ui.step(3)
+    rows = screen.ids.rows
+    scroll = rows.parent
+    half = ui.app.root.height / 2
+    assert scroll.top <= half + 1 and (scroll.height >= rows.height - 1 or scroll.top >= half - ui.app.pad), \
+        (scroll.y, scroll.top, rows.height)
+    names = [w for w in rows.children if type(w).__name__ == "KLabel"]
+    assert len(names) == 4 and all(w.width >= rows.width - 1 for w in names)
