@@ -53,11 +53,13 @@ CLOCK_STEP_S = 2 * 3600  # NTP stepping a kiosk's RTC after boot
 class Soak:
     def __init__(self, workdir: Path, *, lendings: int, faults: int, seed: int, seconds: float | None,
                  auto_take: float = 0.05, take_s: float = 2.0, ack_s: float = 0.5, recover_s: float = 120.0,
-                 paid_share: float = 0.3, pay_faults: int | None = None) -> None:
+                 paid_share: float = 0.3, pay_faults: int | None = None,
+                 weights: dict[str, int] | None = None) -> None:
         self.dir = workdir
         self.target, self.fault_count, self.seed, self.seconds = lendings, faults, seed, seconds
         self.auto_take, self.take_s, self.ack_s, self.recover_s = auto_take, take_s, ack_s, recover_s
         self.rng = random.Random(seed)
+        self.weights = weights or FAULT_WEIGHTS
         self.faults: Counter[str] = Counter()
         self.thresholds = sorted(self.rng.uniform(0.03, 0.92) for _ in range(faults))
         # payments (issue 14): a share of the power-bank shoppers pay a QR deposit; gateway faults on their own count
@@ -190,9 +192,9 @@ class Soak:
 
     # faults -----------------------------------------------------------------------------------
     def inject(self, now: float) -> None:
-        kinds = list(FAULT_WEIGHTS)
+        kinds = [k for k, w in self.weights.items() if w > 0]
         for _ in range(20):
-            kind = self.rng.choices(kinds, weights=[FAULT_WEIGHTS[k] for k in kinds])[0]
+            kind = self.rng.choices(kinds, weights=[self.weights[k] for k in kinds])[0]
             if getattr(self, f"_fault_{kind}")(now):
                 self.faults[kind] += 1
                 log.info("soak.fault kind=%s total=%d dispensed=%d", kind, sum(self.faults.values()),
@@ -432,6 +434,19 @@ class Soak:
         return report
 
 
+def fault_weights(text: str) -> dict[str, int]:
+    """`disk_full=10,station_kill=1` → weights of those kinds (the others never happen)."""
+    weights: dict[str, int] = {}
+    for part in text.split(","):
+        kind, _, weight = part.partition("=")
+        if kind.strip() not in FAULT_WEIGHTS or not weight.strip().isdigit():
+            raise argparse.ArgumentTypeError(f"{part!r}: expected KIND=N with KIND one of {', '.join(FAULT_WEIGHTS)}")
+        weights[kind.strip()] = int(weight)
+    if not any(weights.values()):
+        raise argparse.ArgumentTypeError("at least one fault kind needs a weight above 0")
+    return weights
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tests.faults.soak", description=__doc__)
     parser.add_argument("--lendings", type=int, default=300)
@@ -442,13 +457,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--paid-share", type=float, default=0.3,
                         help="share of power-bank shoppers who pay a QR deposit (0 = no payments)")
     parser.add_argument("--pay-faults", type=int, default=None, help="gateway faults (default: max(8, faults/2))")
+    parser.add_argument("--fault-weights", type=fault_weights, default=None, metavar="KIND=W,…",
+                        help="relative weights of the fault kinds, e.g. disk_full=10,station_kill=1 to make one kind "
+                             f"frequent (unnamed kinds: 0; default {','.join(f'{k}={w}' for k, w in FAULT_WEIGHTS.items())})")
     parser.add_argument("--log-level", default="INFO")
     args = parser.parse_args(argv)
     logging.basicConfig(level=getattr(logging, args.log_level.upper(), logging.INFO), stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s %(message)s")
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="soak-"))
     soak = Soak(workdir, lendings=args.lendings, faults=args.faults, seed=args.seed, seconds=args.seconds,
-                paid_share=args.paid_share, pay_faults=args.pay_faults)
+                paid_share=args.paid_share, pay_faults=args.pay_faults, weights=args.fault_weights)
     try:
         report = soak.run()
     finally:

@@ -2,9 +2,13 @@
 twice for one command or for a command nobody sent, and a lending for an item that never left."""
 from __future__ import annotations
 
+import argparse
 from collections import Counter
 from typing import Any
 
+import pytest
+
+from tests.faults.soak import fault_weights
 from tests.faults.soak_reconcile import CentreRecord, StationRecord, reconcile
 
 LOCKERS_OF = {"K01": ["U1"]}
@@ -64,3 +68,12 @@ def test_a_lending_for_an_item_that_never_left_is_phantom() -> None:
     journal = {"U1": [opened("c1", 1, 1.0)]}
     report = reconcile(journal, [station(("c1", "L1", "U-1"))], centre("L1", "L9"), LOCKERS_OF)
     assert report["phantom"] == 2, "L1 at the station (nothing left) and L9 at the centre (no station has it)"
+
+
+def test_the_fault_mix_can_be_narrowed_to_make_one_kind_frequent() -> None:
+    """`--fault-weights disk_full=10,station_kill=1` (how the lost lending of docs/soak.md was made frequent);
+    a kind the soak does not know, or no kind at all, is refused before anything starts."""
+    assert fault_weights("disk_full=10, station_kill=1") == {"disk_full": 10, "station_kill": 1}
+    for bad in ("disk_ful=10", "disk_full=x", "disk_full=0"):
+        with pytest.raises(argparse.ArgumentTypeError):
+            fault_weights(bad)
