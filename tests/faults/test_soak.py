@@ -54,13 +54,9 @@ def test_bounded_soak_moves_money_exactly_once(bounded: dict[str, Any]) -> None:
             pay["refunds_without_payment"]) == (0, 0, 0, 0), pay["examples"]
 
 
-@pytest.mark.xfail(strict=False, reason=(
-    "issues 16, 12: the cause found (a cross-station return made while the returning station was down was never "
-    "reported) is fixed; non-strict until more runs agree (docs/soak.md). First seen: in 1 of 3 idle runs of the seed-8 bounded soak one lending stayed open at the station "
-    "and at the centre while the soak found its power bank back in a locker (P-P1-06, lending K01-6D36BCA862, the "
-    "item's last start); 0 in the 10,000-lending soak"))
 def test_bounded_soak_every_return_closes_its_lending(bounded: dict[str, Any]) -> None:
-    """Returns are paired by the item's timeline, so lagging uploads cannot shift them (docs/soak.md)."""
+    """Returns are paired by the item's timeline, so lagging uploads cannot shift them; a borrow recorded late (a
+    full disk) no longer lets its item be lent again and its next return fail (docs/soak.md, issue 12)."""
     assert bounded["centre"]["open_but_item_back_in_a_locker"] == 0, bounded["examples"]
 
 
