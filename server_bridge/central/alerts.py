@@ -8,12 +8,12 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Any, cast
 
-from sqlalchemy import Table, func, insert, or_, select
+from sqlalchemy import Table, insert, or_, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -157,60 +157,86 @@ class FleetView:
     """The alert pass's picture of the fleet, kept between passes by the engine.
 
     A pass reads only the stations that are offline, have an upload problem, are new, or whose health summary
-    changed since the pass before (one scan PostgreSQL filters by itself), and the health document only of the
-    changed ones. Device rules are re-judged only for those and for stations that went on- or offline; their
-    other findings are carried over. `stations` (what non-device rules see) are those rows, which include
-    every offline station and every upload problem."""
+    changed since the pass before (one scan PostgreSQL filters by itself: `health_changed_at` is the
+    changed-since watermark), and the health document only of the changed ones and of those that came back
+    online. Device rules are re-judged only for those and for stations that went on- or offline; their other
+    findings are carried over. `stations` (what non-device rules see) are those rows, which include every
+    offline station and every upload problem.
+
+    Decoded health documents are not kept: per station only what the uptime sample needs (`devices`). The first
+    pass (a fresh view) reads every document, in chunks of `CHUNK` judged and dropped one after another."""
 
     CHANGE_MARGIN_S = 10.0  # a heartbeat is committed up to a flush period after it is stamped
+    CHUNK = 2000
 
     def __init__(self) -> None:
-        self.health: dict[str, dict[str, Any] | None] = {}
+        self.devices: dict[str, tuple[bool | None, int, int]] = {}  # printer ok, lockers online, lockers
         self.changed_at: dict[str, float | None] = {}
         self.known: set[str] = set()
         self.offline: set[str] = set()
         self.online: set[str] = set()
         self.found: dict[str, dict[str, list[Finding]]] = {}  # device rule -> station -> its findings
         self.stations: list[Any] = []
+        self.to_read: list[str] = []  # stations whose health document the pass must read
         self.health_read = 0  # health documents read by the last pass
         self._changed_mark: float | None = None
+
+    @property
+    def cold(self) -> bool:
+        return self._changed_mark is None
 
     def refresh(self, session: Session, now: float, settings: AlertSettings) -> set[str]:
         """Read what may have changed; returns the stations device rules must judge again."""
         cut = now - settings.offline_after_s
         st = Station.__table__.c
         q = select(*Station.__table__.columns)
-        if self._changed_mark is not None:
+        if not self.cold:
+            # new stations are found by this scan too: never beaten (NULL) or beaten since (changed_at moved)
             q = q.where(or_(st.last_heartbeat_at.is_(None), st.last_heartbeat_at < cut,
                             st.upload_problem.is_not(None), st.health_changed_at > self._changed_mark))
-            if session.scalar(select(func.count()).select_from(Station)) != len(self.known):
-                self.known = set(session.scalars(select(Station.station_id)))  # stations added or removed
+        if session.get_bind().dialect.name == "postgresql":
+            # a filtered scan of ~100 B rows: two parallel workers started per pass cost more than they save
+            session.execute(text("SET LOCAL max_parallel_workers_per_gather = 0"))
         rows = list(session.execute(q.order_by(st.station_id)).all())
         changed = [r.station_id for r in rows
                    if r.station_id not in self.changed_at or r.health_changed_at != self.changed_at[r.station_id]]
-        if self._changed_mark is None:
-            docs = session.execute(select(StationHealth.station_id, StationHealth.health)).all()
-        else:
-            docs = [d for i in range(0, len(changed), 5000) for d in session.execute(
-                select(StationHealth.station_id, StationHealth.health)
-                .where(StationHealth.station_id.in_(changed[i:i + 5000])))]
-        self.health.update(docs)
-        self.health_read = len(docs)
         self.changed_at.update((r.station_id, r.health_changed_at) for r in rows)
         self.known.update(r.station_id for r in rows)
         offline = {r.station_id for r in rows if not is_online(r, now, settings.offline_after_s)}
-        flipped = (offline ^ self.offline) if self._changed_mark is not None else set(self.known)
+        flipped = (offline ^ self.offline) if not self.cold else set(self.known)
         self.offline, self.online = offline, self.known - offline
+        self.to_read = sorted(set(changed) | (flipped & self.online))
         # next time: what changed since a little before this pass (a beat is stamped before it is committed)
         self._changed_mark = now - self.CHANGE_MARGIN_S
         self.stations = rows
         return set(changed) | flipped
 
-    def with_health(self, station_ids: Iterable[str]) -> list[Any]:
+    def with_health(self, session: Session, station_ids: Iterable[str]) -> Iterator[list[Any]]:
+        """The stations to judge, with `health` (read here, `CHUNK` at a time, only for `to_read`)."""
         by_id = {r.station_id: r for r in self.stations}
-        return [SimpleNamespace(**by_id[sid]._asdict(), health=self.health.get(sid)) if sid in by_id
-                else SimpleNamespace(station_id=sid, health=self.health.get(sid))
-                for sid in sorted(station_ids) if sid in self.known]
+        ids = sorted(sid for sid in station_ids if sid in self.known)
+        wanted = set(self.to_read)
+        self.health_read = 0
+        for i in range(0, len(ids), self.CHUNK):
+            chunk = ids[i:i + self.CHUNK]
+            need = [sid for sid in chunk if sid in wanted]
+            docs: dict[str, Any] = dict(session.execute(
+                select(StationHealth.station_id, StationHealth.health)
+                .where(StationHealth.station_id.in_(need))).tuples().all()) if need else {}
+            self.health_read += len(docs)
+            for sid in need:
+                self.devices[sid] = _devices(docs.get(sid))
+            yield [SimpleNamespace(**by_id[sid]._asdict(), health=docs.get(sid)) if sid in by_id
+                   else SimpleNamespace(station_id=sid, health=docs.get(sid)) for sid in chunk]
+
+
+def _devices(health: dict[str, Any] | None) -> tuple[bool | None, int, int]:
+    """What the uptime sample needs of a health document: printer up (None: no printer), lockers online, lockers."""
+    health = health or {}
+    printer = health.get("printer")
+    lockers = health.get("lockers", [])
+    return (None if printer is None else bool(printer.get("online") and not printer.get("paper_out")),
+            sum(1 for lk in lockers if lk.get("online")), len(lockers))
 
 
 def evaluate(session: Session, now: float, settings: AlertSettings, rules: Mapping[str, RuleSpec],
@@ -222,8 +248,18 @@ def evaluate(session: Session, now: float, settings: AlertSettings, rules: Mappi
     view = view or FleetView()
     dirty = view.refresh(session, now, settings)
     ctx = RuleContext(now, settings, view.stations, view.online)
-    device_ctx = RuleContext(now, settings, view.with_health(dirty), view.online)
     raised: list[Alert] = []
+    device = {kind: spec for kind, spec in rules.items() if spec.device}
+    for kind in device:
+        cache = view.found.setdefault(kind, {})
+        for sid in dirty:
+            cache.pop(sid, None)
+    for chunk in view.with_health(session, dirty):  # every station on a fresh view: judged a chunk at a time
+        device_ctx = RuleContext(now, settings, chunk, view.online)
+        for kind, spec in device.items():
+            cache = view.found[kind]
+            for f in spec.fn(session, device_ctx):
+                cache.setdefault(f.station_id, []).append(f)
     # every live or not-yet-cleared alert in one query, not one per rule (rules raise only their own kind)
     live: dict[str, list[Alert]] = {}
     for alert in session.scalars(select(Alert).where(
@@ -231,12 +267,7 @@ def evaluate(session: Session, now: float, settings: AlertSettings, rules: Mappi
         live.setdefault(alert.kind, []).append(alert)
     for kind, spec in rules.items():
         if spec.device:
-            cache = view.found.setdefault(kind, {})
-            for sid in dirty:
-                cache.pop(sid, None)
-            for f in spec.fn(session, device_ctx):
-                cache.setdefault(f.station_id, []).append(f)
-            findings: Iterable[Finding] = (f for fs in cache.values() for f in fs)
+            findings: Iterable[Finding] = (f for fs in view.found[kind].values() for f in fs)
         else:
             findings = spec.fn(session, ctx)
         found = {_key(kind, f.station_id, f.subject): f for f in findings}
@@ -304,20 +335,18 @@ def resolve(session: Session, alert_id: int, by: str, now: float) -> Alert:
 def sample_devices(session: Session, now: float, settings: AlertSettings, view: FleetView | None = None) -> int:
     """A row per station for the uptime KPI (one multi-row insert; rolled up and expired by
     fleet.roll_up_and_prune)."""
-    if view is None:
+    if view is None:  # judge nothing: read what the sample needs
         view = FleetView()
         view.refresh(session, now, settings)
+        for _ in view.with_health(session, view.known):
+            pass
     rows = []
     for sid in sorted(view.known):
         up = sid in view.online
-        health = view.health.get(sid) or {}
-        printer = health.get("printer")
-        lockers = health.get("lockers", [])
+        printer_ok, lockers_online, lockers = view.devices.get(sid, (None, 0, 0))
         rows.append({"station_id": sid, "at": now, "station_up": up,
-                     "printer_up": None if printer is None else bool(up and printer.get("online")
-                                                                      and not printer.get("paper_out")),
-                     "lockers_up": sum(1 for lk in lockers if up and lk.get("online")),
-                     "lockers_total": len(lockers)})
+                     "printer_up": None if printer_ok is None else bool(up and printer_ok),
+                     "lockers_up": lockers_online if up else 0, "lockers_total": lockers})
     if rows:
         session.connection().execute(insert(cast(Table, DeviceSample.__table__)), rows)
     return len(rows)

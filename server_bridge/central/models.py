@@ -1,6 +1,10 @@
 """Tables of the centre: stations and their raw events, and the projections built from those events."""
 from __future__ import annotations
 
+import json
+import zlib
+from typing import Any
+
 from sqlalchemy import (
     JSON,
     BigInteger,
@@ -8,17 +12,40 @@ from sqlalchemy import (
     Float,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
+    TypeDecorator,
     UniqueConstraint,
     select,
+    text,
 )
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Mapped, column_property, mapped_column
 
 from server_bridge.central.db import Base
 
 # SQLite only auto-increments INTEGER PRIMARY KEY; PostgreSQL wants BIGINT for event volumes.
 BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+def deflate_json(text_: str) -> bytes:
+    """Compact JSON text → raw deflate (no zlib header): a 216 B health summary stores as ~110 B. PostgreSQL
+    compresses only values of rows over ~2 KB, so a short, repetitive document is stored whole otherwise."""
+    c = zlib.compressobj(9, zlib.DEFLATED, -15)
+    return c.compress(text_.encode()) + c.flush()
+
+
+class DeflatedJSON(TypeDecorator[Any]):
+    """A JSON value stored deflated (`deflate_json`); reads and writes as the Python value."""
+    impl = LargeBinary
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> bytes | None:
+        return None if value is None else deflate_json(json.dumps(value, separators=(",", ":")))
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Any:
+        return None if value is None else json.loads(zlib.decompress(value, -15))
 
 
 class StationHealth(Base):
@@ -73,9 +100,10 @@ class Lending(Base):
     """One start of an item's timeline. Its return fields are derived: the timeline's pairing decides them
     (`return_kind` reported = a return event closed it, inferred = the item's next start did)."""
     __tablename__ = "lendings"
-    __table_args__ = (Index("lendings_item_status", "item_id", "status"),
-                      Index("lendings_item_started", "item_id", "started_at"),
-                      Index("lendings_status_due", "status", "due_at"))
+    # item look-ups use (item_id, started_at); the overdue rule reads open lendings only (revision 0014)
+    __table_args__ = (Index("lendings_item_started", "item_id", "started_at"),
+                      Index("lendings_open_due", "due_at", postgresql_where=text("status = 'open'"),
+                            sqlite_where=text("status = 'open'")))
     lending_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     member_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     item_type: Mapped[str] = mapped_column(String(20))
@@ -104,7 +132,8 @@ class LendingReturn(Base):
     __tablename__ = "lending_returns"
     __table_args__ = (UniqueConstraint("station_id", "seq", name="lending_returns_station_seq"),
                       Index("lending_returns_item_at", "item_id", "returned_at"),
-                      Index("lending_returns_outcome", "outcome"))
+                      Index("lending_returns_outcome", "outcome", postgresql_where=text("outcome <> 'closed'"),
+                            sqlite_where=text("outcome <> 'closed'")))
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     station_id: Mapped[str] = mapped_column(String(32))
     seq: Mapped[int] = mapped_column(BigInteger)
@@ -286,11 +315,11 @@ class DeviceUptimeDaily(_UptimeCounts, Base):
 
 
 class HealthChange(Base):
-    """A station's health summary each time it changed (the snapshot on `stations` is only the latest)."""
+    """A station's health summary each time it changed (`station_health` holds only the latest), kept
+    `fleet.Retention.health_changes_s`. ~170 B a row (revision 0014): keyed by (station, at), the summary
+    deflated, and on PostgreSQL a BRIN index on `at` (rows arrive in time order) for the retention delete."""
     __tablename__ = "health_changes"
-    __table_args__ = (Index("health_changes_station_at", "station_id", "at"),)
-    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
-    station_id: Mapped[str] = mapped_column(String(32))
-    at: Mapped[float] = mapped_column(Float, index=True)
-    digest: Mapped[str] = mapped_column(String(16))
-    summary: Mapped[dict] = mapped_column(JSON)
+    __table_args__ = (Index("ix_health_changes_at", "at", postgresql_using="brin"),)
+    station_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    at: Mapped[float] = mapped_column(Float, primary_key=True)
+    summary: Mapped[dict] = mapped_column(DeflatedJSON)

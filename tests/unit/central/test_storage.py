@@ -2,16 +2,20 @@
 snapshot plus changes, and an alert pass that re-reads only what changed judging exactly like a full one."""
 from __future__ import annotations
 
+import json
 import random
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
+import pytest
+import sqlalchemy as sa
 from sqlalchemy import func, insert, select
 
 from server_bridge.central import schema_migrations
-from server_bridge.central.alerts import AlertSettings, FleetView, evaluate
-from server_bridge.central.db import Database
+from server_bridge.central.alerts import AlertSettings, FleetView, RuleContext, evaluate, overdue
+from server_bridge.central.db import Database, make_engine
 from server_bridge.central.fleet import (
     HeartbeatBuffer,
     Retention,
@@ -27,6 +31,7 @@ from server_bridge.central.models import (
     HealthChange,
     Station,
 )
+from server_bridge.central.localpg import LocalPostgres
 from server_bridge.central.schemas import Heartbeat
 from tests.fixtures.central import REGISTRY
 
@@ -153,3 +158,121 @@ def test_heartbeat_flush_writes_only_changed_snapshots_fast(central_db: Database
     buf.put("K02", beat(T0 + 15, paper_out=True))
     buf.flush()
     assert (buf.flushed, buf.snapshots, buf.changes) == (4, 3, 3)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def blank_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """An empty database (no migrations yet): a SQLite file, then the same on PostgreSQL."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'old.db'}"
+    pg: LocalPostgres = request.getfixturevalue("local_postgres")
+    return pg.create_database(f"m_{uuid.uuid4().hex[:12]}")
+
+
+def test_revision_0014_keeps_every_health_change_deflated_and_the_overdue_rule_still_finds_open_lendings(
+        blank_url: str) -> None:
+    from alembic import command
+
+    cfg = schema_migrations.alembic_config(blank_url)
+    engine = make_engine(blank_url)
+    summaries = [{"printer": [True, k % 2 == 0, False, False], "camera": True,
+                  "lockers": [["PB1", "power_bank", True, ",".join(["o+"] * k + ["e"] * (8 - k)), 0]]}
+                 for k in range(9)]
+    try:
+        with engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "0013")
+            old = sa.table("health_changes", sa.column("station_id"), sa.column("at"), sa.column("digest"),
+                           sa.column("summary", sa.JSON()))
+            conn.execute(sa.insert(old), [{"station_id": f"K{k % 3:02d}", "at": T0 + k, "digest": f"{k:016d}",
+                                           "summary": summary} for k, summary in enumerate(summaries)]
+                         + [{"station_id": "K00", "at": T0, "digest": "dup", "summary": summaries[0]}])
+            conn.execute(sa.insert(sa.table("lendings", *(sa.column(c) for c in (
+                "lending_id", "item_type", "item_id", "station_id", "started_at", "due_at", "status")))), [
+                {"lending_id": f"L{k}", "item_type": "umbrella", "item_id": f"U-{k}", "station_id": "K01",
+                 "started_at": T0, "due_at": T0 + 60, "status": status}
+                for k, status in enumerate(["open", "returned", "open", "bought"])])
+            command.upgrade(cfg, "head")
+    finally:
+        engine.dispose()
+    db = Database(blank_url)
+    try:
+        with db.session() as s:
+            kept = [(c.station_id, c.at, c.summary) for c in s.scalars(select(HealthChange).order_by(HealthChange.at))]
+            assert kept == [(f"K{k % 3:02d}", T0 + k, summary) for k, summary in enumerate(summaries)], \
+                "every change is kept (the duplicate of the same station and instant once)"
+            stored = s.scalar(sa.text("SELECT summary FROM health_changes ORDER BY at LIMIT 1"))
+            assert len(stored) < len(json.dumps(summaries[0], separators=(",", ":"))), "stored deflated"
+            found = list(overdue(s, RuleContext(T0 + 3600, SETTINGS, [], set())))
+            assert sorted(f.subject for f in found) == ["L0", "L2"]
+    finally:
+        db.dispose()
+
+
+def test_roll_up_and_prune_deletes_only_health_changes_past_retention(central_db: Database) -> None:
+    clock = [T0]
+    buf = HeartbeatBuffer(central_db, clock=lambda: clock[0])
+    for day in range(10):
+        clock[0] = T0 + day * 86400
+        buf.put("K01", beat(clock[0], paper_out=day % 2 == 1))
+        buf.flush()
+    with central_db.session() as s:
+        done = roll_up_and_prune(s, T0 + 9 * 86400 + 60, Retention(health_changes_s=5 * 86400))
+    assert done["changes_deleted"] == 5
+    with central_db.session() as s:
+        assert list(s.scalars(select(HealthChange.at).order_by(HealthChange.at))) == [
+            T0 + day * 86400 for day in range(5, 10)]
+
+
+@pytest.mark.postgres
+def test_a_steady_pass_on_postgresql_reads_the_health_of_changed_stations_only(local_postgres: LocalPostgres,
+                                                                               postgres_template: str) -> None:
+    """300 stations; after the first (cold) pass, a pass reads the health document of exactly the stations whose
+    summary changed, no more, and raises and clears on them like a fresh view would."""
+    url = local_postgres.create_database(f"t_{uuid.uuid4().hex[:12]}", template=postgres_template)
+    db = Database(url)
+    statements: list[str] = []
+    sa.event.listen(db.engine, "before_cursor_execute",
+                    lambda conn, cursor, stmt, params, context, many: statements.append(stmt))
+    try:
+        ids = [f"K{i:03d}" for i in range(300)]
+        with db.session() as s:
+            for sid in ids:
+                add_station(s, sid, T0)
+        now = T0 + 10
+        buf = HeartbeatBuffer(db, clock=lambda: now)
+        for sid in ids:
+            buf.put(sid, beat(now))
+        buf.flush()
+        view = FleetView()
+        with db.session() as s:
+            evaluate(s, now + 1, SETTINGS, REGISTRY.alert_rules, view)
+        assert view.health_read == 300, "the cold pass reads every station"
+        now += 30
+        for sid in ids:  # everyone beats, five change what the rules judge
+            buf.put(sid, beat(now, paper_out=sid in ("K007", "K100", "K299"), occupied=0 if sid == "K042" else 5,
+                              online=sid != "K150"))
+        buf.flush()
+        statements.clear()
+        with db.session() as s:
+            raised = evaluate(s, now + 1, SETTINGS, REGISTRY.alert_rules, view)
+        assert view.health_read == 5
+        health_reads = [q for q in statements if "station_health" in q]
+        assert len(health_reads) == 1 and "IN" in health_reads[0]
+        assert sorted((a.kind, a.station_id) for a in raised) == sorted(
+            [("printer_paper_out", "K007"), ("printer_paper_out", "K100"), ("printer_paper_out", "K299"),
+             ("low_stock", "K042"), ("locker_offline", "K150")])
+        now += 30
+        buf.put("K007", beat(now))  # paper back: cleared, read again; nobody else read
+        buf.flush()
+        with db.session() as s:
+            evaluate(s, now + 1, SETTINGS, REGISTRY.alert_rules, view)
+        assert view.health_read == 1
+        with db.session() as s:
+            fresh = FleetView()
+            evaluate(s, now + 1, SETTINGS, REGISTRY.alert_rules, fresh)
+            live = {(a.kind, a.station_id) for a in s.scalars(select(Alert).where(Alert.cleared_at.is_(None)))}
+        assert live == {("printer_paper_out", "K100"), ("printer_paper_out", "K299"), ("low_stock", "K042"),
+                        ("locker_offline", "K150")}
+    finally:
+        db.dispose()
