@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Any, cast
 
-from sqlalchemy import Table, insert, or_, select, text
+from sqlalchemy import JSON, Table, func, insert, or_, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -221,13 +221,22 @@ class FleetView:
             chunk = ids[i:i + self.CHUNK]
             need = [sid for sid in chunk if sid in wanted]
             docs: dict[str, Any] = dict(session.execute(
-                select(StationHealth.station_id, StationHealth.health)
+                select(StationHealth.station_id, self._health_column(session))
                 .where(StationHealth.station_id.in_(need))).tuples().all()) if need else {}
             self.health_read += len(docs)
             for sid in need:
                 self.devices[sid] = _devices(docs.get(sid))
             yield [SimpleNamespace(**by_id[sid]._asdict(), health=docs.get(sid)) if sid in by_id
                    else SimpleNamespace(station_id=sid, health=docs.get(sid)) for sid in chunk]
+
+
+    @staticmethod
+    def _health_column(session: Session) -> Any:
+        # PostgreSQL drops the null fields first (a third of a snapshot's bytes: unset battery, fault, ...),
+        # so Python decodes ~2.9 KB instead of ~4.3 KB; rules read health with .get, which sees the same.
+        if session.get_bind().dialect.name == "postgresql":
+            return func.json_strip_nulls(StationHealth.health, type_=JSON).label("health")
+        return StationHealth.health
 
 
 def _devices(health: dict[str, Any] | None) -> tuple[bool | None, int, int]:

@@ -23,6 +23,7 @@ from server_bridge.central.fleet import (
     roll_up_and_prune,
     uptime_counts,
 )
+from server_bridge.central.localpg import LocalPostgres
 from server_bridge.central.models import (
     Alert,
     DeviceSample,
@@ -31,7 +32,6 @@ from server_bridge.central.models import (
     HealthChange,
     Station,
 )
-from server_bridge.central.localpg import LocalPostgres
 from server_bridge.central.schemas import Heartbeat
 from tests.fixtures.central import REGISTRY
 
