@@ -350,7 +350,7 @@ def run_fleet(pg: LocalPostgres, work: Path, n: int, workers: list[int], seconds
                  of_ceiling=r["beats_per_s"] / max(ceiling["beats_per_s"], 1e-9),
                  load_avg=(load_before + os.getloadavg()[0]) / 2)
         cores = (cpu1 - cpu0) / (wall1 - wall0)
-        per_beat_cpu = cores / max(r["beats_per_s"], 1e-9)
+        per_beat_cpu = cores / r["beats_per_s"] if r["beats_per_s"] else float("nan")  # none answered in time
         r.update(stations=n, workers=w, setup_s=setup_s, centre_pg_cores=cores,
                  millicores_per_1000_stations=1000 * per_beat_cpu * 1000 / BEAT_S)
         out.append(r)
