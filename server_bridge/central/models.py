@@ -100,7 +100,7 @@ class Lending(Base):
     """One start of an item's timeline. Its return fields are derived: the timeline's pairing decides them
     (`return_kind` reported = a return event closed it, inferred = the item's next start did)."""
     __tablename__ = "lendings"
-    # item look-ups use (item_id, started_at); the overdue rule reads open lendings only (revision 0014)
+    # item look-ups use (item_id, started_at); the overdue rule reads open lendings only (revision 0015)
     __table_args__ = (Index("lendings_item_started", "item_id", "started_at"),
                       Index("lendings_open_due", "due_at", postgresql_where=text("status = 'open'"),
                             sqlite_where=text("status = 'open'")))
@@ -316,7 +316,7 @@ class DeviceUptimeDaily(_UptimeCounts, Base):
 
 class HealthChange(Base):
     """A station's health summary each time it changed (`station_health` holds only the latest), kept
-    `fleet.Retention.health_changes_s`. ~170 B a row (revision 0014): keyed by (station, at), the summary
+    `fleet.Retention.health_changes_s`. ~200 B a row (revision 0015): keyed by (station, at), the summary
     deflated, and on PostgreSQL a BRIN index on `at` (rows arrive in time order) for the retention delete."""
     __tablename__ = "health_changes"
     __table_args__ = (Index("ix_health_changes_at", "at", postgresql_using="brin"),)

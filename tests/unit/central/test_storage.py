@@ -169,7 +169,7 @@ def blank_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return pg.create_database(f"m_{uuid.uuid4().hex[:12]}")
 
 
-def test_revision_0014_keeps_every_health_change_deflated_and_the_overdue_rule_still_finds_open_lendings(
+def test_revision_0015_keeps_every_health_change_deflated_and_the_overdue_rule_still_finds_open_lendings(
         blank_url: str) -> None:
     from alembic import command
 
