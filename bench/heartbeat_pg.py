@@ -11,7 +11,8 @@ Per API instance count (`serve --alerts off`, as behind a proxy; no alerts proce
 - with `--rate R` (default 5,000/s, 0 = off) the centre paced at that rate — what a fleet beating every 30 s sends:
   each wrk connection waits between beats so the connections together send about R/s. The goal is judged on this run.
 CPU seconds of the centre, PostgreSQL and wrk are read from /proc over the measured window, with the load average.
-With several instances one wrk runs per instance (connections split); p50 is their weighted mean, p99 the
+With several instances one wrk runs per instance (connections split, each for its own share of the stations, as
+a station's keep-alive connection through a proxy stays on one instance); p50 is their weighted mean, p99 the
 worst of them.
 
     .venv/bin/python bench/heartbeat_pg.py      # 150,000 stations, 1 and 2 instances, 10 s each (~4 min idle)
@@ -67,28 +68,31 @@ def cpu_delta(before: dict[int, float], after: dict[int, float]) -> float:
     return sum(v - before.get(pid, 0.0) for pid, v in after.items())
 
 
-def wrk(port: int, files: list[Path], connections: int, threads: int, seconds: float,
-        delay_ms: float = 0.0) -> subprocess.Popen[str]:
+def wrk(port: int, files: list[Path], connections: int, threads: int, seconds: float, delay_ms: float = 0.0,
+        part: int = 0, parts: int = 1) -> subprocess.Popen[str]:
+    """wrk beating for the stations of parts part … part + threads - 1 of `parts` (one per thread)."""
     env = {**os.environ, "HB_DELAY_MS": str(delay_ms)}
     return subprocess.Popen(["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{seconds:g}s",
                              "--timeout", "5s", "-s", str(LUA), f"http://127.0.0.1:{port}/", "--",
-                             *map(str, files), str(threads)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True, env=env)
+                             *map(str, files), str(parts), str(part)], stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, env=env)
 
 
 def drive(ports: list[int], files: list[Path], connections: int, threads: int, seconds: float, warmup: float,
           watch: dict[str, list[psutil.Process]], delay_ms: float = 0.0) -> dict[str, Any]:
     """Warm up, then one measured wrk run per port at once; CPU of each watched group over the measured run."""
     per = max(1, connections // len(ports))
+    parts = len(ports) * threads  # each instance beats for its own share of the fleet (sticky, as via a proxy)
     if warmup > 0:
-        for p in [wrk(port, files, per, threads, warmup, delay_ms) for port in ports]:
+        for p in [wrk(port, files, per, threads, warmup, delay_ms, k * threads, parts)
+                  for k, port in enumerate(ports)]:
             p.communicate()
     load0 = os.getloadavg()[0]
     sys0 = psutil.cpu_times()
     groups = {k: tree_all(v) for k, v in watch.items()}
     before = {k: cpu_times(v) for k, v in groups.items()}
     t0 = time.perf_counter()
-    runs = [wrk(port, files, per, threads, seconds, delay_ms) for port in ports]
+    runs = [wrk(port, files, per, threads, seconds, delay_ms, k * threads, parts) for k, port in enumerate(ports)]
     gen = [psutil.Process(r.pid) for r in runs]
     gen_before = cpu_times(gen)
     gen_after: dict[int, float] = {}

@@ -1,5 +1,7 @@
 -- wrk script for bench/heartbeat_pg.py: every station's heartbeat in turn, each with its own bearer token.
--- The stations file has one "station_id token" per line; each wrk thread takes every Nth station (N = threads).
+-- The stations file has one "station_id token" per line, split into N parts (arguments 4 and 5: N and this wrk
+-- process's first part); each wrk thread beats for one part (with one wrk per API instance a station always
+-- beats to the same instance, as it would over its keep-alive connection through the proxy).
 -- 2 % of beats flip the station's locker picture (a change of health summary, as a lending or a battery
 -- crossing its line would). At the end one line `WRK {json}` with the counts and latency percentiles (µs).
 local threads = {}
@@ -16,11 +18,11 @@ function init(args)
   for i = 2, 3 do
     local f = assert(io.open(args[i], "rb")); bodies[i - 1] = f:read("*a"); f:close()
   end
-  local total = tonumber(args[4])
+  local total, part = tonumber(args[4]), tonumber(args[5] or "0") + index
   heads, variant, n, i = {}, {}, 0, 0
   local k = 0
   for line in io.lines(file) do
-    if k % total == index then
+    if k % total == part then
       local sid, token = line:match("^(%S+) (%S+)$")
       n = n + 1
       heads[n] = "POST /api/v1/stations/" .. sid .. "/heartbeat HTTP/1.1\r\nHost: 127.0.0.1\r\n" ..
