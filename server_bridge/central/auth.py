@@ -8,8 +8,9 @@ import secrets
 import threading
 import time
 from collections.abc import Callable
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from server_bridge.central.db import Database
 from server_bridge.central.errors import Forbidden, Unauthorized
@@ -35,27 +36,58 @@ def bearer_from_header(header: str | None) -> str:
 class StationTokens:
     """Token hash → station id, kept in memory so a heartbeat never reads the database for auth.
 
-    With `start()` a background thread reloads the map every `ttl_s` (a revoked or rotated token is refused
+    With `start()` a background thread checks the map every `ttl_s` (a revoked or rotated token is refused
     within that); a token not in the map is looked up on its own (an indexed point query: a station added a
-    moment ago). Without `start()` (tests, CLI) a stale map is reloaded on the caller's thread."""
+    moment ago). Without `start()` (tests, CLI) a stale map is reloaded on the caller's thread.
 
-    def __init__(self, db: Database, ttl_s: float = 30.0, clock: Callable[[], float] = time.monotonic) -> None:
+    On PostgreSQL the check is a signature of every (token hash, station) the server computes (count and sum of
+    their hashes): the map is reloaded only when it moved, and in full at least every `full_every_s`. Reloading
+    150,000 rows costs the API process ~0.3-0.4 s of CPU with the GIL held (~1 s of contention for the event
+    loop) every period; the signature costs it nothing (measured: ~0.2 s of PostgreSQL CPU, off the API)."""
+
+    SIGNATURE = text("SELECT count(*), coalesce(sum(hashtext(token_hash || station_id)::bigint), 0) "
+                     "FROM stations WHERE token_hash <> ''")
+
+    def __init__(self, db: Database, ttl_s: float = 30.0, clock: Callable[[], float] = time.monotonic,
+                 full_every_s: float = 300.0) -> None:
         self.db = db
         self.ttl_s = ttl_s
         self.clock = clock
+        self.full_every_s = full_every_s
         self._lock = threading.Lock()
         self._by_hash: dict[str, str] = {}
         self._loaded_at = -1e18
+        self._full_at = -1e18
+        self._signature: tuple[int, int] | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self.reloads = 0
 
     def _reload(self) -> None:
         with self.db.session() as s:
+            signature = self._read_signature(s)  # before the rows: a change in between reloads again next time
             rows = s.execute(select(Station.token_hash, Station.station_id)
                              .where(Station.token_hash != "")).tuples().all()
         with self._lock:
             self._by_hash = dict(rows)
-            self._loaded_at = self.clock()
+            self._loaded_at = self._full_at = self.clock()
+            self._signature = signature
+        self.reloads += 1
+
+    def _read_signature(self, session: Any) -> tuple[int, int] | None:
+        if self.db.dialect != "postgresql":
+            return None
+        count, total = session.execute(self.SIGNATURE).one()
+        return int(count), int(total)
+
+    def refresh(self) -> None:
+        """Reload the map if the stored tokens changed (or a full period passed); see the class doc."""
+        if self._signature is not None and self.clock() - self._full_at < self.full_every_s:
+            with self.db.session() as s:
+                if self._read_signature(s) == self._signature:
+                    self._loaded_at = self.clock()
+                    return
+        self._reload()
 
     def _lookup(self, digest: str) -> str | None:
         with self.db.session() as s:
@@ -74,7 +106,7 @@ class StationTokens:
     def _run(self) -> None:
         while not self._stop.wait(self.ttl_s):
             try:
-                self._reload()
+                self.refresh()
             except Exception:  # the map in hand stays; the next period tries again
                 log.exception("tokens.reload_failed")
 

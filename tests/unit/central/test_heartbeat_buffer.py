@@ -156,3 +156,26 @@ def test_a_command_queued_through_one_instance_reaches_a_station_beating_to_anot
         assert heard < 30.0, "within one heartbeat interval"  # by construction ≤ its refresh (0.05 s) + a query
     finally:
         other.commands.stop()
+
+
+def test_the_token_map_reloads_only_when_tokens_changed_and_a_rotated_token_is_refused(central_db: Database) -> None:
+    with central_db.session() as s:
+        old = add_station(s, "Z01", time.time())
+    clock = [0.0]
+    tokens = StationTokens(central_db, ttl_s=30, clock=lambda: clock[0], full_every_s=300)
+    tokens.refresh()
+    assert tokens.station_for(old) == "Z01" and tokens.reloads == 1
+    clock[0] = 30.0
+    tokens.refresh()  # nothing changed: on PostgreSQL one signature query, no reload (SQLite reloads)
+    assert tokens.reloads == (1 if central_db.dialect == "postgresql" else 2)
+    with central_db.session() as s:
+        new = add_station(s, "Z01", time.time(), rotate=True)
+    before = tokens.reloads
+    clock[0] = 60.0
+    tokens.refresh()
+    assert tokens.reloads == before + 1, "the rotation moved the signature"
+    assert tokens.station_for(old) is None and tokens.station_for(new) == "Z01"
+    clock[0] = 400.0  # past full_every_s: reloaded in full whatever the signature says
+    before = tokens.reloads
+    tokens.refresh()
+    assert tokens.reloads == before + 1
