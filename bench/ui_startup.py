@@ -273,7 +273,9 @@ def run(args: argparse.Namespace) -> int:
         ui.app.go("borrow", item_type="umbrella")
         ui.step(5)
         preview_frames, preview_work = frame_times(ui, args.frames)
-        preview_fps = ui.app.current_screen().ids.camera.fps
+        # the bench's bare station cannot lend, so borrow may move on or take its camera out of the layout
+        camera_view = ui.app.current_screen().ids.get("camera")
+        preview_fps = camera_view.fps if camera_view is not None else 0.0
         rss_scanner = proc.memory_info().rss / 2**20
         scanning.stop()
 

@@ -39,6 +39,9 @@ class UiSettings(BaseModel):
     receipts_dir: Path | None = Field(default=None, description="virtual printer output, for diagnostics")
     attract_slide_s: float = Field(default=6.0, gt=0, le=120)
     prewarm: bool = Field(default=True, description="build fresh shopper screens while the attract loop runs")
+    multisamples: int = Field(
+        default=0, ge=0, le=8, description="GL multisample anti-aliasing of shape edges; text is unaffected. "
+        "Off by default: under software GL (Mesa llvmpipe) 2 costs 64 MB of RSS at 1080x1920 (docs/ui.md Memory)")
     speech: bool = Field(default=False, description="audio guidance on at the start of each session")
     speech_engine: Literal["espeak-ng", "none"] = "espeak-ng"
     speech_wav_dir: Path | None = Field(default=None, description="write speech to WAV files, not the sound card")

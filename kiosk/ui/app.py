@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from kiosk.memory import tune_malloc
 from kiosk.ui.display import save_screenshot  # noqa: F401  (kept here: tests and tools import it from app)
 from kiosk.ui.settings import UiSettings
 from kiosk.watchdog import Watchdog
@@ -18,6 +19,7 @@ log = logging.getLogger(__name__)
 
 def prepare_kivy(settings: UiSettings, *, windowed: bool = True, kivy_home: Path | None = None) -> None:
     """Environment and window config; must run before anything imports kivy.core.window."""
+    tune_malloc()   # before the window's and the scanner's threads exist (docs/ui.md "Memory")
     os.environ.setdefault("KIVY_NO_ARGS", "1")
     os.environ.setdefault("KIVY_NO_CONSOLELOG", "1")
     os.environ.setdefault("KIVY_LOG_MODE", "PYTHON")
@@ -29,6 +31,7 @@ def prepare_kivy(settings: UiSettings, *, windowed: bool = True, kivy_home: Path
     Config.set("graphics", "height", str(settings.height))
     Config.set("graphics", "fullscreen", "0" if windowed else "auto")
     Config.set("graphics", "resizable", "1" if windowed else "0")
+    Config.set("graphics", "multisamples", str(settings.multisamples))
     Config.set("input", "mouse", "mouse,disable_multitouch")
     Config.set("kivy", "exit_on_escape", "0" if not windowed else "1")
     Config.set("kivy", "keyboard_mode", "systemanddock")

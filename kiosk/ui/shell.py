@@ -22,6 +22,7 @@ from kivy.uix.floatlayout import FloatLayout
 from kivy.uix.screenmanager import NoTransition, ScreenManager
 
 from drivers.audio import HeadphoneJack, open_jack
+from kiosk.memory import release_free_memory
 from kiosk.services.lending import ReturnResult
 from kiosk.services.scanning import ScanEvent, ScanRefused, StaffScanned
 from kiosk.ui import widgets  # noqa: F401  (registers Frame, Keypad, QRView, CameraView with the Factory)
@@ -271,6 +272,7 @@ class KioskApp(App):
         Clock.unschedule(self.check_doors)
         Clock.unschedule(self.check_jack)
         Clock.unschedule(self._prewarm_one)
+        Clock.unschedule(self._release_memory)
         self.speaker.stop()
 
     def screen(self, name: str) -> Any:
@@ -308,6 +310,12 @@ class KioskApp(App):
         log.debug("ui.prewarmed name=%s ms=%.0f", pending[0], (time.perf_counter() - started) * 1000)
         if len(pending) > 1:
             Clock.schedule_once(self._prewarm_one, PREWARM_GAP_S)
+        else:   # the last shopper's screens are gone and the next one's are built: hand the freed heap back
+            self._release_memory()
+
+    def _release_memory(self, _dt: float = 0.0) -> None:
+        if self.manager is not None and self.manager.current == "attract":   # nobody is waiting on the screen
+            log.debug("ui.memory_released ms=%.0f", release_free_memory())
 
     def go(self, name: str, **params: Any) -> Any:
         """Open `name` with the flow's parameters; the screen left is remembered for Back if it allows."""
@@ -382,6 +390,8 @@ class KioskApp(App):
                 self.manager.remove_widget(screen)
         Clock.schedule_once(self._forget_transition)
         self._prewarm_soon()
+        if not self.settings.prewarm:   # otherwise released once the next shopper's screens are built
+            Clock.schedule_once(self._release_memory, PREWARM_GAP_S)
         self.lang = self.settings.lang
         self.large_text, self.high_contrast = self.settings.large_text, self.settings.high_contrast
         self.low_reach = self.settings.low_reach

@@ -164,6 +164,30 @@ def test_a_wiped_session_leaves_no_screen_behind_in_memory(make_ui, bare_station
     assert alive == [], f"still in memory after the wipe: {[s.name for s in alive]}"
 
 
+def test_no_screen_is_kept_alive_by_a_binding_after_the_wipe(make_ui, bare_station) -> None:
+    """Every droppable screen, once built, is freed by the wipe: a lambda bound to the (persistent) app kept the
+    directory screen alive, one more per session that visited it (bench/ui_startup.py saw RSS climb by it)."""
+    import gc
+    import weakref
+
+    ui = make_ui(bare_station)
+    refs = {}
+    for name in SCREENS:
+        screen = ui.app.screen(name)
+        if not screen.persistent:
+            refs[name] = weakref.ref(screen)
+    del screen
+    ui.app.end_session("test")
+    ui.wait_until(lambda: not ui.app.workers)   # a worker's answer, still queued, holds its screen until it runs
+    ui.step(3)
+    gc.collect()
+    # one of the staff screens with a text box (handover, staff_storage) is sometimes still held after the wipe,
+    # by Kivy's text input as far as we can tell: known, not solved, in docs/ui.md "Memory"
+    alive = sorted(name for name, ref in refs.items() if ref() is not None
+                   and name not in ("handover", "staff_storage"))
+    assert alive == [], f"still in memory after the wipe: {alive}"
+
+
 def test_home_offers_only_what_the_station_has_lockers_for(make_ui, station_stack) -> None:
     for lid in ("U1", "U2", "P1"):
         station_stack.start_sim(lid)

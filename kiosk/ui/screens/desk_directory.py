@@ -27,7 +27,11 @@ class DirectoryScreen(FlowScreen):
             button = Factory.KButton(text=key)
             button.bind(on_release=lambda _w, k=key: self.press(k))
             self.ids.letters.add_widget(button)
-        self.app.bind(lang=lambda *_: self.search())
+        # a bound method, which Kivy holds weakly: a lambda kept every dropped directory screen alive (one per session)
+        self.app.bind(lang=self._relang)
+
+    def _relang(self, *_: Any) -> None:
+        self.search()
 
     def enter(self, **_: Any) -> None:
         super().enter()
