@@ -229,7 +229,6 @@ class FleetView:
             yield [SimpleNamespace(**by_id[sid]._asdict(), health=docs.get(sid)) if sid in by_id
                    else SimpleNamespace(station_id=sid, health=docs.get(sid)) for sid in chunk]
 
-
     @staticmethod
     def _health_column(session: Session) -> Any:
         # PostgreSQL drops the null fields first (a third of a snapshot's bytes: unset battery, fault, ...),
