@@ -16,6 +16,7 @@ import os
 import shutil
 import threading
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from kiosk import __version__
@@ -33,6 +34,7 @@ from kiosk.services.diagnostics import (
     StationHealth,
     outbox_health,
 )
+from kiosk.store import StoreFull
 
 if TYPE_CHECKING:  # Station holds its Lifecycle; this side only needs the type
     from kiosk.station import Station
@@ -125,23 +127,31 @@ class Lifecycle:
                 self.write_health_file()
 
     def tick(self) -> None:
-        """One pass of periodic work: settle stale intents, bought power banks, queued receipts."""
+        """One pass of periodic work: settle stale intents, bought power banks, queued receipts.
+
+        Each step runs on its own: a full disk (`StoreFull`) or a failure in one is logged and retried on a later
+        pass, and the others still run (issue 12: a full disk skipped the receipts and uploads of every pass)."""
         st = self.station
-        try:
-            if self._lending_ready.is_set():
-                st.lending.periodic()
-                if st.payments is not None:
-                    st.payments.periodic()
-            if st.printing is not None:
-                st.printing.retry_pending()
-            if st.procedures is not None:  # issue 17: the overnight list goes to the centre once per closing
-                st.procedures.list_at_closing()
-            if st.retention is not None and self._ticks % PURGE_EVERY == 0:
-                st.retention.run()
-            self._ticks += 1
-            self.refresh_token()
-        except Exception:
-            log.exception("station.tick_failed")
+        steps: list[tuple[str, Callable[[], object]]] = []
+        if self._lending_ready.is_set():
+            steps.append(("lending", st.lending.periodic))
+            if st.payments is not None:
+                steps.append(("payments", st.payments.periodic))
+        if st.printing is not None:
+            steps.append(("receipts", st.printing.retry_pending))
+        if st.procedures is not None:  # issue 17: the overnight list goes to the centre once per closing
+            steps.append(("procedures", st.procedures.list_at_closing))
+        if st.retention is not None and self._ticks % PURGE_EVERY == 0:
+            steps.append(("retention", st.retention.run))
+        steps.append(("token", self.refresh_token))
+        self._ticks += 1
+        for name, step in steps:
+            try:
+                step()
+            except StoreFull as exc:  # nothing of it was recorded as done: the next pass with room does it
+                log.warning("station.tick_deferred step=%s error=%s", name, exc)
+            except Exception:
+                log.exception("station.tick_failed step=%s", name)
 
     def _read_token(self) -> str | None:
         central = self.station.config.central

@@ -35,6 +35,7 @@ NO_DEPOSIT_RECHECK_EVERY_S = 30.0  # this often
 PAYER_PREFIX = "PAY-"  # lendings paid by QR carry member_id PAY-<station_order_id>
 KEEP_WHOLE_DEPOSIT = 10**8  # a fee above any deposit: the centre keeps all of it (an item kept = bought)
 FEE_PURPOSES = ("fee", "storage")  # paid orders that settle something owed (no door, no refund)
+UNSETTLED_RETURN_S = 30.0  # a PAY- lending returned this long ago with no settlement row: the disk was full
 ABANDONED_AFTER_S = 330.0  # an unpaid QR this old has no shopper waiting (the pay screen waits 300 s): close it
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS pay_orders (
@@ -140,6 +141,10 @@ class PaymentsService:
         self.clock = clock
         self.abandoned_after_s = ABANDONED_AFTER_S
         self._lock = threading.Lock()
+        self._dispensing: set[str] = set()  # orders whose door this process is opening now (not stuck)
+        # returns whose settlement row could not be written (disk full): key -> (item, lending, fee); written and
+        # settled by periodic() once there is room (a PAY- lending of ours is also found again from its row)
+        self._unwritten: dict[str, tuple[str, str | None, int]] = {}
         with store.transaction() as conn:
             for statement in SCHEMA.split(";"):
                 if statement.strip():
@@ -339,6 +344,13 @@ class PaymentsService:
             if o.state != "paid" or o.purpose != "deposit":
                 raise PaymentRefused("not_paid", f"{o.purpose} order is {o.state}")
             self._set(station_order_id, state="dispensing")  # durable before the door moves
+            self._dispensing.add(station_order_id)
+        try:
+            return self._dispense(station_order_id, o)
+        finally:
+            self._dispensing.discard(station_order_id)
+
+    def _dispense(self, station_order_id: str, o: PayOrder) -> PayOrder:
         payer = MemberCode(PAYER_PREFIX + station_order_id, 0, "")
         try:
             result = self.lending.borrow(payer, o.item_type)
@@ -407,6 +419,10 @@ class PaymentsService:
             return PaymentNote("fee_due", result.fee_cents)
         self.settle_return(result)
         st = self.settlement(result.item_id)
+        with self._lock:
+            unwritten = any(v[0] == result.item_id for v in self._unwritten.values())
+        if unwritten:  # the disk is full: settled with its key once there is room
+            return PaymentNote("refund_due", result.fee_cents)
         if st is None or st["state"] in ("no_deposit", "off", "refused"):
             return None
         if st["state"] == "due":  # the centre did not answer: periodic() settles it with the same key
@@ -431,12 +447,40 @@ class PaymentsService:
                 return self.settle_due(done[0]["settle_key"])
         # another station's lending is known here by its item only: each return of it is its own settlement
         key = f"ret-{lending.lending_id[-40:]}" if lending else f"ret-{result.item_id[-24:]}-{uuid.uuid4().hex[:12]}"
+        try:
+            self._write_due(key, result.item_id, lending.lending_id if lending else None, result.fee_cents)
+        except StoreFull as exc:  # nothing asked of the centre before its row is written: periodic() does both
+            log.warning("payments.settle_deferred key=%s item=%s error=%s", key, result.item_id, exc)
+            with self._lock:
+                self._unwritten[key] = (result.item_id, lending.lending_id if lending else None, result.fee_cents)
+            return None
+        return self.settle_due(key)
+
+    def _write_due(self, key: str, item_id: str, lending_id: str | None, fee_fen: int) -> None:
         now = self.clock()
         with self.store.transaction() as conn:
             conn.execute("INSERT OR IGNORE INTO pay_settlements (settle_key, item_id, lending_id, fee_fen, state,"
                          " created_at, updated_at) VALUES (?, ?, ?, ?, 'due', ?, ?)",
-                         (key, result.item_id, lending.lending_id if lending else None, result.fee_cents, now, now))
-        return self.settle_due(key)
+                         (key, item_id, lending_id, fee_fen, now, now))
+
+    def write_deferred(self) -> int:
+        """Settlement rows a full disk kept from being written: written now (then settled with their key); a PAY-
+        lending of ours returned without one (the process died while the disk was full) gets its own again."""
+        with self._lock:
+            unwritten = dict(self._unwritten)
+        lost = self.store.query(
+            "SELECT l.lending_id, l.item_id, l.fee_cents FROM lendings l WHERE l.status = 'returned'"
+            " AND l.member_id LIKE ? AND l.returned_at < ? AND NOT EXISTS (SELECT 1 FROM pay_settlements s"
+            " WHERE s.lending_id = l.lending_id)", (PAYER_PREFIX + "%", self.clock() - UNSETTLED_RETURN_S))
+        for r in lost:
+            key = f"ret-{r['lending_id'][-40:]}"
+            unwritten.setdefault(key, (r["item_id"], r["lending_id"], int(r["fee_cents"] or 0)))
+        for key, (item_id, lending_id, fee_fen) in unwritten.items():
+            self._write_due(key, item_id, lending_id, fee_fen)  # StoreFull: still full, the next pass tries
+            log.info("payments.settle_resumed key=%s item=%s", key, item_id)
+            with self._lock:
+                self._unwritten.pop(key, None)
+        return len(unwritten)
 
     def settle_due(self, settle_key: str) -> dict[str, Any] | None:
         rows = self.store.query("SELECT * FROM pay_settlements WHERE settle_key = ?", (settle_key,))
@@ -462,9 +506,15 @@ class PaymentsService:
                 log.warning("payments.settle_refused key=%s %s", settle_key, e.code)
         except PaymentUnavailable:
             return None  # centre down: periodic() retries with the same key, so the refund happens once
-        with self.store.transaction() as conn:
-            conn.execute("UPDATE pay_settlements SET state = ?, result_json = ?, updated_at = ? WHERE settle_key = ?",
-                         (state, json.dumps(out), self.clock(), settle_key))
+        try:
+            with self.store.transaction() as conn:
+                conn.execute("UPDATE pay_settlements SET state = ?, result_json = ?, updated_at = ?"
+                             " WHERE settle_key = ?", (state, json.dumps(out), self.clock(), settle_key))
+        except StoreFull as exc:
+            # the centre settled (or refused) but its answer is not recorded: the row stays due, and periodic()
+            # asks again with the same key, which the centre answers with the same settlement (one refund)
+            log.warning("payments.settle_unrecorded key=%s error=%s", settle_key, exc)
+            return None
         log.info("payments.settled key=%s %s", settle_key, out)
         return out
 
@@ -487,6 +537,8 @@ class PaymentsService:
                 self._reconcile_one(o)
             except (PaymentUnavailable, PaymentRefused) as e:
                 log.warning("payments.reconcile_later order=%s %s", o.station_order_id, e)
+            except StoreFull as exc:  # its state unchanged: asked again (same keys) on a pass with room
+                log.warning("payments.reconcile_deferred order=%s error=%s", o.station_order_id, exc)
         return touched
 
     def _reconcile_one(self, o: PayOrder) -> None:
@@ -539,10 +591,14 @@ class PaymentsService:
         now = self.clock()
         for r in rows:
             key = f"bought-{r['lending_id'][-40:]}"
-            with self.store.transaction() as conn:
-                conn.execute("INSERT OR IGNORE INTO pay_settlements (settle_key, item_id, lending_id, fee_fen, state,"
-                             " created_at, updated_at) VALUES (?, ?, ?, ?, 'due', ?, ?)",
-                             (key, r["item_id"], r["lending_id"], KEEP_WHOLE_DEPOSIT, now, now))
+            try:
+                with self.store.transaction() as conn:
+                    conn.execute("INSERT OR IGNORE INTO pay_settlements (settle_key, item_id, lending_id, fee_fen,"
+                                 " state, created_at, updated_at) VALUES (?, ?, ?, ?, 'due', ?, ?)",
+                                 (key, r["item_id"], r["lending_id"], KEEP_WHOLE_DEPOSIT, now, now))
+            except StoreFull as exc:  # found again by this query on the next pass
+                log.warning("payments.settle_deferred key=%s error=%s", key, exc)
+                continue
             self.settle_due(key)
         since = float(self.store.query("SELECT value FROM pay_meta WHERE key = 'fees_since'")[0]["value"])
         members = self.store.query(  # a member's item kept past the limit: its price is owed like a fee
@@ -550,17 +606,30 @@ class PaymentsService:
             " AND l.member_id NOT LIKE ? AND l.started_at >= ? AND l.fee_cents > 0 AND NOT EXISTS"
             " (SELECT 1 FROM pay_fees f WHERE f.lending_id = l.lending_id)", (PAYER_PREFIX + "%", since))
         for m in members:
-            self.owe_fee(m["lending_id"], m["member_id"], m["item_type"], int(m["fee_cents"]))
+            try:
+                self.owe_fee(m["lending_id"], m["member_id"], m["item_type"], int(m["fee_cents"]))
+            except StoreFull as exc:  # found again by this query on the next pass
+                log.warning("payments.fee_deferred lending=%s error=%s", m["lending_id"], exc)
         return len(rows) + len(members)
 
     def periodic(self) -> None:
-        """Retries what waited on the centre: reports, refunds, settlements; deposits of items kept (bought)."""
+        """Retries what waited on the centre: reports, refunds, settlements; deposits of items kept (bought).
+
+        Each part goes on when the disk is full: what could not be written keeps its state (or its place in
+        memory) and is retried on a later pass with the same key; nothing is taken as done that did not commit."""
+        try:
+            self.write_deferred()
+        except StoreFull as exc:
+            log.warning("payments.settle_deferred still_full error=%s", exc)
         self.settle_bought()
         self.reconcile_stuck()
         now = self.clock()
-        with self.store.transaction() as conn:  # another station may not have reported its dispense yet
-            conn.execute("UPDATE pay_settlements SET state = 'due' WHERE state = 'no_deposit' AND created_at > ?"
-                         " AND updated_at < ?", (now - NO_DEPOSIT_RECHECK_S, now - NO_DEPOSIT_RECHECK_EVERY_S))
+        try:
+            with self.store.transaction() as conn:  # another station may not have reported its dispense yet
+                conn.execute("UPDATE pay_settlements SET state = 'due' WHERE state = 'no_deposit' AND created_at > ?"
+                             " AND updated_at < ?", (now - NO_DEPOSIT_RECHECK_S, now - NO_DEPOSIT_RECHECK_EVERY_S))
+        except StoreFull as exc:  # asked again on a pass with room
+            log.warning("payments.recheck_deferred error=%s", exc)
         for r in self.store.query("SELECT settle_key FROM pay_settlements WHERE state = 'due'"):
             self.settle_due(r["settle_key"])
 
@@ -570,8 +639,16 @@ class PaymentsService:
         old = self.clock() - self.abandoned_after_s
         gone = [r["station_order_id"] for r in self.store.query(
             "SELECT station_order_id FROM pay_orders WHERE state IN ('creating', 'open') AND created_at < ?", (old,))]
-        for o in [*self.orders(("dispensed", "refund_due")), *(self.order(soid) for soid in gone)]:
+        # an order left `dispensing` by a full disk (its door's outcome not written, or the borrow's intent settled
+        # by housekeeping later) is settled like after a restart, unless its door is opening in this process now
+        stuck = self.orders(("dispensed", "refund_due", "dispensing"))
+        with self._lock:  # read after the rows: `dispense` marks the row and the set under this lock
+            busy = set(self._dispensing)
+        stuck = [o for o in stuck if o.station_order_id not in busy]
+        for o in [*stuck, *(self.order(soid) for soid in gone)]:
             try:
                 self._reconcile_one(o)
             except (PaymentUnavailable, PaymentRefused) as e:
                 log.info("payments.retry_later order=%s %s", o.station_order_id, e)
+            except StoreFull as exc:  # its state unchanged: asked again (same keys) on a pass with room
+                log.warning("payments.reconcile_deferred order=%s error=%s", o.station_order_id, exc)

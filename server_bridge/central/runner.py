@@ -56,18 +56,25 @@ class CentralProcess:
              "--eval-every", str(self.eval_every_s), "--sample-every", str(self.sample_every_s),
              "--heartbeat-flush", str(self.heartbeat_flush_s), "--alerts", self.alerts, *self.extra_args],
             stdout=log, stderr=log, env=self.env)
-        deadline = time.monotonic() + timeout
+        started = time.monotonic()
+        deadline = started + timeout
+        last = "no answer yet"
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"central exited early, see {log.name}")
-            try:
-                if httpx.get(self.url + "/openapi.json", timeout=1).status_code == 200:
+                raise RuntimeError(f"central exited early (status {self.proc.returncode}), see {log.name}")
+            try:  # a loaded machine answers slowly: wait longer for each answer as the start drags on
+                answer = httpx.get(self.url + "/openapi.json",
+                                   timeout=max(1.0, min(5.0, (time.monotonic() - started) / 4)))
+                if answer.status_code == 200:
                     return self
-            except httpx.HTTPError:
-                pass
+                last = f"HTTP {answer.status_code}"
+            except httpx.HTTPError as exc:
+                last = f"{type(exc).__name__}"
             time.sleep(0.03)
         self.kill()  # a fixture whose start fails never reaches its stop(): the centre would outlive the test
-        raise TimeoutError(f"central did not answer on {self.url} within {timeout:g} s, see {log.name}")
+        load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+        raise TimeoutError(f"central did not answer on {self.url} within {timeout:g} s (still running; last poll:"
+                           f" {last}; load average {load}), see {log.name}")
 
     def kill(self) -> None:
         if self.proc is not None and self.proc.poll() is None:

@@ -47,6 +47,10 @@ MONEY_CHECKS = ("double_refunds", "paid_neither_dispensed_nor_refunded", "dispen
                 "refunds_without_payment")
 FAULT_WEIGHTS = {"station_kill": 3, "broker_restart": 2, "locker_kill": 3, "centre_down": 2, "drop_acks": 3,
                  "delay_acks": 2, "jam_door": 3, "disk_full": 2, "clock_jump": 2}
+# the centre's first answer: ~2 s on an idle box, but over 30 s at load 16 (a disk-heavy run never started:
+# "central did not answer ... within 30 s"). A centre that exits fails at once whatever this is; one that
+# never answers fails after this long, with its last poll, the load average and its log named.
+CENTRE_START_S = 120.0
 CLOCK_STEP_S = 2 * 3600  # NTP stepping a kiosk's RTC after boot
 
 
@@ -121,7 +125,7 @@ class Soak:
             self.slots[lid] = {s: item_id(lp, lid, s) for s in range(1, lp.slots + 1)}  # --fill all
 
     def start(self) -> None:
-        self.central.start()
+        self.central.start(timeout=CENTRE_START_S)
         for lid in LOCKERS:
             self.children[lid].start(self.rng.randrange(1 << 30))
         time.sleep(0.5)
@@ -306,7 +310,7 @@ class Soak:
     def start_centre(self) -> None:
         for _ in range(5):
             try:
-                self.central.start()
+                self.central.start(timeout=CENTRE_START_S)
                 return
             except (RuntimeError, TimeoutError):
                 log.warning("soak.centre_restart_failed port=%d", self.central.port)
