@@ -371,6 +371,15 @@ class PaymentsService:
         return bool(self.store.query(f"SELECT 1 FROM intents WHERE member_id = ? AND state IN ({marks})",  # noqa: S608
                                      (member_id, *OPEN_STATES)))
 
+    def _door_outcome_known(self, member_id: str) -> bool:
+        """The borrow's door has an outcome on record: its lending, or an intent that is no longer open."""
+        from kiosk.services.intents import OPEN_STATES
+
+        if self._lending_of(member_id) is not None:
+            return True
+        states = {r["state"] for r in self.store.query("SELECT state FROM intents WHERE member_id = ?", (member_id,))}
+        return bool(states) and not states & set(OPEN_STATES)
+
     def _lending_of(self, member_id: str) -> tuple[str, str] | None:
         rows = self.store.query("SELECT lending_id, item_id FROM lendings WHERE member_id = ?", (member_id,))
         return (rows[0]["lending_id"], rows[0]["item_id"]) if rows else None
@@ -640,11 +649,14 @@ class PaymentsService:
         gone = [r["station_order_id"] for r in self.store.query(
             "SELECT station_order_id FROM pay_orders WHERE state IN ('creating', 'open') AND created_at < ?", (old,))]
         # an order left `dispensing` by a full disk (its door's outcome not written, or the borrow's intent settled
-        # by housekeeping later) is settled like after a restart, unless its door is opening in this process now
+        # by housekeeping later) is settled like after a restart once its door's outcome is known (a lending, or
+        # an intent that is no longer open) and the door is not opening in this process now; one whose borrow has
+        # no intent yet is left alone (it may be opening in another process: `lend --pay`)
         stuck = self.orders(("dispensed", "refund_due", "dispensing"))
         with self._lock:  # read after the rows: `dispense` marks the row and the set under this lock
             busy = set(self._dispensing)
-        stuck = [o for o in stuck if o.station_order_id not in busy]
+        stuck = [o for o in stuck if o.state != "dispensing"
+                 or (o.station_order_id not in busy and self._door_outcome_known(PAYER_PREFIX + o.station_order_id))]
         for o in [*stuck, *(self.order(soid) for soid in gone)]:
             try:
                 self._reconcile_one(o)

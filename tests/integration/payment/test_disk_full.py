@@ -102,3 +102,35 @@ def test_a_settlement_answer_that_cannot_be_written_is_asked_again_and_the_pass_
     assert st["state"] == "done" and st["out_refund_no"] == answers[0]["out_refund_no"]
     assert _refunds(pay_centre, order.station_order_id) == [(DEPOSIT, "succeeded")]
     assert pay_centre.gateway.ledger.get("wechat", order.order_id).refunded_fen == DEPOSIT
+
+
+def test_a_paid_borrow_whose_dispense_cannot_be_written_is_reported_without_a_restart(
+        paid_stack: StationStack, pay_centre: Any, small_disk: SmallDisk, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The disk fills while a paid power bank's door is open: the item left, nothing of it is recorded, the order
+    stays `dispensing`. Once there is room, housekeeping records the borrow and the order is reported as dispensed
+    (the deposit kept, nothing refunded) on the next pass, not only after a restart."""
+    s = paid_stack
+    (s.tmp / "station").symlink_to(small_disk.path, target_is_directory=True)
+    station, pay, order = paid_station(s, pay_centre, "wechat")
+    station.payments = pay
+    borrow = station.lending.borrow
+
+    def fill_when_open(p: Any) -> None:
+        if p.stage == "door_open":
+            small_disk.fill(station.store)
+
+    monkeypatch.setattr(station.lending, "borrow", lambda member, item_type: borrow(member, item_type,
+                                                                                     progress=fill_when_open))
+    out = pay.dispense(order.station_order_id)
+    assert out.state == "dispensing", "the door's outcome could not be written"
+    station.tick()  # still full: nothing settles, nothing is refunded
+    assert pay.order(order.station_order_id).state == "dispensing"
+    small_disk.free(station.store)
+    s.clock.advance(60)
+    station.tick()
+    station.tick()
+    done = pay.order(order.station_order_id)
+    assert done.state == "reported" and done.item_id and done.lending_id
+    assert [lent.item_id for lent in station.lending.lendings(open_only=True)] == [done.item_id]
+    assert _refunds(pay_centre, order.station_order_id) == [], "a dispensed deposit is kept, not refunded"
+    assert pay_centre.gateway.ledger.get("wechat", order.order_id).refunded_fen == 0
