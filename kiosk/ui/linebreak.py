@@ -15,7 +15,7 @@ from __future__ import annotations
 import unicodedata
 
 # may not start a line (GB/T 15834 and the usual 避头尾 sets; the ASCII ones for mixed text)
-NO_START = set("。，、；：？！）］｝」』】》〉〕〗…‥・～%’”,.;:!?)]}")
+NO_START = set("。，、；：？！）］｝」』】》〉〕〗…‥・·～%’”,.;:!?)]}")   # · separates: never a line start
 # may not end a line
 NO_END = set("（［｛「『【《〈〔〖‘“([{")
 
@@ -34,12 +34,17 @@ NBSP = "\u00a0"
 
 
 def glue(text: str) -> str:
-    """`text` with a no-break space after each mark that leads its words ("✓ Female", "⚠ 打印机…"): Kivy
-    never breaks there, so the mark stays on the line of its first word."""
+    """`text` with a no-break space after each mark that leads its words ("✓ Female", "⚠ 打印机…") and between
+    a number and the Chinese beside it ("柜 4 号门", "90 分钟"): Kivy never breaks there, so the mark stays on
+    the line of its first word and a number with its counter."""
     chars = list(text)
     for i, ch in enumerate(chars[:-1]):
         if is_mark(ch) and chars[i + 1] == " " and (i == 0 or chars[i - 1].isspace()):
             chars[i + 1] = NBSP
+    for i in range(1, len(chars) - 1):
+        before, after = chars[i - 1], chars[i + 1]
+        if chars[i] == " " and ((before.isdigit() and has_cjk(after)) or (has_cjk(before) and after.isdigit())):
+            chars[i] = NBSP
     return "".join(chars)
 
 

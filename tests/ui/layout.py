@@ -119,6 +119,14 @@ def problems(app: Any, *, dpi: float = 102.0, low_reach: bool = False) -> list[s
             if (word := _broken_word(w)) is not None:
                 out.append(f"{name} breaks the word {word!r} over two lines")
             out += [f"{name}: {why}" for why in _bad_breaks(w)]
+    texts = [(w, rect(w)) for w, scrolled in shown(screen) if isinstance(w, Label) and w.text.strip()
+             and not scrolled and not effective_hidden(w) and w is not screen]
+    for i, (a, ra) in enumerate(texts):   # words drawn over words (a crowded hero spilling into the header)
+        for b, rb in texts[i + 1:]:
+            if a in b.walk(restrict=True) or b in a.walk(restrict=True):
+                continue
+            if min(ra[2], rb[2]) - max(ra[0], rb[0]) > 2 and min(ra[3], rb[3]) - max(ra[1], rb[1]) > 2:
+                out.append(f"text {a.text!r} overlaps text {b.text!r}")
     ctrls = controls(screen)
     need, gap = mm_to_px(TARGET_MM, dpi) - 0.5, mm_to_px(GAP_MM, dpi) - 0.5
     rects = [(c, rect(c)) for c in ctrls]
@@ -130,7 +138,7 @@ def problems(app: Any, *, dpi: float = 102.0, low_reach: bool = False) -> list[s
             out.append(f"{label} reaches {r[3]:.0f} px in low reach (band ends at {win_h / 2:.0f})")
     for i, (a, ra) in enumerate(rects):
         for b, rb in rects[i + 1:]:
-            if a in b.walk() or b in a.walk():
+            if a in b.walk(restrict=True) or b in a.walk(restrict=True):
                 continue
             dx = max(ra[0], rb[0]) - min(ra[2], rb[2])
             dy = max(ra[1], rb[1]) - min(ra[3], rb[3])

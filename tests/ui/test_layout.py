@@ -52,6 +52,23 @@ def test_the_checker_catches_what_it_is_for(make_ui, bare_station) -> None:
     assert "in low reach" in found
 
 
+def test_the_checker_catches_words_drawn_over_words(make_ui, bare_station) -> None:
+    """A crowded hero spilled its headline over the header in large text (storage, after a deposit)."""
+    from kivy.factory import Factory
+
+    from tests.ui.layout import problems
+
+    ui = make_ui(bare_station)
+    screen = open_screen(ui, bare_station, "home")
+    box = Factory.RelativeLayout(size_hint_y=None, height=120)
+    for text in ("Your bag is stored", "中文 大字 高对比"):
+        box.add_widget(Factory.Label(text=text, font_size=30, size_hint=(None, None), size=(400, 60), pos=(0, 20)))
+    screen.ids.frame.body.add_widget(box)
+    ui.step(3)
+    assert "text 'Your bag is stored' overlaps text '中文 大字 高对比'" in "\n".join(problems(ui.app)) or \
+        "text '中文 大字 高对比' overlaps text 'Your bag is stored'" in "\n".join(problems(ui.app))
+
+
 def test_the_checker_catches_bad_line_breaks_and_labels_avoid_them(make_ui, bare_station) -> None:
     """A mark cut from its word ("✓ / Female") and Chinese closing punctuation starting a line (避头尾) are
     reported on a plain Kivy label; the station's own labels and buttons, given the same text and width, wrap

@@ -29,3 +29,9 @@ def test_a_mark_cut_from_its_words_is_a_fault_and_a_leading_one_is_glued() -> No
 
 def test_latin_text_is_not_held_to_chinese_rules() -> None:
     assert faults("Hello there.", ["Hello there", "."]) == []
+
+
+def test_a_number_stays_with_its_chinese_counter() -> None:
+    """"S1 柜 4 号门已打开" broke after "4" at large text: a space beside a Chinese character does not break."""
+    assert glue("S1 柜 4 号门已打开") == f"S1{NBSP}柜{NBSP}4{NBSP}号门已打开"
+    assert glue("Door 4 of S1") == "Door 4 of S1" and glue("每天最多 ¥10.00") == "每天最多 ¥10.00"
