@@ -129,7 +129,14 @@ def problems(app: Any, *, dpi: float = 102.0, low_reach: bool = False) -> list[s
                 out.append(f"text {a.text!r} overlaps text {b.text!r}")
     ctrls = controls(screen)
     need, gap = mm_to_px(TARGET_MM, dpi) - 0.5, mm_to_px(GAP_MM, dpi) - 0.5
-    rects = [(c, rect(c)) for c in ctrls]
+    in_scroll = {id(w) for w, scrolled in shown(screen) if scrolled}
+
+    def seen(r: Rect) -> bool:   # a row scrolled out of its view is not drawn there (it is clipped)
+        return any(s[0] - 1 <= r[0] and r[2] <= s[2] + 1 and s[1] - 1 <= r[1] and r[3] <= s[3] + 1
+                   for s in scroll_rects)
+
+    rects = [(c, r) for c in ctrls if id(c) not in in_scroll or seen(r := rect(c))]
+    rects = [(c, rect(c)) for c, _r in rects]
     for c, r in rects:
         label = f"{type(c).__name__} {getattr(c, 'text', '')!r}"
         if r[2] - r[0] < need or r[3] - r[1] < need:
