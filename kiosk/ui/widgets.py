@@ -614,7 +614,9 @@ class LockerDiagram(Widget):
                 if slot == self.selected:
                     Color(*app.c_accent)
                     Line(rounded_rectangle=(x - 4, y - 4, w + 8, h + 8, 8), width=3)
-                size = int(max(app.fs_cap, min(h * 0.42, w * 0.42, app.fs_display * 0.6)))
+                fit = min(h * 0.42, w * 0.42, app.fs_display * 0.6)
+                # a size of the type scale, not one of its own: SDL_ttf opens a 2.5 MB face per size (docs/ui.md)
+                size = int(max([app.fs_cap] + [s for s in (app.fs, app.fs_h2, app.fs_title) if s <= fit]))
                 fg = app.c_fg if slot != self.lit else (0.1, 0.1, 0.1, 1)
                 words = str(slot) + ((" " + self.labels[slot]) if slot in self.labels else "")
                 tex = self._text(words, size, fg)
