@@ -133,13 +133,17 @@ def with_desk_duties(station: Any, photo_dir: Any) -> Any:
     storage = StorageService(store=station.store, lockers=None, profiles={},  # type: ignore[arg-type]
                              policy=ItemPolicy(free_minutes=120, fee_per_hour_cents=200, daily_cap_cents=1000),
                              tokens=station.tokens, station_id="K01")
-    if not station.store.query("SELECT 1 FROM desk_storage"):
-        for deposit_id, slot, age_h in (("D-OLD", 3, 30), ("D-NEW", 7, 1)):
-            with UnitOfWork(station.store) as uow:
-                uow.storage.add_deposit(deposit_id, None, "S1", slot, T0 - age_h * 3600, T0 + 3600)
-                uow.storage.stored(deposit_id, T0 - age_h * 3600, T0 + 3600)
-    station.storage = storage   # the storage screen states its price
     station.procedures = StorageProcedures(store=station.store, storage=storage, lostfound=None, photo_dir=photo_dir)
+    if not station.store.query("SELECT 1 FROM desk_storage"):
+        # placed around the mall's last closing, not at fixed ages: "1 h ago" is after closing too when the
+        # test runs in the hour after 22:00 Shanghai time
+        last_closing = station.procedures.closing_after(T0) - 86400
+        for deposit_id, slot, at in (("D-OLD", 3, last_closing - 8 * 3600),
+                                     ("D-NEW", 7, T0 - min(3600.0, (T0 - last_closing) / 2))):
+            with UnitOfWork(station.store) as uow:
+                uow.storage.add_deposit(deposit_id, None, "S1", slot, at, T0 + 3600)
+                uow.storage.stored(deposit_id, at, T0 + 3600)
+    station.storage = storage   # the storage screen states its price
     station.handover = ShiftHandover(store=station.store, lockers=None, locker_ids=list(station.profiles),
                                      station_id="K01", supplies=station.supplies)
     return station
