@@ -265,15 +265,17 @@ def run(args: argparse.Namespace) -> int:
         camera = SimulatedCamera(640, 480, 15.0)
         scanning = ScanService(camera, station.tokens)
         scanning.start()
-        camera.show(station.tokens.member_code("M-10086"))
         station.scanning = scanning
         from kiosk.ui.services import UiServices
 
         ui.app.services = UiServices.of(station)   # the scanner joins after the app was built
-        ui.app.go("borrow", item_type="umbrella")
+        # the member screen: a shopper's screen with the preview on (the bench's bare station cannot lend, so
+        # borrow shows "out of service" without a camera); the code shown is not a member's of this station's
+        # book, so the screen stays on the preview
+        camera.show("not a member code")
+        ui.app.go("member")
         ui.step(5)
         preview_frames, preview_work = frame_times(ui, args.frames)
-        # the bench's bare station cannot lend, so borrow may move on or take its camera out of the layout
         camera_view = ui.app.current_screen().ids.get("camera")
         preview_fps = camera_view.fps if camera_view is not None else 0.0
         rss_scanner = proc.memory_info().rss / 2**20
