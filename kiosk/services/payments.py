@@ -597,14 +597,10 @@ class PaymentsService:
             "SELECT l.lending_id, l.item_id, l.fee_cents FROM lendings l WHERE l.status = 'bought'"
             " AND l.member_id LIKE ? AND NOT EXISTS (SELECT 1 FROM pay_settlements s WHERE s.lending_id ="
             " l.lending_id)", (PAYER_PREFIX + "%",))
-        now = self.clock()
         for r in rows:
             key = f"bought-{r['lending_id'][-40:]}"
             try:
-                with self.store.transaction() as conn:
-                    conn.execute("INSERT OR IGNORE INTO pay_settlements (settle_key, item_id, lending_id, fee_fen,"
-                                 " state, created_at, updated_at) VALUES (?, ?, ?, ?, 'due', ?, ?)",
-                                 (key, r["item_id"], r["lending_id"], KEEP_WHOLE_DEPOSIT, now, now))
+                self._write_due(key, r["item_id"], r["lending_id"], KEEP_WHOLE_DEPOSIT)
             except StoreFull as exc:  # found again by this query on the next pass
                 log.warning("payments.settle_deferred key=%s error=%s", key, exc)
                 continue
